@@ -1,0 +1,3 @@
+from nncli.cli import main
+
+main()

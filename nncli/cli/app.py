@@ -1,0 +1,102 @@
+"""The Typer application: the root group, its error handling and the command registry."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from nncli import __version__
+from nncli.errors import ExitCode
+
+
+class NncliGroup(TyperGroup):
+    """The root command: usage errors become one line on stderr and exit code 2."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        from typer._click import exceptions as click_exceptions
+
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(
+                args=argv,
+                prog_name=prog_name or "nncli",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+            code = result if isinstance(result, int) else ExitCode.OK
+        except click_exceptions.ClickException as exc:
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "nncli"  # type: ignore[union-attr]
+            message = " ".join(exc.format_message().split())
+            sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+            code = exc.exit_code
+        except click_exceptions.Abort:
+            sys.stderr.write("error: interrupted\n")
+            code = ExitCode.INTERRUPTED
+        except Exception as exc:  # outside any command (e.g. in an option callback)
+            if "--debug" in argv or os.environ.get("NNCLI_DEBUG"):
+                raise
+            sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} — run with --debug\n")
+            code = ExitCode.UNEXPECTED
+        if standalone_mode:
+            sys.exit(int(code))
+        return int(code)
+
+
+app = typer.Typer(
+    cls=NncliGroup,
+    name="nncli",
+    help="Train, evaluate and ship neural networks on CSV files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"nncli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Train, evaluate and ship neural networks on CSV files.
+
+    Data goes to stdout, messages to stderr; --json gives one JSON document; exit codes:
+    0 ok, 1 bug, 2 usage, 3 bad data, 4 bad model file, 5 quality gate, 6 stale data,
+    7 locked, 130 interrupted, 143 terminated.
+    """
+
+
+def _register() -> None:
+    from nncli.cli import demo, tabular
+
+    tabular.register(app)
+    demo.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    typer.main.get_command(app).main(prog_name="nncli")

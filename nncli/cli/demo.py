@@ -1,0 +1,94 @@
+"""`nncli demo`: the whole tabular journey on the bundled sample data, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nncli.cli.options import DebugOpt, QuietOpt
+from nncli.cli.runtime import command_session
+
+
+def find_sample_data() -> Path | None:
+    """The repository's sample_data/ folder, when nncli runs from a checkout."""
+    candidate = Path(__file__).resolve().parents[2] / "sample_data"
+    return candidate if (candidate / "penguins.csv").is_file() else None
+
+
+def demo(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder holding penguins.csv and autompg.csv [default: the checkout's sample_data/].",
+            show_default=False,
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out-dir", help="Where the demo writes its model files and predictions."),
+    ] = Path("nncli-demo"),
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per model.")] = 150,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Inspect, train, evaluate and predict on the sample data (classification and regression)."""
+    with command_session(False, quiet, debug) as ui:
+        from nncli.cli.tabular import _render_evaluation, _render_inspect, _render_train
+        from nncli.data.loading import read_csv
+        from nncli.data.schema import inspect_table
+        from nncli.errors import UsageError
+        from nncli.files import atomic_writer
+        from nncli.tabular import (
+            TabularOptions,
+            evaluate_tabular,
+            load_tabular_model,
+            predict_tabular,
+            save_tabular_model,
+            train_tabular,
+        )
+        from nncli.training.loop import TrainingConfig
+
+        source = data_dir or find_sample_data()
+        if source is None or not (source / "penguins.csv").is_file():
+            raise UsageError(
+                "sample data not found",
+                hint="pass --data-dir pointing at nncli's sample_data/ folder",
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, target in (("penguins", "species"), ("autompg", "mpg")):
+            data = source / f"{name}.csv"
+            ui.print(f"\n[bold]== {name}.csv: predict {target!r} ==[/bold]")
+            ui.print(f"$ nncli inspect {data} --target {target}")
+            report = inspect_table(read_csv(data), data, target)
+            _render_inspect(ui, report)
+            model_path = out_dir / f"{name}.nncli"
+            ui.print(f"$ nncli train {data} --target {target} --out {model_path}")
+            options = TabularOptions(
+                target=target,
+                drop=["name"] if name == "autompg" else [],
+                training=TrainingConfig(epochs=epochs, seed=0),
+            )
+            trained = train_tabular(data, options, reporter=ui)
+            save_tabular_model(model_path, trained.model)
+            _render_train(ui, trained)
+            loaded = load_tabular_model(model_path)
+            ui.print(f"$ nncli evaluate {model_path} {data}")
+            _render_evaluation(
+                ui, evaluate_tabular(loaded, data, reporter=ui), loaded.metadata["metrics"]
+            )
+            predictions = out_dir / f"{name}-predictions.csv"
+            ui.print(f"$ nncli predict {model_path} {data} -o {predictions} --proba")
+            result = predict_tabular(loaded, data, proba=True, reporter=ui)
+            with atomic_writer(predictions) as handle:
+                result.to_csv(handle, index=False, float_format="%.7g", lineterminator="\n")
+            ui.print(f"wrote {len(result)} predictions to {predictions}; first rows:")
+            ui.print(result.head(5).to_string(index=False))
+        ui.print(f"\nDone. Model files and predictions are in {out_dir}/.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the demo command."""
+    app.command()(demo)

@@ -1,0 +1,68 @@
+"""One command run: build its Ui, turn every failure into one line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from nncli.errors import ExitCode, NncliError, TerminatedError
+from nncli.output import Ui
+
+
+def _raise_terminated(signum: int, frame: Any) -> NoReturn:
+    raise TerminatedError("terminated by SIGTERM; nothing partial was written")
+
+
+def _fail(ui: Ui, message: str, code: ExitCode) -> NoReturn:
+    """Print the one error line (and, with --json, an error document) and exit."""
+    ui.error(message)
+    if ui.json_mode:
+        ui.emit_json({"ok": False, "error": message, "exit_code": int(code)})
+    raise typer.Exit(int(code)) from None
+
+
+@contextmanager
+def command_session(
+    json_mode: bool = False, quiet: bool = False, debug: bool = False
+) -> Iterator[Ui]:
+    """Yield the run's Ui; map NncliError, Ctrl-C, SIGTERM and bugs to documented exit codes."""
+    ui = Ui(json_mode=json_mode, quiet=quiet, debug=debug)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    try:
+        yield ui
+    except NncliError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(ui, exc.one_line(), exc.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        _fail(ui, "interrupted; nothing partial was written", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`): not an error of ours or the user's.
+        sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
+        raise typer.Exit(int(ExitCode.OK)) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        message = (
+            f"unexpected {type(exc).__name__}: {detail} — this is a bug in nncli; "
+            "run again with --debug and report the traceback"
+        )
+        _fail(ui, message, ExitCode.UNEXPECTED)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,554 @@
+"""`inspect`, `train`, `evaluate` and `predict`: the tabular commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nncli.cli.options import (
+    ConfigOpt,
+    DataArg,
+    DebugOpt,
+    EncodingOpt,
+    JsonOpt,
+    ModelArg,
+    QuietOpt,
+    SeedOpt,
+    SepOpt,
+    csv_options,
+    parse_sizes,
+)
+from nncli.cli.runtime import command_session
+from nncli.output import Ui, make_table
+
+if TYPE_CHECKING:
+    from nncli.data.schema import InspectReport
+    from nncli.tabular import EvaluationReport, TrainReport
+    from nncli.training.loop import EpochRecord, History
+
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "bal. acc.",
+    "f1_macro": "macro F1",
+    "roc_auc": "ROC-AUC",
+    "log_loss": "log loss",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "mape": "MAPE",
+}
+MODEL = "Model"
+TRAINING = "Training"
+SPLIT = "Split"
+
+TargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--target", "-t", envvar="NNCLI_TARGET", help="Column to predict.", show_default=False
+    ),
+]
+
+
+def inspect(
+    data: DataArg,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            "-t",
+            envvar="NNCLI_TARGET",
+            help="Column to predict: adds its balance, the task and leakage checks.",
+        ),
+    ] = None,
+    sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Show column kinds, missing values, the target's balance and data warnings."""
+    with command_session(json, quiet, debug) as ui:
+        from nncli.data.loading import read_csv, require_columns
+        from nncli.data.schema import inspect_table
+
+        frame = read_csv(data, csv_options(sep, encoding), reporter=ui)
+        if target is not None:
+            require_columns(frame, data, [target], "target")
+        report = inspect_table(frame, data, target)
+        for message in report.warnings:
+            ui.warn(message)
+        if json:
+            ui.emit_json(report.to_dict())
+        else:
+            _render_inspect(ui, report)
+
+
+def _render_inspect(ui: Ui, report: InspectReport) -> None:
+    rows = [
+        (c.name, str(c.kind), c.dtype, c.missing, c.unique, c.example, c.note)
+        for c in report.columns
+    ]
+    ui.print(
+        make_table(
+            f"{report.path}: {report.rows} rows × {len(report.columns)} columns",
+            ["column", "kind", "dtype", "missing", "unique", "example", "note"],
+            rows,
+            numeric_from=3,
+        )
+    )
+    target = report.target
+    if target is None:
+        return
+    caption = f"task: {target.task.task} ({target.task.reason}); {target.missing} missing"
+    if target.classes:
+        total = sum(target.classes.values())
+        rows = [(label, count, f"{count / total:.1%}") for label, count in target.classes.items()]
+        ui.print(
+            make_table(f"target {target.name!r}", ["class", "rows", "share"], rows, caption=caption)
+        )
+    else:
+        rows = [(name, value) for name, value in target.stats.items()]
+        ui.print(
+            make_table(f"target {target.name!r}", ["statistic", "value"], rows, caption=caption)
+        )
+
+
+class EpochProgress:
+    """A Rich progress bar over epochs on a TTY; silent otherwise."""
+
+    def __init__(self, ui: Ui, epochs: int) -> None:
+        self.ui = ui
+        self.epochs = epochs
+        self.progress: Any = None
+
+    def __enter__(self) -> EpochProgress:
+        if self.ui.interactive:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.ui.err,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=self.epochs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def on_epoch_end(self, record: EpochRecord, history: History) -> None:
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                completed=record.epoch,
+                description=(
+                    f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
+                    f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"
+                ),
+            )
+
+
+def default_model_path(data: Path) -> Path:
+    """`sales.csv.gz` -> `sales.nncli` in the working directory."""
+    name = data.name
+    for suffix in (".gz", ".bz2", ".xz", ".csv", ".tsv", ".txt"):
+        name = name.removesuffix(suffix)
+    return Path(f"{name or 'model'}.nncli")
+
+
+def train(
+    data: DataArg,
+    target: TargetOpt,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            envvar="NNCLI_OUT",
+            help="Model file to write [default: <data name>.nncli].",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            envvar="NNCLI_TASK",
+            help="classification or regression [default: inferred].",
+            show_default=False,
+        ),
+    ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option("--drop", help="Column to leave out (repeatable).", rich_help_panel="Data"),
+    ] = None,
+    id_col: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id-col",
+            help="ID column: not a feature, kept in predictions (repeatable).",
+            rich_help_panel="Data",
+        ),
+    ] = None,
+    max_categories: Annotated[
+        int,
+        typer.Option(
+            "--max-categories",
+            envvar="NNCLI_MAX_CATEGORIES",
+            help="Most frequent categories kept per column; rarer ones share the unknown bucket.",
+            rich_help_panel="Data",
+        ),
+    ] = 1000,
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split",
+            envvar="NNCLI_SPLIT",
+            help="auto (stratified for classes), stratified, random, time, or column.",
+            rich_help_panel=SPLIT,
+        ),
+    ] = "auto",
+    split_col: Annotated[
+        str | None,
+        typer.Option(
+            "--split-col", help="Column holding train/valid/test per row.", rich_help_panel=SPLIT
+        ),
+    ] = None,
+    time_col: Annotated[
+        str | None,
+        typer.Option(
+            "--time-col",
+            help="Time column for --split time (oldest rows train, newest test).",
+            rich_help_panel=SPLIT,
+        ),
+    ] = None,
+    valid_size: Annotated[
+        float,
+        typer.Option(
+            "--valid-size",
+            envvar="NNCLI_VALID_SIZE",
+            help="Share of rows for validation (early stopping).",
+            rich_help_panel=SPLIT,
+        ),
+    ] = 0.15,
+    test_size: Annotated[
+        float,
+        typer.Option(
+            "--test-size",
+            envvar="NNCLI_TEST_SIZE",
+            help="Share of rows held out for the final test.",
+            rich_help_panel=SPLIT,
+        ),
+    ] = 0.15,
+    hidden: Annotated[
+        str,
+        typer.Option(
+            "--hidden",
+            envvar="NNCLI_HIDDEN",
+            help="Hidden layer widths, comma-separated.",
+            rich_help_panel=MODEL,
+        ),
+    ] = "128,64",
+    activation: Annotated[
+        str,
+        typer.Option(
+            "--activation",
+            envvar="NNCLI_ACTIVATION",
+            help="relu, gelu, silu, tanh, leaky_relu or elu.",
+            rich_help_panel=MODEL,
+        ),
+    ] = "relu",
+    dropout: Annotated[
+        float,
+        typer.Option(
+            "--dropout",
+            envvar="NNCLI_DROPOUT",
+            help="Dropout after each hidden layer.",
+            rich_help_panel=MODEL,
+        ),
+    ] = 0.1,
+    batch_norm: Annotated[
+        bool,
+        typer.Option(
+            "--batch-norm",
+            envvar="NNCLI_BATCH_NORM",
+            help="Batch normalisation after each hidden layer.",
+            rich_help_panel=MODEL,
+        ),
+    ] = False,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            "--epochs", envvar="NNCLI_EPOCHS", help="Maximum epochs.", rich_help_panel=TRAINING
+        ),
+    ] = 200,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            envvar="NNCLI_BATCH_SIZE",
+            help="Rows per mini-batch [default: training rows / 16, within 32..1024].",
+            show_default=False,
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    lr: Annotated[
+        float,
+        typer.Option(
+            "--lr", envvar="NNCLI_LR", help="AdamW learning rate.", rich_help_panel=TRAINING
+        ),
+    ] = 1e-3,
+    weight_decay: Annotated[
+        float,
+        typer.Option(
+            "--weight-decay",
+            envvar="NNCLI_WEIGHT_DECAY",
+            help="AdamW weight decay.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = 1e-4,
+    patience: Annotated[
+        int,
+        typer.Option(
+            "--patience",
+            envvar="NNCLI_PATIENCE",
+            help="Stop after this many epochs without a better validation loss.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = 20,
+    class_weights: Annotated[
+        bool,
+        typer.Option(
+            "--class-weights",
+            envvar="NNCLI_CLASS_WEIGHTS",
+            help="Weight classes by inverse frequency.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = False,
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            envvar="NNCLI_DEVICE",
+            help="cpu, cuda, cuda:N or auto.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = "cpu",
+    seed: SeedOpt = 0,
+    sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Train an MLP on a CSV table; report test metrics next to baselines; save one model file."""
+    with command_session(json, quiet, debug) as ui:
+        from nncli.devices import resolve_device
+        from nncli.files import check_output_path
+        from nncli.tabular import TabularOptions, save_tabular_model, train_tabular
+        from nncli.training.loop import TrainingConfig
+
+        model_path = check_output_path(out or default_model_path(data), data)
+        options = TabularOptions(
+            target=target,
+            task=task,
+            drop=list(drop or []),
+            id_columns=list(id_col or []),
+            split=split,
+            split_col=split_col,
+            time_col=time_col,
+            valid_size=valid_size,
+            test_size=test_size,
+            hidden_sizes=parse_sizes(hidden),
+            activation=activation,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            class_weights=class_weights,
+            max_categories=max_categories,
+            training=TrainingConfig(
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=lr,
+                weight_decay=weight_decay,
+                patience=patience,
+                seed=seed,
+                device=resolve_device(device),
+            ),
+            csv=csv_options(sep, encoding),
+        )
+        options.validate()
+        with EpochProgress(ui, epochs) as progress:
+            report = train_tabular(data, options, reporter=ui, callbacks=(progress,))
+        save_tabular_model(model_path, report.model)
+        history = report.history
+        ui.info(
+            f"trained {len(history.records)} epoch(s)"
+            + (" (early stop)" if history.stopped_early else "")
+            + f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}, "
+            f"val {history.metric_name} {history.best.valid_metric:.4f}"
+        )
+        ui.info(f"saved {model_path} (model id {report.model.metadata['model_id']})")
+        if json:
+            ui.emit_json({"ok": True, "model_path": str(model_path), **report.to_dict()})
+        else:
+            _render_train(ui, report)
+
+
+def _metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    keys = (
+        ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"]
+        if task == "classification"
+        else ["rmse", "mae", "r2", "mape"]
+    )
+    labels = [METRIC_LABELS.get(key, key) for key in keys]
+    return ["model", *labels], [
+        [name, *(scores.get(k) for k in keys)] for name, scores in named.items()
+    ]
+
+
+def _render_train(ui: Ui, report: TrainReport) -> None:
+    named = {"network (MLP)": report.test_metrics, **report.baselines}
+    columns, rows = _metric_rows(report.model.task, named)
+    sizes = report.split_sizes
+    title = f"test metrics ({sizes['test']} held-out rows; {report.model.task})"
+    ui.print(make_table(title, columns, rows))
+    ui.print(("✓ " if report.beats_baselines else "✗ ") + report.verdict)
+
+
+def evaluate(
+    model: ModelArg,
+    data: DataArg,
+    sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Score a model on labelled data: classification report, confusion matrix, ROC-AUC; or RMSE/MAE/R²."""
+    with command_session(json, quiet, debug) as ui:
+        from nncli.tabular import evaluate_tabular, load_tabular_model
+
+        loaded = load_tabular_model(model)
+        report = evaluate_tabular(loaded, data, csv=csv_options(sep, encoding), reporter=ui)
+        if json:
+            ui.emit_json({"ok": True, "model_id": loaded.metadata["model_id"], **report.to_dict()})
+        else:
+            _render_evaluation(ui, report, loaded.metadata.get("metrics", {}))
+
+
+def _render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any]) -> None:
+    named = {"this data": report.metrics}
+    if "test" in trained:
+        named["training test split"] = trained["test"]
+    columns, rows = _metric_rows(report.task, named)
+    ui.print(make_table(f"metrics on {report.rows} labelled rows", columns, rows))
+    if report.per_class:
+        rows = [
+            [label, s["precision"], s["recall"], s["f1"], s["support"]]
+            for label, s in report.per_class.items()
+        ]
+        ui.print(make_table("per class", ["class", "precision", "recall", "f1", "support"], rows))
+    if report.confusion_matrix:
+        rows = [
+            [label, *counts]
+            for label, counts in zip(report.classes, report.confusion_matrix, strict=True)
+        ]
+        ui.print(
+            make_table(
+                "confusion matrix (rows: true, columns: predicted)",
+                ["true \\ predicted", *report.classes],
+                rows,
+            )
+        )
+
+
+def predict(
+    model: ModelArg,
+    data: DataArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            envvar="NNCLI_OUTPUT",
+            help="CSV file to write (atomically) [default: stdout].",
+            show_default=False,
+        ),
+    ] = None,
+    proba: Annotated[
+        bool,
+        typer.Option("--proba", envvar="NNCLI_PROBA", help="Add a probability column per class."),
+    ] = False,
+    sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Predict every row of a CSV, keeping its ID columns and order; CSV to a file or stdout."""
+    with command_session(json, quiet, debug) as ui:
+        import sys
+
+        from nncli.files import atomic_writer, check_output_path
+        from nncli.tabular import load_tabular_model, predict_tabular
+
+        if output is not None:
+            check_output_path(output, data, model)
+        loaded = load_tabular_model(model)
+        result = predict_tabular(
+            loaded, data, proba=proba, csv=csv_options(sep, encoding), reporter=ui
+        )
+        float_format = "%.7g"  # float32 precision, stable text for byte-identical reruns
+        if output is not None:
+            with atomic_writer(output) as handle:
+                result.to_csv(handle, index=False, float_format=float_format, lineterminator="\n")
+            ui.info(f"wrote {len(result)} prediction(s) to {output}")
+            if json:
+                ui.emit_json(
+                    {
+                        "ok": True,
+                        "model_id": loaded.metadata["model_id"],
+                        "rows": len(result),
+                        "output": str(output),
+                    }
+                )
+        elif json:
+            import json as json_module
+
+            records = json_module.loads(result.to_json(orient="records", double_precision=7))
+            ui.emit_json(
+                {
+                    "ok": True,
+                    "model_id": loaded.metadata["model_id"],
+                    "rows": len(result),
+                    "predictions": records,
+                }
+            )
+        else:
+            result.to_csv(sys.stdout, index=False, float_format=float_format, lineterminator="\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the tabular commands to the root app."""
+    app.command()(inspect)
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(predict)

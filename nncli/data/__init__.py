@@ -1,0 +1,1 @@
+"""Data: CSV loading, schema inference, preprocessing and splits."""

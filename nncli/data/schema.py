@@ -1,0 +1,331 @@
+"""Column kinds, task inference and the `inspect` report: what the table holds and what to watch."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nncli.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class ColumnKind(StrEnum):
+    """What a column is, as far as modelling goes."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    ID = "id"
+    CONSTANT = "constant"
+    TEXT = "text"
+
+
+# Kinds the network uses as inputs; the others are dropped with a note.
+MODEL_INPUT_KINDS = frozenset({ColumnKind.NUMERIC, ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN})
+
+_ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key|index|idx)$|^(id|uuid|guid)([_\s-]|$)", re.I)
+_BOOL_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "t", "f", "0", "1", "0.0", "1.0"})
+HIGH_CARDINALITY = 100
+CLASSIFICATION_MAX_INT_CLASSES = 20
+
+
+@dataclass
+class ColumnInfo:
+    """One column's inferred kind and the numbers behind it."""
+
+    name: str
+    kind: ColumnKind
+    dtype: str
+    missing: int
+    unique: int
+    example: str
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "kind": str(self.kind)}
+
+
+@dataclass
+class TaskChoice:
+    """Classification or regression, and why."""
+
+    task: str
+    reason: str
+
+
+@dataclass
+class TargetSummary:
+    """The target's distribution: class counts, or numeric statistics."""
+
+    name: str
+    task: TaskChoice
+    missing: int
+    classes: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
+
+
+def _looks_like_datetime(values: pd.Series) -> bool:
+    import pandas as pd
+
+    sample = values.dropna().astype(str).head(200)
+    if sample.empty or not sample.str.contains(r"\d").all():
+        return False
+    if not sample.str.contains(r"[-/:.]|\d{8}").all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.95)
+
+
+def infer_column(name: str, series: pd.Series) -> ColumnInfo:
+    """Infer one column's kind from its values (and, for IDs, its name)."""
+    import pandas as pd
+
+    n_rows = len(series)
+    non_null = series.dropna()
+    missing = int(n_rows - len(non_null))
+    unique = int(non_null.nunique())
+    example = str(non_null.iloc[0]) if len(non_null) else ""
+    dtype = str(series.dtype)
+
+    def info(kind: ColumnKind, note: str = "") -> ColumnInfo:
+        return ColumnInfo(name, kind, dtype, missing, unique, example[:40], note)
+
+    if unique <= 1:
+        return info(ColumnKind.CONSTANT, "all missing" if unique == 0 else "one value")
+    if pd.api.types.is_bool_dtype(series):
+        return info(ColumnKind.BOOLEAN)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return info(ColumnKind.DATETIME)
+    if _is_numeric(series):
+        integral = bool((non_null == non_null.round()).all()) if len(non_null) else False
+        if unique == 2 and set(non_null.unique().tolist()) <= {0, 1}:
+            return info(ColumnKind.BOOLEAN, "0/1")
+        if integral and unique == len(non_null) and n_rows >= 20:
+            ordered = non_null.is_monotonic_increasing or non_null.is_monotonic_decreasing
+            if _ID_NAME.search(name) or ordered:
+                return info(ColumnKind.ID, "unique integers" + (" in order" if ordered else ""))
+        return info(ColumnKind.NUMERIC)
+    text = non_null.astype(str)
+    if unique == 2 and set(text.str.lower().str.strip().unique()) <= _BOOL_WORDS:
+        return info(ColumnKind.BOOLEAN)
+    if _looks_like_datetime(non_null):
+        return info(ColumnKind.DATETIME)
+    numeric_share = pd.to_numeric(text, errors="coerce").notna().mean()
+    if numeric_share >= 0.9:
+        return info(ColumnKind.NUMERIC, f"{1 - numeric_share:.0%} non-numeric values")
+    mean_length = float(text.str.len().mean())
+    unique_share = unique / max(len(non_null), 1)
+    if mean_length > 30 and unique_share > 0.5 and text.str.contains(" ").mean() > 0.5:
+        return info(ColumnKind.TEXT, f"mean length {mean_length:.0f} characters")
+    if unique_share >= 0.95 and len(non_null) >= 20:
+        return info(ColumnKind.ID, "a different value in almost every row")
+    if _ID_NAME.search(name) and unique_share > 0.5:
+        return info(ColumnKind.ID, "named like an identifier")
+    note = "high cardinality" if unique > HIGH_CARDINALITY else ""
+    return info(ColumnKind.CATEGORICAL, note)
+
+
+def infer_schema(frame: pd.DataFrame) -> list[ColumnInfo]:
+    """Infer every column's kind."""
+    return [infer_column(str(name), frame[name]) for name in frame.columns]
+
+
+def infer_task(target: pd.Series, name: str) -> TaskChoice:
+    """Classification for labels and small sets of integers, regression for other numbers."""
+    non_null = target.dropna()
+    unique = int(non_null.nunique())
+    if not _is_numeric(target):
+        return TaskChoice("classification", f"{name!r} holds labels ({unique} distinct values)")
+    integral = bool((non_null == non_null.round()).all())
+    if (
+        integral
+        and unique <= CLASSIFICATION_MAX_INT_CLASSES
+        and unique <= max(2, len(non_null) // 5)
+    ):
+        return TaskChoice(
+            "classification",
+            f"{name!r} holds {unique} distinct whole numbers (use --task regression to override)",
+        )
+    return TaskChoice(
+        "regression",
+        f"{name!r} is numeric with {unique} distinct values (use --task classification to override)",
+    )
+
+
+def summarize_target(frame: pd.DataFrame, name: str, task: str | None = None) -> TargetSummary:
+    """The target's class balance or distribution."""
+    series = frame[name]
+    non_null = series.dropna()
+    if non_null.empty:
+        raise DataError(f"target column {name!r} has no values (all missing)")
+    choice = infer_task(series, name)
+    if task is not None and task != choice.task:
+        choice = TaskChoice(task, f"--task {task} given")
+    summary = TargetSummary(name=name, task=choice, missing=int(series.isna().sum()))
+    if choice.task == "classification":
+        counts = non_null.astype(str).value_counts()
+        summary.classes = {str(label): int(count) for label, count in counts.items()}
+    else:
+        import pandas as pd
+
+        numbers = pd.to_numeric(non_null, errors="coerce").dropna()
+        summary.stats = {
+            "mean": float(numbers.mean()),
+            "std": float(numbers.std()),
+            "min": float(numbers.min()),
+            "median": float(numbers.median()),
+            "max": float(numbers.max()),
+        }
+    return summary
+
+
+def _single_feature_score(
+    feature: pd.Series, kind: ColumnKind, target: pd.Series, task: str
+) -> float:
+    """How well one column alone predicts the target on held-out rows (accuracy or R²)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import cross_val_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    if kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN):
+        codes = pd.Categorical(feature.astype("string")).codes.astype(np.float64)
+        values = codes.reshape(-1, 1)
+    else:
+        numbers = pd.to_numeric(feature, errors="coerce").astype("float64")
+        values = numbers.fillna(numbers.median()).to_numpy().reshape(-1, 1)
+    model = (
+        DecisionTreeClassifier(max_depth=6, random_state=0)
+        if task == "classification"
+        else DecisionTreeRegressor(max_depth=6, random_state=0)
+    )
+    labels = target.astype(str).to_numpy() if task == "classification" else target.to_numpy(float)
+    folds = 3
+    if task == "classification":
+        folds = int(min(3, pd.Series(labels).value_counts().min()))
+        if folds < 2:
+            return 0.0
+    scores = cross_val_score(model, values, labels, cv=folds)
+    return float(np.mean(scores))
+
+
+@dataclass
+class InspectReport:
+    """Everything `nncli inspect` shows."""
+
+    path: str
+    rows: int
+    columns: list[ColumnInfo]
+    target: TargetSummary | None
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        target = None
+        if self.target is not None:
+            target = {
+                "name": self.target.name,
+                "task": self.target.task.task,
+                "task_reason": self.target.task.reason,
+                "missing": self.target.missing,
+                "classes": self.target.classes,
+                "stats": self.target.stats,
+            }
+        return {
+            "path": self.path,
+            "rows": self.rows,
+            "columns": [column.to_dict() for column in self.columns],
+            "target": target,
+        }
+
+
+def estimated_parameters(n_inputs: int, hidden_sizes: tuple[int, ...], n_outputs: int) -> int:
+    """Weights and biases of an MLP with these layer sizes."""
+    sizes = [n_inputs, *hidden_sizes, n_outputs]
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def inspect_table(
+    frame: pd.DataFrame,
+    path: Path,
+    target: str | None = None,
+    hidden_sizes: tuple[int, ...] = (128, 64),
+) -> InspectReport:
+    """Infer the schema, summarise the target and collect the warnings a modeller needs."""
+    columns = infer_schema(frame)
+    warnings: list[str] = []
+    rows = len(frame)
+    for column in columns:
+        if column.name == target:
+            continue
+        if column.kind is ColumnKind.ID:
+            warnings.append(
+                f"column {column.name!r} looks like an ID ({column.note}); it is not used as a feature"
+            )
+        elif column.kind is ColumnKind.CONSTANT:
+            warnings.append(
+                f"column {column.name!r} is constant ({column.note}); it carries no information"
+            )
+        elif column.kind is ColumnKind.CATEGORICAL and column.unique > HIGH_CARDINALITY:
+            warnings.append(
+                f"column {column.name!r} is categorical with {column.unique} distinct values; "
+                "rare values share the unknown bucket beyond --max-categories"
+            )
+        elif column.kind is ColumnKind.TEXT:
+            warnings.append(f"column {column.name!r} is free text; it is not used as a feature")
+        if column.missing and column.missing / max(rows, 1) > 0.5:
+            warnings.append(f"column {column.name!r} is {column.missing / rows:.0%} missing")
+    summary = None
+    if target is not None:
+        summary = summarize_target(frame, target)
+        labelled = frame[frame[target].notna()]
+        task = summary.task.task
+        if task == "classification":
+            counts = list(summary.classes.values())
+            if len(counts) < 2:
+                warnings.append(f"target {target!r} has a single class; nothing to classify")
+            elif max(counts) / sum(counts) > 0.9:
+                warnings.append(
+                    f"target {target!r} is imbalanced: the majority class is {max(counts) / sum(counts):.0%}"
+                    " of rows (consider --class-weights)"
+                )
+            if counts and min(counts) < 3:
+                warnings.append(f"target {target!r} has a class with only {min(counts)} row(s)")
+        candidates = [c for c in columns if c.name != target and c.kind in MODEL_INPUT_KINDS]
+        sample = (
+            labelled.sample(n=min(len(labelled), 20000), random_state=0)
+            if len(labelled) > 20
+            else None
+        )
+        if sample is not None and not (task == "classification" and len(summary.classes) < 2):
+            for column in candidates:
+                score = _single_feature_score(
+                    sample[column.name], column.kind, sample[target], task
+                )
+                if score >= 0.98:
+                    measure = "accuracy" if task == "classification" else "R²"
+                    warnings.append(
+                        f"possible leakage: column {column.name!r} alone predicts {target!r} with "
+                        f"{measure} {score:.3f}; drop it (--drop) if it is not known at prediction time"
+                    )
+        n_inputs = sum(1 for c in columns if c.kind in MODEL_INPUT_KINDS and c.name != target)
+        n_outputs = len(summary.classes) if task == "classification" else 1
+        parameters = estimated_parameters(max(n_inputs, 1), hidden_sizes, max(n_outputs, 1))
+        if rows < 100 or parameters > 50 * rows:
+            warnings.append(
+                f"only {rows} rows for a network of about {parameters} parameters; expect the "
+                "linear baseline to do as well (try smaller --hidden)"
+            )
+    return InspectReport(str(path), rows, columns, summary, warnings)

@@ -1,0 +1,119 @@
+"""Train / validation / test splits: stratified, random, time-ordered, or from a column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nncli.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+SPLIT_METHODS = ("auto", "stratified", "random", "time", "column")
+_SPLIT_LABELS = {
+    "train": "train",
+    "training": "train",
+    "valid": "valid",
+    "validation": "valid",
+    "val": "valid",
+    "test": "test",
+    "testing": "test",
+}
+
+
+@dataclass
+class Split:
+    """Row positions of each part, and how they were chosen."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    method: str
+
+
+def split_rows(
+    frame: pd.DataFrame,
+    *,
+    method: str,
+    seed: int,
+    valid_size: float,
+    test_size: float,
+    labels: pd.Series | None = None,
+    time_col: str | None = None,
+    split_col: str | None = None,
+) -> Split:
+    """Split row positions into train/valid/test.
+
+    `auto` stratifies by class when `labels` are given and shuffles otherwise; `time` keeps
+    the oldest rows for training and the newest for testing; `column` reads train/valid/test
+    from `split_col`.
+    """
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    if not (0 < valid_size < 1 and 0 < test_size < 1 and valid_size + test_size < 0.9):
+        raise UsageError("--valid-size and --test-size must be in (0, 1) and leave 10% to train")
+    positions = np.arange(len(frame))
+    if method == "column" or split_col is not None:
+        if split_col is None:
+            raise UsageError("--split column needs --split-col NAME")
+        parts = frame[split_col].astype(str).str.strip().str.lower().map(_SPLIT_LABELS)
+        if parts.isna().any():
+            bad = frame[split_col][parts.isna()].iloc[0]
+            raise DataError(
+                f"split column {split_col!r} holds {bad!r}",
+                hint="use train, valid or test in every row",
+            )
+        picked = {
+            name: positions[(parts == name).to_numpy()] for name in ("train", "valid", "test")
+        }
+        for name, rows in picked.items():
+            if len(rows) == 0:
+                raise DataError(f"split column {split_col!r} has no {name!r} rows")
+        return Split(picked["train"], picked["valid"], picked["test"], "column")
+    if method == "time":
+        if time_col is not None:
+            stamps = pd.to_datetime(frame[time_col], errors="coerce", format="mixed")
+            if stamps.isna().any():
+                raise DataError(f"time column {time_col!r} has missing or unparseable values")
+            order = np.argsort(stamps.to_numpy(), kind="stable")
+        else:
+            order = positions  # file order is time order
+        n_test = max(1, round(len(order) * test_size))
+        n_valid = max(1, round(len(order) * valid_size))
+        train_end = len(order) - n_test - n_valid
+        return Split(
+            order[:train_end],
+            order[train_end : train_end + n_valid],
+            order[train_end + n_valid :],
+            "time",
+        )
+    stratify = (
+        labels.to_numpy() if (method in ("auto", "stratified") and labels is not None) else None
+    )
+    if stratify is not None:
+        counts = pd.Series(stratify).value_counts()
+        if counts.min() < 3:
+            rare = counts.idxmin()
+            raise DataError(
+                f"class {rare!r} has only {counts.min()} row(s); a stratified split needs at least 3 "
+                "per class",
+                hint="add rows, drop that class, or use --split random",
+            )
+    try:
+        rest, test = train_test_split(
+            positions, test_size=test_size, random_state=seed, stratify=stratify
+        )
+        rest_labels = stratify[rest] if stratify is not None else None
+        train, valid = train_test_split(
+            rest, test_size=valid_size / (1 - test_size), random_state=seed, stratify=rest_labels
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"cannot split {len(frame)} rows ({exc})", hint="add rows or use --split random"
+        ) from exc
+    used = "stratified" if stratify is not None else "random"
+    return Split(np.sort(train), np.sort(valid), np.sort(test), used)

@@ -1,0 +1,86 @@
+"""Safe file handling: atomic writes, fingerprints, and refusing to overwrite the input."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from nncli.errors import DataError, UsageError
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_input_file(path: Path, what: str = "data file") -> Path:
+    """Fail with a clear DataError unless `path` is a readable regular file."""
+    if not path.exists():
+        raise DataError(f"{path}: no such {what}", hint="check the path and the working directory")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a {what}", hint="pass the CSV file inside it")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: permission denied", hint="make the file readable (chmod u+r)")
+    return path
+
+
+def check_output_path(output: Path, *inputs: Path) -> Path:
+    """Refuse an output path that would overwrite an input or cannot be written."""
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if output.resolve() == source.resolve():
+                raise UsageError(
+                    f"{output}: the output path is the input file; refusing to overwrite the data",
+                    hint="choose another output path",
+                )
+    parent = output.parent if str(output.parent) else Path()
+    if not parent.is_dir():
+        raise UsageError(f"{output}: directory {parent} does not exist", hint="create it first")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(
+            f"{output}: directory {parent} is not writable", hint="choose another path"
+        )
+    if output.is_dir():
+        raise UsageError(f"{output}: is a directory", hint="give a file name")
+    return output
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Write to a temporary file beside `path` and rename it over `path` only on success.
+
+    Readers never see a half-written file, and an error or a signal mid-write leaves any
+    earlier file at `path` untouched.
+    """
+    directory = path.parent if str(path.parent) else Path()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp_path = Path(tmp_name)
+    try:
+        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes 0600 files; give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp_path.chmod(0o666 & ~umask)
+        tmp_path.replace(path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Atomically replace `path` with `data`."""
+    with atomic_writer(path, "wb", encoding=None) as handle:
+        handle.write(data)

@@ -1,0 +1,1 @@
+"""Network modules, each built from a config dataclass stored in the model file."""

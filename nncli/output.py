@@ -1,0 +1,121 @@
+"""Everything the user sees: the stdout/stderr consoles, JSON, tables and messages.
+
+stdout carries data (tables a user asked for, CSV, one JSON document with --json);
+stderr carries everything for people (progress, notes, warnings, errors).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn numpy scalars, NaN and paths into plain JSON values (NaN becomes null)."""
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def to_json(document: Any) -> str:
+    """One JSON document as nncli prints it."""
+    return json.dumps(_jsonable(document), indent=2, allow_nan=False)
+
+
+@dataclass
+class Ui:
+    """The streams of one command run, its output mode and the warnings it raised."""
+
+    json_mode: bool = False
+    quiet: bool = False
+    debug: bool = False
+    out: Console = field(default_factory=lambda: Console(file=sys.stdout, soft_wrap=False))
+    err: Console = field(default_factory=lambda: Console(file=sys.stderr, soft_wrap=True))
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def interactive(self) -> bool:
+        """True when a person watches stderr: progress may animate."""
+        return self.err.is_terminal and not self.quiet
+
+    def info(self, message: str) -> None:
+        """A note for people on stderr (silenced by --quiet)."""
+        if not self.quiet:
+            self.err.print(message, markup=False, highlight=False)
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr; also kept for the JSON document."""
+        self.warnings.append(message)
+        if not self.quiet:
+            self.err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+
+    def error(self, message: str) -> None:
+        """The one error line; printed even with --quiet."""
+        self.err.print(f"error: {message}", style="bold red", markup=False, highlight=False)
+
+    def emit_json(self, document: Mapping[str, Any]) -> None:
+        """Print exactly one JSON document on stdout, with the run's warnings in it."""
+        body = dict(document)
+        body.setdefault("warnings", list(self.warnings))
+        sys.stdout.write(to_json(body) + "\n")
+        sys.stdout.flush()
+
+    def print(self, renderable: Any) -> None:
+        """A table or text the user asked for, on stdout."""
+        self.out.print(renderable)
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[None]:
+        """A spinner on a TTY; a single note otherwise."""
+        if self.interactive:
+            with self.err.status(message):
+                yield
+        else:
+            self.info(message)
+            yield
+
+
+def make_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    numeric_from: int = 1,
+    caption: str | None = None,
+) -> Table:
+    """A plain Rich table; columns from index `numeric_from` on are right-aligned."""
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    for index, name in enumerate(columns):
+        table.add_column(name, justify="right" if index >= numeric_from else "left")
+    for row in rows:
+        table.add_row(*(format_cell(cell) for cell in row))
+    return table
+
+
+def format_cell(value: Any) -> str:
+    """Numbers to 4 significant decimals, missing to an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,1 @@
+"""The training loop: epochs over pre-built tensors, early stopping, callbacks, history."""
