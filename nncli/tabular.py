@@ -165,7 +165,11 @@ def _class_indices(labels: pd.Series, classes: list[str]) -> np.ndarray:
 
     from nncli.data.preprocessing import category_strings
 
-    return pd.Categorical(category_strings(labels), categories=classes).codes.astype(np.int64)
+    return (
+        pd.Index(classes, dtype=object)
+        .get_indexer(category_strings(labels).astype(object))
+        .astype(np.int64)
+    )
 
 
 def _score(task: str, outputs: np.ndarray, truth: np.ndarray, n_classes: int) -> dict[str, Any]:

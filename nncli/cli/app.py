@@ -25,8 +25,6 @@ class NncliGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        from typer._click import exceptions as click_exceptions
-
         argv = list(sys.argv[1:] if args is None else args)
         try:
             result = super().main(
@@ -37,19 +35,24 @@ class NncliGroup(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else ExitCode.OK
-        except click_exceptions.ClickException as exc:
-            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "nncli"  # type: ignore[union-attr]
-            message = " ".join(exc.format_message().split())
-            sys.stderr.write(f"error: {message} (see '{where} --help')\n")
-            code = exc.exit_code
-        except click_exceptions.Abort:
+        except typer.Abort:
             sys.stderr.write("error: interrupted\n")
             code = ExitCode.INTERRUPTED
-        except Exception as exc:  # outside any command (e.g. in an option callback)
-            if "--debug" in argv or os.environ.get("NNCLI_DEBUG"):
-                raise
-            sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} — run with --debug\n")
-            code = ExitCode.UNEXPECTED
+        except Exception as exc:
+            if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+                # Outside any command (e.g. in an option callback): still one line.
+                if "--debug" in argv or os.environ.get("NNCLI_DEBUG"):
+                    raise
+                sys.stderr.write(
+                    f"error: unexpected {type(exc).__name__}: {exc} — run with --debug\n"
+                )
+                code = ExitCode.UNEXPECTED
+            else:  # a Click usage error: bad option, missing argument, bad value
+                context = getattr(exc, "ctx", None)
+                where = context.command_path if context is not None else "nncli"
+                message = " ".join(exc.format_message().split())
+                sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+                code = exc.exit_code
         if standalone_mode:
             sys.exit(int(code))
         return int(code)

@@ -14,14 +14,24 @@ from typing import Annotated, Any
 import typer
 
 from nncli.data.loading import CsvOptions
+from nncli.errors import UsageError
 
 
-def _config_value(param: Any, value: Any, base: Path) -> Any:
-    from typer._click import types as click_types
+def _path_parameters(ctx: typer.Context) -> set[str]:
+    """Names of the command's parameters annotated as paths (read from its signature)."""
+    import typing
 
+    callback = ctx.command.callback
+    if callback is None:
+        return set()
+    hints = typing.get_type_hints(callback)
+    return {name for name, hint in hints.items() if Path in typing.get_args(hint) or hint is Path}
+
+
+def _config_value(param: Any, value: Any, base: Path, is_path: bool) -> Any:
     if isinstance(value, list) and not getattr(param, "multiple", False):
         return ",".join(str(item) for item in value)
-    if isinstance(param.type, click_types.Path) and isinstance(value, str) and value:
+    if is_path and isinstance(value, str) and value:
         candidate = Path(value).expanduser()
         return str(candidate if candidate.is_absolute() else base / candidate)
     return value
@@ -51,11 +61,12 @@ def load_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | No
     if not isinstance(section, dict):
         raise typer.BadParameter(f"{value}: [{ctx.command_path}] must be a table")
     base = value.resolve().parent
+    paths = _path_parameters(ctx)
     defaults: dict[str, Any] = {}
     for key, item in data.items():
         name = key.replace("-", "_")
         if not isinstance(item, dict) and name in params and name != "config":
-            defaults[name] = _config_value(params[name], item, base)
+            defaults[name] = _config_value(params[name], item, base, name in paths)
     for key, item in section.items():
         name = key.replace("-", "_")
         if isinstance(item, dict):
@@ -65,7 +76,7 @@ def load_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | No
             raise typer.BadParameter(
                 f"{value}: unknown option {key!r} for '{ctx.command_path}' (known: {known})"
             )
-        defaults[name] = _config_value(params[name], item, base)
+        defaults[name] = _config_value(params[name], item, base, name in paths)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -75,9 +86,9 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a comma-separated list of integers") from exc
+        raise UsageError(f"{text!r} is not a comma-separated list of integers (--hidden)") from exc
     if not sizes or any(size < 1 for size in sizes):
-        raise typer.BadParameter(f"{text!r}: layer widths must be positive integers")
+        raise UsageError(f"{text!r}: layer widths must be positive integers")
     return sizes
 
 
@@ -86,7 +97,7 @@ def csv_options(sep: str | None, encoding: str) -> CsvOptions:
     if sep is not None:
         sep = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";"}.get(sep, sep)
         if len(sep) != 1:
-            raise typer.BadParameter(f"{sep!r}: --sep must be one character (or 'tab')")
+            raise UsageError(f"{sep!r}: --sep must be one character (or 'tab')")
     return CsvOptions(sep=sep, encoding=encoding)
 
 

@@ -107,7 +107,13 @@ def category_strings(series: pd.Series) -> pd.Series:
                 None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v)))
             )
         )
-    return series.map(lambda v: None if pd.isna(v) else str(v).strip())
+    # A True/False column with a blank cell is object dtype holding Python bools: spell them
+    # as the bool-dtype branch does, or a file without blanks would not match the vocabulary.
+    return series.map(
+        lambda v: (
+            None if pd.isna(v) else (str(v).lower() if isinstance(v, bool) else str(v).strip())
+        )
+    )
 
 
 def numeric_values(series: pd.Series, path: Path | None, name: str) -> pd.Series:
@@ -116,23 +122,30 @@ def numeric_values(series: pd.Series, path: Path | None, name: str) -> pd.Series
     import pandas as pd
 
     where = f"{path}: " if path is not None else ""
+
+    def row_number(position: int) -> int:
+        # Callers pass row subsets (the training split) that keep the file's integer index;
+        # name the file's row, not the position inside the subset.
+        label = series.index[position]
+        return int(label) + 1 if pd.api.types.is_integer(label) else position + 1
+
     if pd.api.types.is_bool_dtype(series):
         series = series.astype("float64")
     numbers = pd.to_numeric(series, errors="coerce").astype("float64")
     bad = numbers.isna() & series.notna()
     if bad.any():
         position = int(np.flatnonzero(bad.to_numpy())[0])
+        row = row_number(position)
         raise DataError(
             f"{where}column {name!r} holds text {str(series.iloc[position])!r} at data row "
-            f"{position + 1} (line {position + 2}) where numbers are expected",
+            f"{row} (line {row + 1}) where numbers are expected",
             hint="fix or blank that cell",
         )
     infinite = np.isinf(numbers.to_numpy())
     if infinite.any():
-        position = int(np.flatnonzero(infinite)[0])
+        row = row_number(int(np.flatnonzero(infinite)[0]))
         raise DataError(
-            f"{where}column {name!r} holds an infinite value at data row {position + 1} "
-            f"(line {position + 2})",
+            f"{where}column {name!r} holds an infinite value at data row {row} (line {row + 1})",
             hint="replace it with a finite number or leave the cell empty",
         )
     return numbers
@@ -193,7 +206,12 @@ def transform(
     unknown_counts: dict[str, int] = {}
     for index, spec in enumerate(preprocessor.categorical):
         values = category_strings(frame[spec.name])
-        codes = pd.Categorical(values, categories=spec.vocabulary).codes.astype(np.int64) + 1
+        codes = (
+            pd.Index(spec.vocabulary, dtype=object)
+            .get_indexer(values.astype(object))
+            .astype(np.int64)
+            + 1
+        )
         categorical[:, index] = codes
         unseen = int(((codes == UNKNOWN_INDEX) & values.notna().to_numpy()).sum())
         if unseen:

@@ -85,6 +85,11 @@ def split_rows(
         n_test = max(1, round(len(order) * test_size))
         n_valid = max(1, round(len(order) * valid_size))
         train_end = len(order) - n_test - n_valid
+        if train_end < 1:
+            raise DataError(
+                f"cannot split {len(frame)} rows by time: no rows are left to train on",
+                hint="add rows or lower --valid-size/--test-size",
+            )
         return Split(
             order[:train_end],
             order[train_end : train_end + n_valid],

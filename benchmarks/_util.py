@@ -1,0 +1,133 @@
+"""Helpers shared by the benchmark scripts: machine description, memory, child processes.
+
+Every measured variant runs in its own child process (``python SCRIPT --child ...``) so that
+its peak resident set size (``ru_maxrss``) belongs to that variant alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MB = 1024 * 1024
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """This process's resident set size now, in MiB (from /proc/self/status)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags() -> list[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return sorted(f for f in flags if f.startswith(("avx512f", "avx2", "fma", "amx")))
+    except OSError:
+        pass
+    return []
+
+
+def mem_total_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on (imports torch/pandas lazily, only if present)."""
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "mem_total_gib": round(mem_total_gib(), 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    for module in ("torch", "numpy", "pandas", "sklearn"):
+        try:
+            mod = __import__(module)
+            info[f"{module}_version"] = mod.__version__
+        except ImportError:
+            info[f"{module}_version"] = None
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["torch_interop_threads"] = torch.get_num_interop_threads()
+    except ImportError:
+        pass
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        info[var] = os.environ.get(var)
+    return info
+
+
+def run_child(script: Path, args: list[str], timeout: float | None = None) -> dict[str, Any]:
+    """Run ``python script --child ARGS`` and parse the one JSON line it prints last."""
+    command = [sys.executable, str(script), "--child", *args]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"child {' '.join(args)} failed with exit code {done.returncode}:\n{done.stderr[-4000:]}"
+        )
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1])
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, float):
+            if value != value:  # NaN
+                return "—"
+            if abs(value) >= 1000:
+                return f"{value:,.0f}"
+            if abs(value) >= 100:
+                return f"{value:.0f}"
+            if abs(value) >= 10:
+                return f"{value:.1f}"
+            return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
