@@ -604,6 +604,11 @@ def evaluate_tabular(
     reporter = reporter or CollectingReporter()
     frame = read_csv(path, csv, reporter=reporter)
     require_rows(frame, path)
+    if file_sha256(path) == model.metadata.get("data", {}).get("sha256"):
+        reporter.warn(
+            f"{path} is the file the model was trained on: these metrics include training rows "
+            "and are optimistic; the held-out test metrics are shown beside them"
+        )
     target = model.target_name
     require_columns(frame, path, [target], "target")
     labelled = frame[frame[target].notna()]

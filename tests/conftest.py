@@ -69,5 +69,15 @@ def penguins_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def autompg_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small regressor trained once for the whole session."""
     path = tmp_path_factory.mktemp("models") / "autompg.nncli"
-    Cli()("train", SAMPLE_DATA / "autompg.csv", "--target", "mpg", "--drop", "name", "--out", path, *FAST)
+    Cli()(
+        "train",
+        SAMPLE_DATA / "autompg.csv",
+        "--target",
+        "mpg",
+        "--drop",
+        "name",
+        "--out",
+        path,
+        *FAST,
+    )
     return path

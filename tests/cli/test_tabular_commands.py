@@ -33,9 +33,14 @@ def test_inspect_table_and_json(cli, sample_data: Path) -> None:
     document = cli.json("inspect", sample_data / "penguins.csv", "--target", "species")
     kinds = {c["name"]: c["kind"] for c in document["columns"]}
     assert kinds == {
-        "species": "categorical", "island": "categorical", "bill_length_mm": "numeric",
-        "bill_depth_mm": "numeric", "flipper_length_mm": "numeric", "body_mass_g": "numeric",
-        "sex": "categorical", "year": "numeric",
+        "species": "categorical",
+        "island": "categorical",
+        "bill_length_mm": "numeric",
+        "bill_depth_mm": "numeric",
+        "flipper_length_mm": "numeric",
+        "body_mass_g": "numeric",
+        "sex": "categorical",
+        "year": "numeric",
     }
     missing = {c["name"]: c["missing"] for c in document["columns"]}
     assert missing["sex"] == 11 and missing["body_mass_g"] == 2
@@ -45,13 +50,15 @@ def test_inspect_table_and_json(cli, sample_data: Path) -> None:
 
 def test_inspect_warns_about_ids_constants_and_leakage(cli, tmp_path: Path) -> None:
     rows = 200
-    frame = pd.DataFrame({
-        "customer_id": range(1000, 1000 + rows),
-        "plan": ["basic", "pro"] * (rows // 2),
-        "always": ["x"] * rows,
-        "score": [float(i % 17) for i in range(rows)],
-        "churned": ["yes" if i % 3 == 0 else "no" for i in range(rows)],
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": range(1000, 1000 + rows),
+            "plan": ["basic", "pro"] * (rows // 2),
+            "always": ["x"] * rows,
+            "score": [float(i % 17) for i in range(rows)],
+            "churned": ["yes" if i % 3 == 0 else "no" for i in range(rows)],
+        }
+    )
     frame["churn_copy"] = frame["churned"].map({"yes": 1, "no": 0})
     path = tmp_path / "churn.csv"
     frame.to_csv(path, index=False)
@@ -60,12 +67,18 @@ def test_inspect_warns_about_ids_constants_and_leakage(cli, tmp_path: Path) -> N
     assert "'customer_id' looks like an ID" in text
     assert "'always' is constant" in text
     assert "possible leakage: column 'churn_copy'" in text
-    assert "'score'" not in text.split("possible leakage")[1] if "possible leakage" in text else True
+    assert (
+        "'score'" not in text.split("possible leakage")[1] if "possible leakage" in text else True
+    )
 
 
-def test_train_json_is_one_document_and_saves_a_model(cli, sample_data: Path, tmp_path: Path) -> None:
+def test_train_json_is_one_document_and_saves_a_model(
+    cli, sample_data: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "m.nncli"
-    result = cli("train", sample_data / "penguins.csv", "--target", "species", "--out", out, "--json", *FAST)
+    result = cli(
+        "train", sample_data / "penguins.csv", "--target", "species", "--out", out, "--json", *FAST
+    )
     document = json.loads(result.stdout)  # raises if stdout holds anything but one JSON document
     assert document["ok"] is True and document["model_path"] == str(out)
     assert document["task"] == "classification"
@@ -76,8 +89,17 @@ def test_train_json_is_one_document_and_saves_a_model(cli, sample_data: Path, tm
 
 
 def test_train_renders_baselines_and_verdict(cli, sample_data: Path, tmp_path: Path) -> None:
-    result = cli("train", sample_data / "autompg.csv", "--target", "mpg", "--drop", "name",
-                 "--out", tmp_path / "m.nncli", *FAST)
+    result = cli(
+        "train",
+        sample_data / "autompg.csv",
+        "--target",
+        "mpg",
+        "--drop",
+        "name",
+        "--out",
+        tmp_path / "m.nncli",
+        *FAST,
+    )
     assert "network (MLP)" in result.stdout
     assert "mean" in result.stdout and "linear regression" in result.stdout
     assert "The network" in result.stdout
@@ -85,16 +107,31 @@ def test_train_renders_baselines_and_verdict(cli, sample_data: Path, tmp_path: P
 
 
 def test_quiet_silences_stderr(cli, sample_data: Path, tmp_path: Path) -> None:
-    result = cli("train", sample_data / "penguins.csv", "--target", "species", "--quiet",
-                 "--out", tmp_path / "m.nncli", *FAST)
+    result = cli(
+        "train",
+        sample_data / "penguins.csv",
+        "--target",
+        "species",
+        "--quiet",
+        "--out",
+        tmp_path / "m.nncli",
+        *FAST,
+    )
     assert result.stderr == ""
     assert "network (MLP)" in result.stdout
 
 
-def test_evaluate_classification_and_regression(cli, penguins_model: Path, autompg_model: Path, sample_data: Path) -> None:
+def test_evaluate_classification_and_regression(
+    cli, penguins_model: Path, autompg_model: Path, sample_data: Path
+) -> None:
     document = cli.json("evaluate", penguins_model, sample_data / "penguins.csv")
-    assert {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"} <= set(document["metrics"])
-    assert len(document["confusion_matrix"]) == 3 and sum(map(sum, document["confusion_matrix"])) == 344
+    assert {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"} <= set(
+        document["metrics"]
+    )
+    assert (
+        len(document["confusion_matrix"]) == 3
+        and sum(map(sum, document["confusion_matrix"])) == 344
+    )
     assert document["per_class"]["Gentoo"]["support"] == 124
     table = cli("evaluate", penguins_model, sample_data / "penguins.csv").stdout
     assert "confusion matrix" in table and "Chinstrap" in table
@@ -102,7 +139,9 @@ def test_evaluate_classification_and_regression(cli, penguins_model: Path, autom
     assert set(document["metrics"]) == {"rmse", "mae", "r2", "mape"} and document["rows"] == 398
 
 
-def test_predict_to_stdout_and_file(cli, penguins_model: Path, sample_data: Path, tmp_path: Path) -> None:
+def test_predict_to_stdout_and_file(
+    cli, penguins_model: Path, sample_data: Path, tmp_path: Path
+) -> None:
     result = cli("predict", penguins_model, sample_data / "penguins.csv", "--proba")
     lines = result.stdout.splitlines()
     assert lines[0] == "prediction,proba_Adelie,proba_Chinstrap,proba_Gentoo"
@@ -111,7 +150,9 @@ def test_predict_to_stdout_and_file(cli, penguins_model: Path, sample_data: Path
     cli("predict", penguins_model, sample_data / "penguins.csv", "-o", out)
     written = pd.read_csv(out)
     assert list(written.columns) == ["prediction"] and len(written) == 344
-    assert (written["prediction"] == pd.read_csv(sample_data / "penguins.csv")["species"]).mean() > 0.9
+    assert (
+        written["prediction"] == pd.read_csv(sample_data / "penguins.csv")["species"]
+    ).mean() > 0.9
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -131,7 +172,9 @@ def test_predict_keeps_id_columns_and_row_order(cli, tmp_path: Path, sample_data
     assert written["penguin_id"].tolist() == shuffled["penguin_id"].tolist()
 
 
-def test_predict_validates_input_against_the_schema(cli, penguins_model: Path, sample_data: Path, tmp_path: Path) -> None:
+def test_predict_validates_input_against_the_schema(
+    cli, penguins_model: Path, sample_data: Path, tmp_path: Path
+) -> None:
     frame = pd.read_csv(sample_data / "penguins.csv").head(20)
     missing = tmp_path / "missing.csv"
     frame.drop(columns=["island"]).to_csv(missing, index=False)
@@ -158,7 +201,17 @@ def test_same_seed_gives_byte_identical_predictions(cli, sample_data: Path, tmp_
     outputs = []
     for run in range(2):
         model = tmp_path / f"m{run}.nncli"
-        cli("train", sample_data / "penguins.csv", "--target", "species", "--out", model, "--seed", "7", *FAST)
+        cli(
+            "train",
+            sample_data / "penguins.csv",
+            "--target",
+            "species",
+            "--out",
+            model,
+            "--seed",
+            "7",
+            *FAST,
+        )
         predictions = tmp_path / f"p{run}.csv"
         cli("predict", model, sample_data / "penguins.csv", "--proba", "-o", predictions)
         outputs.append(predictions.read_bytes())
@@ -185,32 +238,82 @@ def test_flags_beat_env_beat_config_file(cli, sample_data: Path, tmp_path: Path)
 def test_config_file_errors_are_usage_errors(cli, sample_data: Path, tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("[train]\nepoch = 3\n")
-    result = cli("train", sample_data / "penguins.csv", "-t", "species", "--config", config, code=ExitCode.USAGE)
+    result = cli(
+        "train",
+        sample_data / "penguins.csv",
+        "-t",
+        "species",
+        "--config",
+        config,
+        code=ExitCode.USAGE,
+    )
     assert "unknown option 'epoch'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     config.write_text("[train\n")
-    result = cli("train", sample_data / "penguins.csv", "-t", "species", "--config", config, code=ExitCode.USAGE)
+    result = cli(
+        "train",
+        sample_data / "penguins.csv",
+        "-t",
+        "species",
+        "--config",
+        config,
+        code=ExitCode.USAGE,
+    )
     assert "invalid TOML" in result.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "code", "fragment"),
     [
-        (["train", "{data}", "--target", "species", "--epochs", "-1"], ExitCode.USAGE, "--epochs must be at least 1"),
-        (["train", "{data}", "--target", "species", "--batch-size", "0"], ExitCode.USAGE, "--batch-size must be at least 1"),
-        (["train", "{data}", "--target", "species", "--hidden", "a,b"], ExitCode.USAGE, "not a comma-separated list"),
-        (["train", "{data}", "--target", "species", "--task", "ranking"], ExitCode.USAGE, "--task must be one of"),
-        (["train", "{data}", "--target", "species", "--device", "cuda:0"], ExitCode.USAGE, "CUDA is not available"),
-        (["train", "{data}", "--target", "species", "--out", "{data}"], ExitCode.USAGE, "refusing to overwrite the data"),
-        (["train", "{data}", "--target", "species", "--out", "/nonexistent/dir/m.nncli"], ExitCode.USAGE, "does not exist"),
+        (
+            ["train", "{data}", "--target", "species", "--epochs", "-1"],
+            ExitCode.USAGE,
+            "--epochs must be at least 1",
+        ),
+        (
+            ["train", "{data}", "--target", "species", "--batch-size", "0"],
+            ExitCode.USAGE,
+            "--batch-size must be at least 1",
+        ),
+        (
+            ["train", "{data}", "--target", "species", "--hidden", "a,b"],
+            ExitCode.USAGE,
+            "not a comma-separated list",
+        ),
+        (
+            ["train", "{data}", "--target", "species", "--task", "ranking"],
+            ExitCode.USAGE,
+            "--task must be one of",
+        ),
+        (
+            ["train", "{data}", "--target", "species", "--device", "cuda:0"],
+            ExitCode.USAGE,
+            "CUDA is not available",
+        ),
+        (
+            ["train", "{data}", "--target", "species", "--out", "{data}"],
+            ExitCode.USAGE,
+            "refusing to overwrite the data",
+        ),
+        (
+            ["train", "{data}", "--target", "species", "--out", "/nonexistent/dir/m.nncli"],
+            ExitCode.USAGE,
+            "does not exist",
+        ),
         (["train", "{data}", "--nope"], ExitCode.USAGE, "No such option"),
         (["train", "{data}", "--target", "Species"], ExitCode.BAD_DATA, "did you mean 'species'?"),
-        (["train", "no_such.csv", "--target", "species"], ExitCode.BAD_DATA, "no_such.csv: no such data file"),
+        (
+            ["train", "no_such.csv", "--target", "species"],
+            ExitCode.BAD_DATA,
+            "no_such.csv: no such data file",
+        ),
         (["evaluate", "{data}", "{data}"], ExitCode.BAD_MODEL, "not an nncli model file"),
         (["predict", "missing.nncli", "{data}"], ExitCode.BAD_MODEL, "no such model file"),
     ],
 )
-def test_errors_are_one_line_with_documented_codes(cli, sample_data: Path, args, code, fragment) -> None:
+def test_errors_are_one_line_with_documented_codes(
+    cli, sample_data: Path, args, code, fragment
+) -> None:
     data = str(sample_data / "penguins.csv")
     before = (sample_data / "penguins.csv").read_bytes()
     result = cli(*[a.replace("{data}", data) for a in args], code=code)
@@ -223,10 +326,16 @@ def test_errors_are_one_line_with_documented_codes(cli, sample_data: Path, args,
 def test_json_errors_are_one_json_document(cli, tmp_path: Path) -> None:
     result = cli("inspect", tmp_path / "nothing.csv", "--json", code=ExitCode.BAD_DATA)
     document = json.loads(result.stdout)
-    assert document["ok"] is False and document["exit_code"] == 3 and "no such data file" in document["error"]
+    assert (
+        document["ok"] is False
+        and document["exit_code"] == 3
+        and "no such data file" in document["error"]
+    )
 
 
-def test_unexpected_errors_exit_1_and_debug_shows_traceback(cli, sample_data: Path, monkeypatch) -> None:
+def test_unexpected_errors_exit_1_and_debug_shows_traceback(
+    cli, sample_data: Path, monkeypatch
+) -> None:
     import nncli.data.schema
 
     def broken(*args, **kwargs):
@@ -240,7 +349,9 @@ def test_unexpected_errors_exit_1_and_debug_shows_traceback(cli, sample_data: Pa
     assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
 
 
-def test_keyboard_interrupt_exits_130_without_a_model_file(cli, sample_data: Path, tmp_path: Path, monkeypatch) -> None:
+def test_keyboard_interrupt_exits_130_without_a_model_file(
+    cli, sample_data: Path, tmp_path: Path, monkeypatch
+) -> None:
     import nncli.training.loop
 
     def interrupted(*args, **kwargs):
@@ -248,6 +359,14 @@ def test_keyboard_interrupt_exits_130_without_a_model_file(cli, sample_data: Pat
 
     monkeypatch.setattr(nncli.training.loop, "train_epoch", interrupted)
     out = tmp_path / "m.nncli"
-    result = cli("train", sample_data / "penguins.csv", "-t", "species", "--out", out, code=ExitCode.INTERRUPTED)
+    result = cli(
+        "train",
+        sample_data / "penguins.csv",
+        "-t",
+        "species",
+        "--out",
+        out,
+        code=ExitCode.INTERRUPTED,
+    )
     assert "interrupted" in result.stderr
     assert not out.exists() and not list(tmp_path.iterdir())

@@ -16,7 +16,9 @@ from nncli.errors import ExitCode, ModelFileError
 from nncli.tabular import load_tabular_model, predict_tabular
 
 
-def test_round_trip_gives_identical_predictions(penguins_model: Path, sample_data: Path, tmp_path: Path) -> None:
+def test_round_trip_gives_identical_predictions(
+    penguins_model: Path, sample_data: Path, tmp_path: Path
+) -> None:
     model = load_tabular_model(penguins_model)
     before = predict_tabular(model, sample_data / "penguins.csv", proba=True)
     from nncli.tabular import save_tabular_model

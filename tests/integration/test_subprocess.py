@@ -1,0 +1,120 @@
+"""The installed `nncli` as a real process: streams, signals, import cost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST
+
+NNCLI = shutil.which("nncli", path=str(Path(sys.executable).parent)) or shutil.which("nncli")
+
+
+def run(*args, env=None, **kwargs) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "NO_COLOR": "1"}
+    return subprocess.run(
+        [NNCLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+        **kwargs,
+    )
+
+
+pytestmark = pytest.mark.skipif(NNCLI is None, reason="the nncli console script is not installed")
+
+
+def test_train_and_predict_through_a_real_process(sample_data: Path, tmp_path: Path) -> None:
+    model = tmp_path / "m.nncli"
+    trained = run(
+        "train",
+        sample_data / "penguins.csv",
+        "--target",
+        "species",
+        "--out",
+        model,
+        *FAST,
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "network (MLP)" in trained.stdout and "saved" in trained.stderr
+    assert "\x1b[" not in trained.stdout + trained.stderr
+    predicted = run("predict", model, sample_data / "penguins.csv", cwd=tmp_path)
+    assert predicted.returncode == 0
+    assert (
+        predicted.stdout.splitlines()[0] == "prediction"
+        and len(predicted.stdout.splitlines()) == 345
+    )
+    bad = run("predict", model, tmp_path / "nope.csv")
+    assert bad.returncode == 3 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+    usage = run("train", "--bogus")
+    assert (
+        usage.returncode == 2
+        and usage.stderr.startswith("error: ")
+        and usage.stderr.count("\n") == 1
+    )
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_training_leaves_no_model_file(
+    sample_data: Path, tmp_path: Path, signum, code
+) -> None:
+    model = tmp_path / "m.nncli"
+    process = subprocess.Popen(
+        [
+            NNCLI,
+            "train",
+            str(sample_data / "penguins.csv"),
+            "--target",
+            "species",
+            "--out",
+            str(model),
+            "--epochs",
+            "100000",
+            "--patience",
+            "100000",
+            "--batch-size",
+            "8",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    deadline = time.monotonic() + 120
+    # Wait until training has started (the split note is printed just before the first epoch).
+    assert process.stderr is not None
+    lines = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        if line.startswith("split") or not line:
+            break
+    time.sleep(1.0)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, "".join(lines) + err
+    assert "nothing partial was written" in err and "Traceback" not in err
+    assert not model.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_importing_the_cli_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys, nncli.cli; "
+        "print(','.join(m for m in ('torch', 'pandas', 'optuna', 'sklearn', 'numpy') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
