@@ -65,8 +65,10 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp_path = Path(tmp_name)
     try:
-        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
-        with os.fdopen(fd, mode, **kwargs) as handle:
+        text_mode = "b" not in mode
+        with os.fdopen(
+            fd, mode, encoding=encoding if text_mode else None, newline="" if text_mode else None
+        ) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -135,7 +135,7 @@ class TrainReport:
     baselines: dict[str, dict[str, Any]]
     verdict: str
     beats_baselines: bool
-    split_sizes: dict[str, int]
+    split_sizes: dict[str, Any]
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -286,7 +286,7 @@ def train_tabular(
         time_col=options.time_col,
         split_col=options.split_col,
     )
-    sizes = {
+    sizes: dict[str, Any] = {
         "train": len(split.train),
         "valid": len(split.valid),
         "test": len(split.test),

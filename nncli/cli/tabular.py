@@ -105,14 +105,16 @@ def _render_inspect(ui: Ui, report: InspectReport) -> None:
     caption = f"task: {target.task.task} ({target.task.reason}); {target.missing} missing"
     if target.classes:
         total = sum(target.classes.values())
-        rows = [(label, count, f"{count / total:.1%}") for label, count in target.classes.items()]
+        shares = [(label, count, f"{count / total:.1%}") for label, count in target.classes.items()]
         ui.print(
-            make_table(f"target {target.name!r}", ["class", "rows", "share"], rows, caption=caption)
+            make_table(
+                f"target {target.name!r}", ["class", "rows", "share"], shares, caption=caption
+            )
         )
     else:
-        rows = [(name, value) for name, value in target.stats.items()]
+        stats = list(target.stats.items())
         ui.print(
-            make_table(f"target {target.name!r}", ["statistic", "value"], rows, caption=caption)
+            make_table(f"target {target.name!r}", ["statistic", "value"], stats, caption=caption)
         )
 
 

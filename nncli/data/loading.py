@@ -7,9 +7,10 @@ import csv
 import gzip
 import io
 import lzma
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError
 from nncli.files import check_input_file
@@ -18,7 +19,7 @@ from nncli.reporting import Reporter
 if TYPE_CHECKING:
     import pandas as pd
 
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _SEPARATORS = (",", ";", "\t", "|")
 
 

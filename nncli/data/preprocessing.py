@@ -204,10 +204,10 @@ def transform(
             column += 1
     categorical = np.empty((rows, len(preprocessor.categorical)), dtype=np.int64)
     unknown_counts: dict[str, int] = {}
-    for index, spec in enumerate(preprocessor.categorical):
-        values = category_strings(frame[spec.name])
+    for index, category_spec in enumerate(preprocessor.categorical):
+        values = category_strings(frame[category_spec.name])
         codes = (
-            pd.Index(spec.vocabulary, dtype=object)
+            pd.Index(category_spec.vocabulary, dtype=object)
             .get_indexer(values.astype(object))
             .astype(np.int64)
             + 1
@@ -215,5 +215,5 @@ def transform(
         categorical[:, index] = codes
         unseen = int(((codes == UNKNOWN_INDEX) & values.notna().to_numpy()).sum())
         if unseen:
-            unknown_counts[spec.name] = unseen
+            unknown_counts[category_spec.name] = unseen
     return EncodedFeatures(numeric, categorical, unknown_counts)
