@@ -1,0 +1,1 @@
+"""Forecasting: series loading, target transforms, windows, calendars, baselines, backtests."""

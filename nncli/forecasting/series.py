@@ -1,0 +1,174 @@
+"""Loading one or many time series from a long (or wide) CSV, with the checks a panel needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nncli.data.loading import CsvOptions, read_csv, require_columns, require_rows
+from nncli.data.preprocessing import numeric_values
+from nncli.errors import DataError, UsageError
+from nncli.reporting import CollectingReporter, Reporter
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+SINGLE_SERIES = "series"
+
+
+@dataclass
+class PanelSpec:
+    """Which columns hold time, series name, target and covariates."""
+
+    time_col: str
+    target: str
+    group_col: str | None = None
+    covariates: list[str] = field(default_factory=list)
+    wide: bool = False
+
+
+@dataclass
+class Series:
+    """One series: timestamps, target levels [T] and covariates [T, C] (float64)."""
+
+    name: str
+    timestamps: pd.DatetimeIndex
+    levels: np.ndarray
+    covariates: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+    def head(self, end: int) -> Series:
+        """The series up to and including index `end - 1` (what was known then)."""
+        return Series(self.name, self.timestamps[:end], self.levels[:end], self.covariates[:end])
+
+    def window(self, start: int, end: int) -> Series:
+        return Series(
+            self.name,
+            self.timestamps[start:end],
+            self.levels[start:end],
+            self.covariates[start:end],
+        )
+
+
+def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
+    stamps = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = stamps.isna()
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: time column {column!r} has an unreadable value {values.iloc[position]!r} "
+            f"at data row {position + 1} (line {position + 2})",
+            hint="use one date format, e.g. 2024-01-31",
+        )
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps
+
+
+def _to_long(frame: pd.DataFrame, spec: PanelSpec, path: Path) -> tuple[pd.DataFrame, PanelSpec]:
+    import pandas as pd
+
+    value_columns = [c for c in frame.columns if c != spec.time_col]
+    numeric = [c for c in value_columns if pd.api.types.is_numeric_dtype(frame[c])]
+    if not numeric:
+        raise DataError(f"{path}: --wide needs numeric columns, one per series")
+    long = frame.melt(
+        id_vars=[spec.time_col], value_vars=numeric, var_name="series", value_name="value"
+    )
+    return long, PanelSpec(spec.time_col, "value", "series", [], wide=False)
+
+
+def load_panel(
+    path: Path,
+    spec: PanelSpec,
+    csv: CsvOptions | None = None,
+    *,
+    reporter: Reporter | None = None,
+    min_length: int = 2,
+) -> list[Series]:
+    """Read, validate and split a CSV into series sorted by time.
+
+    Duplicate timestamps within a series are an error naming it; unsorted rows are sorted
+    with a note; rows with a missing target are dropped with a warning; missing covariates
+    are carried forward; series shorter than `min_length` are left out with a warning.
+    """
+    import numpy as np
+
+    reporter = reporter or CollectingReporter()
+    frame = read_csv(path, csv, reporter=reporter)
+    require_rows(frame, path)
+    require_columns(frame, path, [spec.time_col], "time")
+    if spec.wide:
+        frame, spec = _to_long(frame, spec, path)
+    require_columns(frame, path, [spec.target], "target")
+    if spec.group_col:
+        require_columns(frame, path, [spec.group_col], "group")
+    require_columns(frame, path, spec.covariates, "covariate")
+    if spec.target in spec.covariates:
+        raise UsageError(f"--covariate {spec.target!r} is the target; covariates are other columns")
+    frame = frame.copy()
+    frame[spec.time_col] = _parse_times(frame[spec.time_col], path, spec.time_col)
+    frame[spec.target] = numeric_values(frame[spec.target], path, spec.target)
+    for column in spec.covariates:
+        frame[column] = numeric_values(frame[column], path, column)
+    group_key = spec.group_col or SINGLE_SERIES
+    if spec.group_col is None:
+        frame[SINGLE_SERIES] = spec.target
+    else:
+        frame[group_key] = frame[group_key].astype(str)
+    result: list[Series] = []
+    for name, group in frame.groupby(group_key, sort=True):
+        name = str(name)
+        missing = int(group[spec.target].isna().sum())
+        if missing:
+            reporter.warn(
+                f"series {name!r}: {missing} row(s) with a missing {spec.target!r} were dropped"
+            )
+            group = group[group[spec.target].notna()]
+        if not group[spec.time_col].is_monotonic_increasing:
+            reporter.info(
+                f"series {name!r}: rows were not in time order; sorted by {spec.time_col!r}"
+            )
+            group = group.sort_values(spec.time_col, kind="stable")
+        duplicated = group[spec.time_col].duplicated()
+        if duplicated.any():
+            stamp = group[spec.time_col][duplicated].iloc[0]
+            raise DataError(
+                f"{path}: series {name!r} has more than one row at {stamp}",
+                hint="keep one row per series and timestamp"
+                + ("" if spec.group_col else " (or pass --group-col for many series)"),
+            )
+        covariates = (
+            group[spec.covariates].ffill().bfill().to_numpy(np.float64)
+            if spec.covariates
+            else (np.zeros((len(group), 0)))
+        )
+        if len(group) < min_length:
+            reporter.warn(
+                f"series {name!r} has {len(group)} usable rows, fewer than the {min_length} needed "
+                "(lookback + horizon + validation); it is left out"
+            )
+            continue
+        import pandas as pd
+
+        result.append(
+            Series(
+                name=name,
+                timestamps=pd.DatetimeIndex(group[spec.time_col]),
+                levels=group[spec.target].to_numpy(np.float64, copy=True),
+                covariates=covariates,
+            )
+        )
+    if not result:
+        raise DataError(
+            f"{path}: no series is long enough (each needs at least {min_length} rows)",
+            hint="lower --lookback or --horizon, or use more history",
+        )
+    return result
