@@ -91,9 +91,10 @@ def root(
 
 
 def _register() -> None:
-    from nncli.cli import demo, tabular
+    from nncli.cli import demo, forecast, tabular
 
     tabular.register(app)
+    forecast.register(app)
     demo.register(app)
 
 

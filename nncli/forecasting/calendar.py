@@ -18,13 +18,17 @@ def infer_frequency(timestamps: pd.DatetimeIndex) -> str:
         return "D"
     steps = pd.Series(timestamps[1:] - timestamps[:-1])
     median = steps.median()
-    weekdays = pd.Series(timestamps.dayofweek)
+    weekdays = pd.Series(timestamps.day_of_week)
     if median == pd.Timedelta(days=1) and (weekdays < 5).all():
         return BUSINESS_DAY
-    inferred = pd.infer_freq(timestamps[-50:]) if len(timestamps) >= 3 else None
+    import warnings
+
+    with warnings.catch_warnings():  # pandas 3.1 announces an offset instead of a string
+        warnings.simplefilter("ignore")
+        inferred = pd.infer_freq(timestamps[-50:])
     if inferred:
-        return str(inferred)
-    return f"{int(median.total_seconds())}s"
+        return str(getattr(inferred, "freqstr", inferred))
+    return pd.tseries.frequencies.to_offset(median).freqstr
 
 
 def future_timestamps(last: pd.Timestamp, frequency: str, horizon: int) -> pd.DatetimeIndex:

@@ -255,18 +255,20 @@ def train_forecaster(
     options.validate()
     parts: dict[str, list[torch.Tensor]] = {"xt": [], "yt": [], "xv": [], "yv": []}
     series_meta: dict[str, Any] = {}
+    skipped: list[str] = []
     for series in panel:
         check_levels(options.transform, series.levels, series.name)
-        if len(series) < options.min_length():
-            reporter.warn(
+        train_origins, valid_origins = (
+            _split_origins(len(series), options)
+            if len(series) >= options.min_length()
+            else ([], [])
+        )
+        if len(train_origins) == 0:
+            skipped.append(
                 f"series {series.name!r} has {len(series)} rows, fewer than the "
                 f"{options.min_length()} needed for lookback {options.lookback} + horizon "
                 f"{options.horizon} + validation; it is left out"
             )
-            continue
-        train_origins, valid_origins = _split_origins(len(series), options)
-        if len(train_origins) == 0:
-            reporter.warn(f"series {series.name!r} is too short to train on; it is left out")
             continue
         # Scaling sees only what the last training origin could see.
         scaling = fit_scaling(series, options.transform, int(train_origins[-1]) + 1)
@@ -288,11 +290,14 @@ def train_forecaster(
             "frequency": _frequency(series),
         }
     if not series_meta:
+        longest = max(len(s) for s in panel)
         raise DataError(
             f"no series has the {options.min_length()} rows that lookback {options.lookback} and "
-            f"horizon {options.horizon} need",
+            f"horizon {options.horizon} need (the longest has {longest})",
             hint="lower --lookback or --horizon, or use more history",
         )
+    for message in skipped:
+        reporter.warn(message)
     train_x, train_y = torch.cat(parts["xt"]), torch.cat(parts["yt"])
     valid_x, valid_y = torch.cat(parts["xv"]), torch.cat(parts["yv"])
     config = SequenceConfig(
@@ -375,3 +380,34 @@ def load_forecast_model(path: Path) -> ForecastModel:
         ) from exc
     network.eval()
     return ForecastModel(network, meta)
+
+
+def holdout_scores(
+    model: ForecastModel, panel: list[Series], options: ForecastOptions, season: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Network vs naive and drift on every series' validation origins, scored in levels."""
+    from nncli.forecasting.baselines import baseline_forecasts
+    from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
+
+    points: dict[str, ForecastPoints] = {}
+    median = model.quantiles.index(0.5)
+    for series in panel:
+        if series.name not in model.metadata["series"] or len(series) < options.min_length():
+            continue
+        _, valid_origins = _split_origins(len(series), options)
+        heads = [series.head(int(origin) + 1) for origin in valid_origins]
+        predicted = model.forecast_many(heads, [len(h) - 1 for h in heads])
+        for head, origin, levels in zip(heads, valid_origins, predicted, strict=True):
+            actual = series.levels[origin + 1 : origin + 1 + options.horizon]
+            scale = mase_scale(head.levels, season)
+            forecasts = {
+                "network": levels[:, median],
+                **baseline_forecasts(head.levels, options.horizon, None),
+            }
+            for name, forecast in forecasts.items():
+                lower = levels[:, 0] if name == "network" else None
+                upper = levels[:, -1] if name == "network" else None
+                points.setdefault(name, ForecastPoints()).add(
+                    actual, forecast, head.levels[-1], scale, lower, upper
+                )
+    return {name: score(p) for name, p in points.items()}

@@ -79,7 +79,9 @@ def test_sniffs_the_separator_and_says_so(tmp_path: Path, text: str, sep: str) -
 
     assert list(frame.columns) == ["a", "b", "c"]
     assert frame.to_numpy().tolist() == [[1, 2, 3], [4, 5, 6]]
-    assert reporter.notes == [f"{path}: reading with separator {sep!r} (sniffed; override with --sep)"]
+    assert reporter.notes == [
+        f"{path}: reading with separator {sep!r} (sniffed; override with --sep)"
+    ]
 
 
 def test_comma_files_are_read_without_a_note(tmp_path: Path) -> None:
@@ -141,6 +143,14 @@ def test_strips_utf8_bom_from_the_first_column_name(tmp_path: Path) -> None:
     frame = read_csv(path)
 
     assert list(frame.columns) == ["id", "value"]
+
+
+def test_bom_does_not_hide_a_duplicated_first_column(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path, "data.csv", b"\xef\xbb\xbfid,value,id\n1,2,3\n")
+
+    error = data_error(path)
+
+    assert "duplicated column name(s) 'id'" in error.message
 
 
 def test_strips_spaces_around_column_names(tmp_path: Path) -> None:

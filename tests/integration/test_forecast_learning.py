@@ -1,0 +1,95 @@
+"""Forecasters learn, and the backtest never looks ahead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nncli.forecasting.backtest import BacktestOptions, walk_forward
+from nncli.forecasting.model import ForecastOptions, holdout_scores, train_forecaster
+from nncli.forecasting.series import PanelSpec, Series, load_panel
+from nncli.training.loop import TrainingConfig
+
+
+def seasonal_series(name: str = "wave", length: int = 600, seed: int = 0) -> Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    levels = (
+        50
+        + 10 * np.sin(2 * np.pi * t / 20)
+        + 3 * np.sin(2 * np.pi * t / 7)
+        + rng.normal(0, 0.5, length)
+    )
+    stamps = pd.date_range("2020-01-01", periods=length, freq="D")
+    return Series(name, stamps, levels, np.zeros((length, 0)))
+
+
+def test_lstm_beats_naive_on_a_seasonal_series() -> None:
+    series = seasonal_series()
+    options = ForecastOptions(
+        panel=PanelSpec("date", "value"),
+        arch="lstm",
+        lookback=40,
+        horizon=5,
+        transform="none",
+        hidden_size=32,
+        training=TrainingConfig(epochs=40, patience=8, learning_rate=3e-3, seed=0),
+    )
+    model, history = train_forecaster([series], options)
+    scores = holdout_scores(model, [series], options)
+    assert scores["network"]["mase"] < 1.0
+    assert scores["network"]["mase"] < 0.5 * scores["naive"]["mase"]
+    assert 0.5 <= scores["network"]["coverage"] <= 1.0
+    assert history.best_epoch >= 5
+
+
+def test_backtest_folds_do_not_see_data_after_their_origin() -> None:
+    series = seasonal_series(length=300)
+    options = ForecastOptions(
+        panel=PanelSpec("date", "value"),
+        arch="gru",
+        lookback=20,
+        horizon=4,
+        transform="diff",
+        hidden_size=8,
+        training=TrainingConfig(epochs=3, patience=3, seed=0),
+    )
+    backtest = BacktestOptions(folds=2, stride=10)
+    report = walk_forward([series], options, backtest)
+    first_origin = len(series) - 4 - 1 - 10
+    perturbed_levels = series.levels.copy()
+    perturbed_levels[first_origin + 1 :] += 25.0  # a regime change right after fold 1's origin
+    perturbed = Series(series.name, series.timestamps, perturbed_levels, series.covariates)
+    again = walk_forward([perturbed], options, backtest)
+    fold1 = next(f for f in report.forecasts if f.fold == 1)
+    fold1_again = next(f for f in again.forecasts if f.fold == 1)
+    assert fold1.origin == series.timestamps[first_origin].isoformat()
+    assert fold1.forecast == fold1_again.forecast and fold1.baselines == fold1_again.baselines
+    assert fold1.actual != fold1_again.actual  # the perturbation is real ...
+    fold2 = next(f for f in report.forecasts if f.fold == 2)
+    fold2_again = next(f for f in again.forecasts if f.fold == 2)
+    assert fold2.forecast != fold2_again.forecast  # ... and later folds do see it
+
+
+def test_real_prices_smoke(sample_data: Path) -> None:
+    spec = PanelSpec("date", "adj_close", "ticker", ["volume"])
+    panel = [s.window(len(s) - 260, len(s)) for s in load_panel(sample_data / "stocks.csv", spec)]
+    options = ForecastOptions(
+        panel=spec,
+        arch="lstm",
+        lookback=20,
+        horizon=5,
+        hidden_size=16,
+        training=TrainingConfig(epochs=3, patience=3, seed=0),
+    )
+    report = walk_forward(panel, options, BacktestOptions(folds=2, retrain_every=2, season=5))
+    assert set(report.per_series) == {"AAPL", "GOOG", "IBM", "MSFT"}
+    overall = report.overall
+    assert {"network", "naive", "drift", "seasonal naive (m=5)"} <= set(overall)
+    assert overall["network"]["points"] == 2 * 4 * 5
+    for key in ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "coverage"):
+        assert np.isfinite(overall["network"][key])
+    assert report.per_fold[1]["retrained"] is False
+    assert "naive forecast on MASE" in report.verdict
