@@ -19,17 +19,40 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 
 
+def _proc_status_mb(field: str) -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MiB: VmHWM of its own address space.
+
+    Falls back to ru_maxrss where /proc is missing. On Linux ru_maxrss is NOT per child
+    process: execve keeps the maximum of the pre-exec address space, which is a fork of the
+    parent, so a child's ru_maxrss is never below the parent's RSS at spawn time. VmHWM is
+    reset by execve and is the honest per-process number.
+    """
+    value = _proc_status_mb("VmHWM")
+    return value if value == value else ru_maxrss_mb()
+
+
+def ru_maxrss_mb() -> float:
+    """resource.getrusage(RUSAGE_SELF).ru_maxrss in MiB (Linux reports KiB); see peak_rss_mb."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def current_rss_mb() -> float:
-    """This process's resident set size now, in MiB (from /proc/self/status)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """This process's resident set size now, in MiB (VmRSS from /proc/self/status)."""
+    return _proc_status_mb("VmRSS")
+
+
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def cpu_model() -> str:
@@ -92,10 +115,16 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def run_child(script: Path, args: list[str], timeout: float | None = None) -> dict[str, Any]:
+def run_child(
+    script: Path,
+    args: list[str],
+    timeout: float | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run ``python script --child ARGS`` and parse the one JSON line it prints last."""
     command = [sys.executable, str(script), "--child", *args]
     env = dict(os.environ)
+    env.update(extra_env or {})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False

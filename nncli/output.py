@@ -78,7 +78,7 @@ class Ui:
 
     def print(self, renderable: Any) -> None:
         """A table or text the user asked for, on stdout."""
-        self.out.print(renderable)
+        self.out.print(renderable, soft_wrap=isinstance(renderable, str))
 
     @contextmanager
     def status(self, message: str) -> Iterator[None]:

@@ -9,6 +9,7 @@ import typer
 
 from nncli.cli.options import DebugOpt, QuietOpt
 from nncli.cli.runtime import command_session
+from nncli.output import Ui
 
 
 def find_sample_data() -> Path | None:
@@ -34,7 +35,7 @@ def demo(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Inspect, train, evaluate and predict on the sample data (classification and regression)."""
+    """Inspect, train, evaluate, predict and forecast on the sample data, offline."""
     with command_session(False, quiet, debug) as ui:
         from nncli.cli.tabular import _render_evaluation, _render_inspect, _render_train
         from nncli.data.loading import read_csv
@@ -86,7 +87,55 @@ def demo(
                 result.to_csv(handle, index=False, float_format="%.7g", lineterminator="\n")
             ui.print(f"wrote {len(result)} predictions to {predictions}; first rows:")
             ui.print(result.head(5).to_string(index=False))
+        _forecast_demo(ui, source, out_dir, epochs=max(1, min(epochs, 8)))
         ui.print(f"\nDone. Model files and predictions are in {out_dir}/.")
+
+
+def _forecast_demo(ui: Ui, source: Path, out_dir: Path, epochs: int) -> None:
+    """A small LSTM on the sample prices: train next to naive, then the next five business days."""
+    from nncli.cli.forecast import _scores_table
+    from nncli.forecasting.model import (
+        ForecastOptions,
+        holdout_scores,
+        save_forecast_model,
+        train_forecaster,
+    )
+    from nncli.forecasting.predict import append_history, forecast_next
+    from nncli.forecasting.series import PanelSpec, load_panel
+    from nncli.training.loop import TrainingConfig
+
+    data = source / "stocks.csv"
+    ui.print("\n[bold]== stocks.csv: forecast adj_close for 4 tickers ==[/bold]")
+    ui.print(
+        f"$ nncli forecast train {data} --time-col date --target adj_close --group-col ticker "
+        f"--arch lstm --lookback 30 --horizon 5 --hidden-size 32 --epochs {epochs}"
+    )
+    spec = PanelSpec("date", "adj_close", "ticker")
+    options = ForecastOptions(
+        panel=spec,
+        arch="lstm",
+        lookback=30,
+        horizon=5,
+        hidden_size=32,
+        training=TrainingConfig(epochs=epochs, patience=3, seed=0),
+    )
+    panel = load_panel(data, spec, reporter=ui)
+    model, _ = train_forecaster(panel, options, reporter=ui)
+    ui.print(
+        _scores_table(
+            "validation: the newest 15% of each series' windows",
+            holdout_scores(model, panel, options),
+            "lstm",
+        )
+    )
+    model_path = out_dir / "stocks.nncli"
+    save_forecast_model(model_path, model, {"seed": 0})
+    history = out_dir / "forecast-history.csv"
+    ui.print(f"$ nncli forecast predict {model_path} {data} --append {history}")
+    forecasts = forecast_next(model, panel, reporter=ui)
+    added = append_history(history, forecasts)
+    ui.print(f"appended {added} row(s) to {history}; the next business days for AAPL:")
+    ui.print(forecasts[forecasts["series"] == "AAPL"].to_string(index=False))
 
 
 def register(app: typer.Typer) -> None:

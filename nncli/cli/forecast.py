@@ -266,7 +266,7 @@ def _options(
 
 def _scores_table(title: str, scores: dict[str, dict[str, Any]], arch: str) -> Any:
     keys = ["mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "coverage"]
-    labels = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE", "direction", "coverage"]
+    labels = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE", "dir. acc.", "coverage"]
     rows = [
         [arch.upper() if name == "network" else name, *(values.get(k) for k in keys)]
         for name, values in scores.items()

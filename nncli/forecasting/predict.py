@@ -29,6 +29,11 @@ FORECAST_COLUMNS = [
 ]
 
 
+def format_timestamp(stamp: pd.Timestamp) -> str:
+    """ISO 8601; a date alone when the time is midnight (daily data)."""
+    return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
+
+
 def parse_age(text: str) -> float:
     """'36h', '3d', '2w' or plain days -> days."""
     units = {"h": 1 / 24, "d": 1.0, "w": 7.0}
@@ -89,9 +94,9 @@ def forecast_next(
             rows.append(
                 {
                     "series": series.name,
-                    "origin": series.timestamps[-1].isoformat(),
+                    "origin": format_timestamp(series.timestamps[-1]),
                     "step": step + 1,
-                    "timestamp": stamps[step].isoformat(),
+                    "timestamp": format_timestamp(stamps[step]),
                     "forecast": float(levels[step, median]),
                     "lower": float(levels[step, 0]),
                     "upper": float(levels[step, -1]),
