@@ -12,6 +12,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,26 +116,95 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def busy_cpu_seconds() -> tuple[float, float]:
+    """(busy CPU-seconds of the whole machine since boot, wall time) from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / ticks, time.monotonic()
+
+
+class Contention:
+    """How many CPUs processes other than this one kept busy between start and stop."""
+
+    def __init__(self) -> None:
+        self.busy0, self.t0 = busy_cpu_seconds()
+        self.own0 = own_cpu_seconds()
+
+    def stop(self) -> float:
+        busy1, t1 = busy_cpu_seconds()
+        own = own_cpu_seconds() - self.own0
+        return max(0.0, (busy1 - self.busy0 - own) / (t1 - self.t0))
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy_cpus(seconds: float = 1.0) -> float:
+    """How many CPUs the whole machine kept busy over the next `seconds` (0 .. nproc)."""
+    busy0, t0 = busy_cpu_seconds()
+    time.sleep(seconds)
+    busy1, t1 = busy_cpu_seconds()
+    return (busy1 - busy0) / (t1 - t0)
+
+
+def wait_for_quiet(threshold: float = 0.15, max_wait: float = 600.0, window: float = 2.0) -> float:
+    """Wait until other processes use fewer than `threshold` CPUs; return the seconds waited.
+
+    These machines can be shared with other work (a test suite, another benchmark). Two
+    torch threads on two cores next to one busy process collapse by 10-100x (OpenMP
+    barriers wait for a preempted thread), so every measurement starts on a quiet machine.
+    """
+    start = time.monotonic()
+    announced = False
+    while True:
+        busy = machine_busy_cpus(window)
+        waited = time.monotonic() - start
+        if busy < threshold or waited >= max_wait:
+            if announced or busy >= threshold:
+                log(f"  machine busy {busy:.2f} CPUs; waited {waited:.0f}s")
+            return waited
+        if not announced:
+            log(f"  machine busy ({busy:.2f} CPUs used by other processes); waiting for quiet ...")
+            announced = True
+
+
 def run_child(
     script: Path,
     args: list[str],
     timeout: float | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run ``python script --child ARGS`` and parse the one JSON line it prints last."""
+    """Run ``python script --child ARGS`` and parse the one JSON line it prints last.
+
+    Adds ``_other_cpus``: the average number of CPUs that processes other than this child
+    kept busy while it ran (machine busy time minus the child's own CPU time). Anything
+    well above 0 means the measurement shared the machine and is not trustworthy.
+    """
     command = [sys.executable, str(script), "--child", *args]
     env = dict(os.environ)
     env.update(extra_env or {})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, t0 = busy_cpu_seconds()
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
+    busy1, t1 = busy_cpu_seconds()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(
             f"child {' '.join(args)} failed with exit code {done.returncode}:\n{done.stderr[-4000:]}"
         )
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    child_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["_other_cpus"] = max(0.0, (busy1 - busy0 - child_cpu) / (t1 - t0))
+    result["_child_cpus"] = child_cpu / (t1 - t0)
+    result["_wall_s"] = t1 - t0
+    return result
 
 
 def log(message: str) -> None:

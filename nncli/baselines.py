@@ -39,7 +39,7 @@ def tabular_baselines(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(train_design, train_target)
-            proba = np.zeros((len(test_design), n_classes))
+            proba = np.zeros((test_design.shape[0], n_classes))  # shape: the design may be sparse
             proba[:, model.classes_] = model.predict_proba(test_design)
             results[name] = classification_metrics(test_target, proba, n_classes)
     else:

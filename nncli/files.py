@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -43,14 +44,23 @@ def check_output_path(output: Path, *inputs: Path) -> Path:
                     hint="choose another output path",
                 )
     parent = output.parent if str(output.parent) else Path()
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"{output}: {parent} is a file, not a directory", hint="fix the path")
     if not parent.is_dir():
         raise UsageError(f"{output}: directory {parent} does not exist", hint="create it first")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(
-            f"{output}: directory {parent} is not writable", hint="choose another path"
-        )
     if output.is_dir():
         raise UsageError(f"{output}: is a directory", hint="give a file name")
+    # Try it rather than trust os.access: root passes access checks on read-only mounts,
+    # and a refusal now is better than after an hour of training.
+    try:
+        probe, probe_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".probe", dir=parent)
+        os.close(probe)
+        Path(probe_name).unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"{output}: directory {parent} is not writable ({exc.strerror or exc})",
+            hint="choose another path",
+        ) from exc
     return output
 
 
@@ -62,7 +72,10 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
     earlier file at `path` untouched.
     """
     directory = path.parent if str(path.parent) else Path()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     tmp_path = Path(tmp_name)
     try:
         text_mode = "b" not in mode
@@ -77,9 +90,24 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
         os.umask(umask)
         tmp_path.chmod(0o666 & ~umask)
         tmp_path.replace(path)
-    except BaseException:
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            raise _unwritable(path, exc) from exc
         raise
+
+
+# Failures of the output's storage, not bugs: full disk, quota, read-only mount, refusal.
+_STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+)
+
+
+def _unwritable(path: Path, exc: OSError) -> UsageError:
+    return UsageError(
+        f"{path}: cannot write the file ({exc.strerror or exc}); nothing partial was left",
+        hint="free space or choose another path",
+    )
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

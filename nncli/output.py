@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,8 +46,13 @@ class Ui:
     json_mode: bool = False
     quiet: bool = False
     debug: bool = False
-    out: Console = field(default_factory=lambda: Console(file=sys.stdout, soft_wrap=False))
-    err: Console = field(default_factory=lambda: Console(file=sys.stderr, soft_wrap=True))
+    # emoji=False: messages quote data, and a column named 'a:b:c' must not print as 'a🅱c'.
+    out: Console = field(
+        default_factory=lambda: Console(file=sys.stdout, soft_wrap=False, emoji=False)
+    )
+    err: Console = field(
+        default_factory=lambda: Console(file=sys.stderr, soft_wrap=True, emoji=False)
+    )
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -99,12 +105,21 @@ def make_table(
     numeric_from: int = 1,
     caption: str | None = None,
 ) -> Table:
-    """A plain Rich table; columns from index `numeric_from` on are right-aligned."""
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    """A plain Rich table; columns from index `numeric_from` on are right-aligned.
+
+    Every string is plain `Text`: titles and cells hold data (column names, paths, labels),
+    and a column named '[/b]' or ':smile:' must print as written, not as Rich markup.
+    """
+    table = Table(
+        title=None if title is None else Text(title),
+        caption=None if caption is None else Text(caption),
+        title_justify="left",
+        caption_justify="left",
+    )
     for index, name in enumerate(columns):
-        table.add_column(name, justify="right" if index >= numeric_from else "left")
+        table.add_column(Text(name), justify="right" if index >= numeric_from else "left")
     for row in rows:
-        table.add_row(*(format_cell(cell) for cell in row))
+        table.add_row(*(Text(format_cell(cell)) for cell in row))
     return table
 
 
@@ -117,5 +132,40 @@ def format_cell(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "—"
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3g}"
         return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
     return str(value)
+
+
+# Eight heights of block characters, for sparklines of losses and histograms on a terminal.
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int | None = None, floor: float | None = None) -> str:
+    """Values as block characters from ▁ (lowest) to █ (highest); NaN and ±inf as a space.
+
+    With `width`, a longer sequence is averaged into that many equal buckets first; `floor`
+    is the value drawn as ▁ (default: the smallest value; 0 suits counts).
+    """
+    points = [float(v) for v in values]
+    if width is not None and len(points) > width > 0:
+        buckets = []
+        for index in range(width):
+            chunk = points[index * len(points) // width : (index + 1) * len(points) // width]
+            finite = [v for v in chunk if math.isfinite(v)]
+            buckets.append(sum(finite) / len(finite) if finite else math.nan)
+        points = buckets
+    finite = [v for v in points if math.isfinite(v)]
+    if not finite:
+        return " " * len(points)
+    low = min(finite) if floor is None else min(floor, *finite)
+    high = max(finite)
+    span = high - low
+    top = len(SPARK_BLOCKS) - 1
+    return "".join(
+        " "
+        if not math.isfinite(v)
+        else SPARK_BLOCKS[0 if span == 0 else min(top, int((v - low) / span * top + 0.5))]
+        for v in points
+    )

@@ -7,7 +7,7 @@ to baselines -> model file. The CLI commands are thin wrappers over these functi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.models.feedforward import MLP
+    from nncli.models.rbf import RBFNetwork
 
 TASKS = ("classification", "regression")
+MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
+TABULAR_ARCHITECTURES = ("mlp", "rbf")
 
 
 @dataclass
@@ -50,6 +53,8 @@ class TabularOptions:
     activation: str = "relu"
     dropout: float = 0.1
     batch_norm: bool = False
+    arch: str = "mlp"  # or "rbf": a radial-basis-function network
+    centres: int | None = None  # RBF units [default: the first --hidden width]
     class_weights: bool = False
     max_categories: int = 1000
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -80,6 +85,12 @@ class TabularOptions:
             raise UsageError(
                 f"--activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}"
             )
+        if self.arch not in TABULAR_ARCHITECTURES:
+            raise UsageError(
+                f"--arch must be one of {', '.join(TABULAR_ARCHITECTURES)}, not {self.arch!r}"
+            )
+        if self.centres is not None and self.centres < 1:
+            raise UsageError(f"--centres must be at least 1, not {self.centres}")
         if self.max_categories < 1:
             raise UsageError("--max-categories must be at least 1")
         if self.split not in ("auto", "stratified", "random", "time", "column"):
@@ -92,7 +103,7 @@ class TabularOptions:
 class TabularModel:
     """A trained (or loaded) tabular network with everything needed to use it."""
 
-    network: MLP
+    network: MLP | RBFNetwork
     preprocessor: Preprocessor
     metadata: dict[str, Any]
 
@@ -211,14 +222,25 @@ def train_tabular(
     *,
     reporter: Reporter | None = None,
     callbacks: tuple[Callback, ...] = (),
+    frame: pd.DataFrame | None = None,
+    refit_on_train_and_valid: bool = False,
+    score_test: bool = True,
 ) -> TrainReport:
-    """Train an MLP on a CSV table and score it on a held-out test split next to baselines."""
+    """Train an MLP on a CSV table and score it on a held-out test split next to baselines.
+
+    `frame` passes the already-read table (tuning reads the CSV once). With
+    `refit_on_train_and_valid` the network trains on train+validation for exactly
+    `training.epochs` epochs (no early stopping): the refit of a tuned configuration.
+    `score_test=False` skips the test split and the baselines (a tuning trial must never
+    look at the test rows).
+    """
     import numpy as np
     import torch
     from torch import nn
 
     from nncli.baselines import tabular_baselines
     from nncli.models.feedforward import MLP, MLPConfig, embedding_size
+    from nncli.models.rbf import RBFConfig, RBFNetwork
     from nncli.training.loop import fit, seed_everything
 
     reporter = reporter or CollectingReporter()
@@ -229,7 +251,8 @@ def train_tabular(
         reporter.warn(message)
 
     options.validate()
-    frame = read_csv(path, options.csv, reporter=reporter)
+    if frame is None:
+        frame = read_csv(path, options.csv, reporter=reporter)
     require_rows(frame, path)
     named = [c for c in (options.split_col, options.time_col) if c]
     require_columns(frame, path, [options.target], "target")
@@ -237,10 +260,20 @@ def train_tabular(
     target = options.target
     missing_target = int(frame[target].isna().sum())
     if missing_target == len(frame):
-        raise DataError(f"{path}: target column {target!r} has no values (all missing)")
+        raise DataError(
+            f"{path}: target column {target!r} has no values (all missing)",
+            hint="choose another --target, or fill in the labels",
+        )
     if missing_target:
         warn(f"{missing_target} row(s) with a missing {target!r} were left out")
-        frame = frame[frame[target].notna()].reset_index(drop=True)
+        # Keep the file's row labels: later errors ("text at data row 12") name file rows.
+        frame = frame[frame[target].notna()]
+    if len(frame) < MIN_TRAINING_ROWS:
+        raise DataError(
+            f"{path}: only {len(frame)} row(s) with a {target!r} value; training needs at "
+            f"least {MIN_TRAINING_ROWS} (some to train, some to validate, some to test)",
+            hint="add rows",
+        )
     choice = infer_task(frame[target], target)
     task = options.task or choice.task
     task_reason = choice.reason if options.task is None else f"--task {task} given"
@@ -285,6 +318,7 @@ def train_tabular(
         labels=frame[target].astype(str) if task == "classification" else None,
         time_col=options.time_col,
         split_col=options.split_col,
+        path=path,
     )
     sizes: dict[str, Any] = {
         "train": len(split.train),
@@ -295,6 +329,10 @@ def train_tabular(
     reporter.info(
         f"split ({split.method}): {sizes['train']} train, {sizes['valid']} validation, {sizes['test']} test rows"
     )
+    if refit_on_train_and_valid:
+        # The refit trains on everything but the test rows and stops at a fixed epoch count.
+        split.train = np.sort(np.concatenate([split.train, split.valid]))
+        split.valid = split.train
     parts = {
         name: frame.iloc[rows]
         for name, rows in (("train", split.train), ("valid", split.valid), ("test", split.test))
@@ -331,18 +369,36 @@ def train_tabular(
         }
 
     cardinalities = [spec.cardinality for spec in preprocessor.categorical]
-    config = MLPConfig(
-        n_numeric=preprocessor.n_numeric_features,
-        n_outputs=n_outputs,
-        categorical_cardinalities=cardinalities,
-        embedding_dims=[embedding_size(c) for c in cardinalities],
-        hidden_sizes=list(options.hidden_sizes),
-        activation=options.activation,
-        dropout=options.dropout,
-        batch_norm=options.batch_norm,
-    )
-    seed_everything(options.training.seed)
-    network = MLP(config)
+    config: MLPConfig | RBFConfig
+    network: MLP | RBFNetwork
+    if options.arch == "rbf":
+        config = RBFConfig(
+            n_numeric=preprocessor.n_numeric_features,
+            n_outputs=n_outputs,
+            categorical_cardinalities=cardinalities,
+            embedding_dims=[embedding_size(c) for c in cardinalities],
+            n_centres=options.centres or options.hidden_sizes[0],
+        )
+        generator = seed_everything(options.training.seed)
+        network = RBFNetwork(config)
+        network.init_centres(
+            torch.from_numpy(encoded["train"].numeric),
+            torch.from_numpy(encoded["train"].categorical),
+            generator,
+        )
+    else:
+        config = MLPConfig(
+            n_numeric=preprocessor.n_numeric_features,
+            n_outputs=n_outputs,
+            categorical_cardinalities=cardinalities,
+            embedding_dims=[embedding_size(c) for c in cardinalities],
+            hidden_sizes=list(options.hidden_sizes),
+            activation=options.activation,
+            dropout=options.dropout,
+            batch_norm=options.batch_norm,
+        )
+        seed_everything(options.training.seed)
+        network = MLP(config)
     parameters = sum(p.numel() for p in network.parameters())
     if sizes["train"] < 50 or parameters > 50 * sizes["train"]:
         warn(
@@ -364,12 +420,15 @@ def train_tabular(
             torch.from_numpy(encoded[name].categorical),
         ]
 
+    training_config = options.training
+    if refit_on_train_and_valid:  # a fixed number of epochs: no early stopping
+        training_config = replace(training_config, patience=training_config.epochs + 1)
     history = fit(
         network,
         loss_fn,
         (tensors("train"), tensor_targets["train"]),
         (tensors("valid"), tensor_targets["valid"]),
-        options.training,
+        training_config,
         valid_metric,
         metric_name,
         callbacks,
@@ -382,20 +441,23 @@ def train_tabular(
         )
 
     model = TabularModel(network, preprocessor, {"task": task, "target": target_meta})
+    scored = ("train", "valid", "test") if score_test else ("train", "valid")
     scores = {
-        name: _score(task, model.outputs(encoded[name]), truth[name], n_outputs)
-        for name in ("train", "valid", "test")
+        name: _score(task, model.outputs(encoded[name]), truth[name], n_outputs) for name in scored
     }
-    baselines = tabular_baselines(
-        task,
-        encoded["train"].one_hot(cardinalities),
-        truth["train"],
-        encoded["test"].one_hot(cardinalities),
-        truth["test"],
-        n_outputs,
-        options.training.seed,
-    )
-    verdict, beats = _verdict(task, scores["test"], baselines)
+    baselines: dict[str, dict[str, Any]] = {}
+    verdict, beats = "not scored on the test split", False
+    if score_test:
+        baselines = tabular_baselines(
+            task,
+            encoded["train"].one_hot(cardinalities),
+            truth["train"],
+            encoded["test"].one_hot(cardinalities),
+            truth["test"],
+            n_outputs,
+            options.training.seed,
+        )
+        verdict, beats = _verdict(task, scores["test"], baselines)
     gap_warning = _overfitting_warning(task, scores["train"], scores["valid"])
     if gap_warning:
         warn(gap_warning)
@@ -416,7 +478,7 @@ def train_tabular(
             "dropped_columns": list(options.drop),
         },
         "preprocessing": preprocessor.to_dict(),
-        "architecture": {"name": "mlp", **config.to_dict()},
+        "architecture": {"name": options.arch, **config.to_dict()},
         "training": {
             **options.training.to_dict(),
             "class_weights": options.class_weights,
@@ -440,7 +502,7 @@ def train_tabular(
         model=model,
         history=history,
         task_reason=task_reason,
-        test_metrics=scores["test"],
+        test_metrics=scores.get("test", {}),
         train_metrics=scores["train"],
         valid_metrics=scores["valid"],
         baselines=baselines,
@@ -492,12 +554,20 @@ def load_tabular_model(path: Path) -> TabularModel:
     """Load a tabular model file and rebuild its network on the CPU."""
     from nncli.errors import ModelFileError
     from nncli.models.feedforward import MLP, MLPConfig
+    from nncli.models.rbf import RBFConfig, RBFNetwork
 
     loaded: ModelFile = load_model_file(path, expect_kind="tabular")
     meta = loaded.metadata
     try:
         architecture = {k: v for k, v in meta["architecture"].items() if k != "name"}
-        network = MLP(MLPConfig(**architecture))
+        name = meta["architecture"].get("name", "mlp")
+        if name not in TABULAR_ARCHITECTURES:
+            raise ValueError(f"unknown architecture {name!r}")
+        network: MLP | RBFNetwork = (
+            RBFNetwork(RBFConfig(**architecture))
+            if name == "rbf"
+            else MLP(MLPConfig(**architecture))
+        )
         network.load_state_dict(loaded.tensors)
         preprocessor = Preprocessor.from_dict(meta["preprocessing"])
         _ = meta["task"], meta["target"]["name"], meta["schema"]["input_columns"]
@@ -584,9 +654,11 @@ class EvaluationReport:
     confusion_matrix: list[list[int]] | None
     classes: list[str]
     per_class: dict[str, dict[str, float]] | None
+    # Regression only: (actual, predicted) per row, for `evaluate --plot`; not in the JSON.
+    points: tuple[list[float], list[float]] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "points"}
 
 
 def evaluate_tabular(
@@ -645,8 +717,10 @@ def evaluate_tabular(
         )
     truth = numeric_values(labelled[target], path, target).to_numpy(np.float64)
     encoded = _encode_for_model(model, labelled, path, reporter)
-    metrics = _score("regression", model.outputs(encoded), truth, 1)
-    return EvaluationReport("regression", len(labelled), metrics, None, [], None)
+    predicted = model.outputs(encoded)
+    metrics = _score("regression", predicted, truth, 1)
+    points = (truth.tolist(), predicted.astype(np.float64).tolist())
+    return EvaluationReport("regression", len(labelled), metrics, None, [], None, points)
 
 
 def _per_class(

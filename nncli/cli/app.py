@@ -91,11 +91,14 @@ def root(
 
 
 def _register() -> None:
-    from nncli.cli import demo, forecast, tabular
+    from nncli.cli import demo, explain, export, forecast, tabular, tune
 
     tabular.register(app)
     forecast.register(app)
+    tune.register(app)
     demo.register(app)
+    explain.register(app)
+    export.register(app)
 
 
 _register()

@@ -20,6 +20,7 @@ from nncli.cli.options import (
     csv_options,
 )
 from nncli.cli.runtime import command_session
+from nncli.cli.tabular import PlotOpt
 from nncli.output import Ui, make_table
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 forecast_app = typer.Typer(
     name="forecast",
-    help="Forecast time series with RNN/LSTM/GRU (or an MLP on lags), honest against naive baselines.",
+    help="Forecast time series with RNN/LSTM/GRU/TCN (or an MLP on lags), honest against naive baselines.",
     no_args_is_help=True,
 )
 
@@ -83,7 +84,7 @@ ArchOpt = Annotated[
     typer.Option(
         "--arch",
         envvar="NNCLI_ARCH",
-        help="lstm, gru, rnn, or mlp (feedforward on flattened lags).",
+        help="lstm, gru, rnn, tcn (dilated causal convolutions), or mlp (feedforward on flattened lags).",
         rich_help_panel=MODEL,
     ),
 ]
@@ -119,14 +120,17 @@ HiddenSizeOpt = Annotated[
     typer.Option(
         "--hidden-size",
         envvar="NNCLI_HIDDEN_SIZE",
-        help="Recurrent state (or MLP layer) width.",
+        help="Recurrent state, TCN channels, or MLP layer width.",
         rich_help_panel=MODEL,
     ),
 ]
 LayersOpt = Annotated[
     int,
     typer.Option(
-        "--layers", envvar="NNCLI_LAYERS", help="Stacked recurrent layers.", rich_help_panel=MODEL
+        "--layers",
+        envvar="NNCLI_LAYERS",
+        help="Stacked recurrent layers (tcn: at least this many residual blocks).",
+        rich_help_panel=MODEL,
     ),
 ]
 DropoutOpt = Annotated[
@@ -308,6 +312,7 @@ def train(
     valid_size: ValidOpt = 0.15,
     device: DeviceOpt = "cpu",
     seed: SeedOpt = 0,
+    plot: PlotOpt = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     json: JsonOpt = False,
@@ -317,7 +322,7 @@ def train(
 ) -> None:
     """Train a forecaster on one or many series; compare it with naive on the newest windows."""
     with command_session(json, quiet, debug) as ui:
-        from nncli.cli.tabular import EpochProgress, default_model_path
+        from nncli.cli.tabular import EpochProgress, default_model_path, show_loss_sparkline
         from nncli.files import check_output_path, file_sha256
         from nncli.forecasting.model import holdout_scores, save_forecast_model, train_forecaster
         from nncli.forecasting.series import load_panel
@@ -346,6 +351,10 @@ def train(
             seed,
         )
         model_path = check_output_path(out or default_model_path(data), data)
+        if plot is not None:
+            from nncli.plots import check_plot_path
+
+            check_plot_path(plot, data, model_path)
         panel = load_panel(data, options.panel, csv_options(sep, encoding), reporter=ui)
         with EpochProgress(ui, epochs) as progress:
             model, history = train_forecaster(panel, options, reporter=ui, callbacks=(progress,))
@@ -372,6 +381,13 @@ def train(
             + f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}"
         )
         ui.info(f"saved {model_path} (model id {model.metadata['model_id']})")
+        show_loss_sparkline(ui, history)
+        if plot is not None:
+            from nncli.plots import plot_training
+
+            title = f"training {options.arch.upper()}: {data.name} → {target}"
+            plot_training(history.to_dict(), plot, title=title)
+            ui.info(f"wrote {plot}")
         if json:
             ui.emit_json(
                 {
@@ -483,6 +499,7 @@ def backtest(
     valid_size: ValidOpt = 0.15,
     device: DeviceOpt = "cpu",
     seed: SeedOpt = 0,
+    plot: PlotOpt = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     json: JsonOpt = False,
@@ -523,8 +540,23 @@ def backtest(
             folds, stride, window, train_window, retrain_every, season
         )
         backtest_options.validate(horizon)
+        if plot is not None:
+            from nncli.plots import check_plot_path
+
+            check_plot_path(plot, data)
         panel = load_panel(data, options.panel, csv_options(sep, encoding), reporter=ui)
         report = walk_forward(panel, options, backtest_options, reporter=ui)
+        if plot is not None:
+            from nncli.plots import interval_label, plot_backtest
+
+            plot_backtest(
+                report.forecasts,
+                plot,
+                arch=options.arch,
+                panel=panel,
+                interval=interval_label(options.quantiles),
+            )
+            ui.info(f"wrote {plot}")
         if json:
             ui.emit_json({"ok": True, **report.to_dict()})
         else:
@@ -626,6 +658,7 @@ def predict(
             show_default=False,
         ),
     ] = None,
+    plot: PlotOpt = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     json: JsonOpt = False,
@@ -650,6 +683,10 @@ def predict(
         for path in (output, append):
             if path is not None:
                 check_output_path(path, data, model)
+        if plot is not None:
+            from nncli.plots import check_plot_path
+
+            check_plot_path(plot, data, model)
         loaded = load_forecast_model(model)
         spec = PanelSpec(**loaded.metadata["panel"])
         panel = load_panel(data, spec, csv_options(sep, encoding), reporter=ui)
@@ -664,6 +701,11 @@ def predict(
             with atomic_writer(output) as handle:
                 forecasts.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
             ui.info(f"wrote {len(forecasts)} forecast row(s) to {output}")
+        if plot is not None:  # after the forecasts are safely written
+            from nncli.plots import interval_label, plot_forecast
+
+            plot_forecast(forecasts, panel, plot, interval=interval_label(loaded.quantiles))
+            ui.info(f"wrote {plot}")
         if json:
             import json as json_module
 

@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -30,6 +31,19 @@ def _fail(ui: Ui, message: str, code: ExitCode) -> NoReturn:
     raise typer.Exit(int(code)) from None
 
 
+def _one_line_warning(ui: Ui) -> Callable[..., None]:
+    """A `warnings.showwarning` that prints a library's warning as one line via `ui.warn`.
+
+    Python's default prints the warning's file, line and source line: two lines of
+    internals (numpy's RuntimeWarning, scikit-learn's ConvergenceWarning) in a user's log.
+    """
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        ui.warn(f"{category.__name__}: {' '.join(str(message).split())}")
+
+    return show
+
+
 @contextmanager
 def command_session(
     json_mode: bool = False, quiet: bool = False, debug: bool = False
@@ -39,7 +53,10 @@ def command_session(
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        yield ui
+        with warnings.catch_warnings():  # restores the display hook afterwards
+            if not debug:
+                warnings.showwarning = _one_line_warning(ui)
+            yield ui
     except NncliError as exc:
         if debug:
             traceback.print_exc()

@@ -24,6 +24,7 @@ from nncli.cli.runtime import command_session
 from nncli.output import Ui, make_table
 
 if TYPE_CHECKING:
+    from nncli.data.loading import CsvOptions
     from nncli.data.schema import InspectReport
     from nncli.tabular import EvaluationReport, TrainReport
     from nncli.training.loop import EpochRecord, History
@@ -49,6 +50,16 @@ TargetOpt = Annotated[
         "--target", "-t", envvar="NNCLI_TARGET", help="Column to predict.", show_default=False
     ),
 ]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        envvar="NNCLI_PLOT",
+        help="Also draw a picture to this .png/.svg/.pdf file (needs pip install 'nncli[plot]').",
+        show_default=False,
+        rich_help_panel="Output",
+    ),
+]
 
 
 def inspect(
@@ -62,6 +73,23 @@ def inspect(
             help="Column to predict: adds its balance, the task and leakage checks.",
         ),
     ] = None,
+    time_col: Annotated[
+        str | None,
+        typer.Option(
+            "--time-col",
+            envvar="NNCLI_TIME_COL",
+            help="Time column: --plot draws each series' history and return distribution.",
+        ),
+    ] = None,
+    group_col: Annotated[
+        str | None,
+        typer.Option(
+            "--group-col",
+            envvar="NNCLI_GROUP_COL",
+            help="Column naming the series (with --time-col), e.g. ticker.",
+        ),
+    ] = None,
+    plot: PlotOpt = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     json: JsonOpt = False,
@@ -74,27 +102,84 @@ def inspect(
         from nncli.data.loading import read_csv, require_columns
         from nncli.data.schema import inspect_table
 
+        if plot is not None:
+            from nncli.plots import check_plot_path
+
+            check_plot_path(plot, data)
         frame = read_csv(data, csv_options(sep, encoding), reporter=ui)
         if target is not None:
             require_columns(frame, data, [target], "target")
+        named = [c for c in (time_col, group_col) if c]
+        require_columns(frame, data, named, "named")
         report = inspect_table(frame, data, target)
         for message in report.warnings:
             ui.warn(message)
+        if plot is not None:
+            csv = csv_options(sep, encoding)
+            _plot_inspect(ui, frame, report, plot, data, csv, (time_col, group_col, target))
         if json:
             ui.emit_json(report.to_dict())
         else:
-            _render_inspect(ui, report)
+            _render_inspect(ui, report, frame if ui.out.is_terminal else None)
 
 
-def _render_inspect(ui: Ui, report: InspectReport) -> None:
+def _plot_inspect(
+    ui: Ui,
+    frame: Any,
+    report: InspectReport,
+    plot: Path,
+    data: Path,
+    csv: CsvOptions,
+    columns: tuple[str | None, str | None, str | None],
+) -> None:
+    """The column grid, or with --time-col each series' history and returns."""
+    from nncli import plots
+
+    time_col, group_col, target = columns
+    if time_col is None:
+        plots.plot_columns(frame, report, plot)
+    else:
+        from nncli.data.schema import ColumnKind
+        from nncli.forecasting.series import PanelSpec, load_panel
+
+        value = target or next(
+            (
+                c.name
+                for c in report.columns
+                if c.kind is ColumnKind.NUMERIC and c.name not in (time_col, group_col)
+            ),
+            None,
+        )
+        if value is None:
+            from nncli.errors import DataError
+
+            raise DataError(f"{data}: no numeric column to draw over time", hint="pass --target")
+        # load_panel re-reads the file, with the checks a series needs (sorting, duplicates).
+        panel = load_panel(data, PanelSpec(time_col, value, group_col), csv, reporter=ui)
+        plots.plot_series(panel, plot, value=value, source=data.name)
+    ui.info(f"wrote {plot}")
+
+
+def _render_inspect(ui: Ui, report: InspectReport, frame: Any = None) -> None:
+    """The column table; with the frame (a terminal), a sparkline histogram per numeric column."""
     rows = [
-        (c.name, str(c.kind), c.dtype, c.missing, c.unique, c.example, c.note)
+        [c.name, str(c.kind), c.dtype, c.missing, c.unique, c.example, c.note]
         for c in report.columns
     ]
+    columns = ["column", "kind", "dtype", "missing", "unique", "example", "note"]
+    if frame is not None:
+        from nncli.data.schema import ColumnKind
+        from nncli.plots import distribution_sparklines
+
+        numeric = [c.name for c in report.columns if c.kind is ColumnKind.NUMERIC]
+        shapes = distribution_sparklines(frame, numeric)
+        columns.insert(5, "distribution")
+        for row, column in zip(rows, report.columns, strict=True):
+            row.insert(5, shapes.get(column.name, ""))
     ui.print(
         make_table(
             f"{report.path}: {report.rows} rows × {len(report.columns)} columns",
-            ["column", "kind", "dtype", "missing", "unique", "example", "note"],
+            columns,
             rows,
             numeric_from=3,
         )
@@ -293,6 +378,25 @@ def train(
             rich_help_panel=MODEL,
         ),
     ] = False,
+    arch: Annotated[
+        str,
+        typer.Option(
+            "--arch",
+            envvar="NNCLI_ARCH",
+            help="mlp, or rbf (a radial-basis-function network: Gaussian units around learned centres).",
+            rich_help_panel=MODEL,
+        ),
+    ] = "mlp",
+    centres: Annotated[
+        int | None,
+        typer.Option(
+            "--centres",
+            envvar="NNCLI_CENTRES",
+            help="RBF units (--arch rbf) [default: the first --hidden width].",
+            show_default=False,
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     epochs: Annotated[
         int,
         typer.Option(
@@ -352,6 +456,7 @@ def train(
         ),
     ] = "cpu",
     seed: SeedOpt = 0,
+    plot: PlotOpt = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     json: JsonOpt = False,
@@ -367,6 +472,10 @@ def train(
         from nncli.training.loop import TrainingConfig
 
         model_path = check_output_path(out or default_model_path(data), data)
+        if plot is not None:
+            from nncli.plots import check_plot_path
+
+            check_plot_path(plot, data, model_path)
         options = TabularOptions(
             target=target,
             task=task,
@@ -381,6 +490,8 @@ def train(
             activation=activation,
             dropout=dropout,
             batch_norm=batch_norm,
+            arch=arch.lower(),
+            centres=centres,
             class_weights=class_weights,
             max_categories=max_categories,
             training=TrainingConfig(
@@ -406,10 +517,33 @@ def train(
             f"val {history.metric_name} {history.best.valid_metric:.4f}"
         )
         ui.info(f"saved {model_path} (model id {report.model.metadata['model_id']})")
+        show_loss_sparkline(ui, history)
+        if plot is not None:
+            from nncli.plots import plot_training
+
+            name = report.model.metadata["architecture"]["name"].upper()
+            plot_training(history.to_dict(), plot, title=f"training {name}: {data.name} → {target}")
+            ui.info(f"wrote {plot}")
         if json:
             ui.emit_json({"ok": True, "model_path": str(model_path), **report.to_dict()})
         else:
             _render_train(ui, report)
+
+
+def show_loss_sparkline(ui: Ui, history: History) -> None:
+    """On a terminal, the validation loss per epoch as one line of block characters."""
+    if ui.interactive and history.records:
+        import math
+
+        from nncli.output import sparkline
+
+        losses = [record.valid_loss for record in history.records]
+        # On a log scale, so the first epochs' large losses do not flatten the rest.
+        shape = [math.log(v) if v > 0 else math.nan for v in losses]
+        ui.info(
+            f"val loss {sparkline(shape, width=60)}  "
+            f"{losses[0]:.4g} → {history.best.valid_loss:.4g} (best epoch {history.best_epoch})"
+        )
 
 
 def _metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -425,7 +559,8 @@ def _metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str]
 
 
 def _render_train(ui: Ui, report: TrainReport) -> None:
-    named = {"network (MLP)": report.test_metrics, **report.baselines}
+    name = str(report.model.metadata.get("architecture", {}).get("name", "mlp")).upper()
+    named = {f"network ({name})": report.test_metrics, **report.baselines}
     columns, rows = _metric_rows(report.model.task, named)
     sizes = report.split_sizes
     title = f"test metrics ({sizes['test']} held-out rows; {report.model.task})"
@@ -436,6 +571,7 @@ def _render_train(ui: Ui, report: TrainReport) -> None:
 def evaluate(
     model: ModelArg,
     data: DataArg,
+    plot: PlotOpt = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     json: JsonOpt = False,
@@ -447,12 +583,36 @@ def evaluate(
     with command_session(json, quiet, debug) as ui:
         from nncli.tabular import evaluate_tabular, load_tabular_model
 
+        if plot is not None:
+            from nncli.plots import check_plot_path
+
+            check_plot_path(plot, data, model)
         loaded = load_tabular_model(model)
         report = evaluate_tabular(loaded, data, csv=csv_options(sep, encoding), reporter=ui)
+        if plot is not None:
+            _plot_evaluation(report, plot, f"{model.name} on {data.name}", loaded.target_name)
+            ui.info(f"wrote {plot}")
         if json:
             ui.emit_json({"ok": True, "model_id": loaded.metadata["model_id"], **report.to_dict()})
         else:
             _render_evaluation(ui, report, loaded.metadata.get("metrics", {}))
+
+
+def _plot_evaluation(report: EvaluationReport, plot: Path, title: str, target: str) -> None:
+    from nncli import plots
+
+    if report.confusion_matrix is not None:
+        plots.plot_confusion_matrix(
+            report.confusion_matrix,
+            report.classes,
+            plot,
+            title=f"{title}: accuracy {report.metrics['accuracy']:.3f} on {report.rows} rows",
+        )
+    elif report.points is not None:
+        actual, predicted = report.points
+        plots.plot_predicted_vs_actual(
+            actual, predicted, plot, title=title, target=target, metrics=report.metrics
+        )
 
 
 def _render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any]) -> None:

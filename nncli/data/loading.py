@@ -31,7 +31,7 @@ class CsvOptions:
     encoding: str = "utf-8"
 
 
-def _open_text_head(path: Path, encoding: str, size: int = 65536) -> str:
+def _open_text_head(path: Path, encoding: str, size: int = 65536, shown: str = "") -> str:
     opener = _OPENERS.get(path.suffix.lower())
     try:
         if opener is not None:
@@ -48,7 +48,7 @@ def _open_text_head(path: Path, encoding: str, size: int = 65536) -> str:
         if exc.start >= len(raw) - 4:  # a multi-byte character cut by our read limit
             return raw[: exc.start].decode(encoding, errors="strict")
         raise DataError(
-            f"{path}: byte {exc.start} is not valid {encoding}",
+            f"{path}: byte {exc.start} is not valid {shown or encoding}",
             hint="pass --encoding with the file's encoding (e.g. --encoding latin-1)",
         ) from exc
 
@@ -85,7 +85,7 @@ def read_csv(
         if options.encoding.lower().replace("_", "-") in {"utf-8", "utf8"}
         else (options.encoding)
     )
-    head = _open_text_head(path, encoding)
+    head = _open_text_head(path, encoding, shown=options.encoding)
     if not head.strip():
         raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
     sep = options.sep
@@ -140,14 +140,34 @@ def require_rows(frame: pd.DataFrame, path: Path, minimum: int = 1) -> None:
         raise DataError(f"{path}: only {len(frame)} data row(s); at least {minimum} are needed")
 
 
+def _missing_column_hint(columns: list[str], name: str) -> str:
+    """What to tell a user whose column `name` is not among `columns`."""
+    import difflib
+
+    same_but_case = [c for c in columns if c.lower() == name.lower()]
+    if same_but_case:
+        return f"did you mean {same_but_case[0]!r}?"
+    # Typos: compare case-insensitively, report the real spelling.
+    lowered = {c.lower(): c for c in reversed(columns)}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
+    if close:
+        return f"did you mean {lowered[close[0]]!r}?"
+    if len(columns) == 1 and any(s in columns[0] for s in ":;|\t "):
+        # The whole header became one column: the delimiter was not recognised.
+        return (
+            f"the file was read as one column named {columns[0][:60]!r}; "
+            "pass --sep with its delimiter (e.g. --sep ':')"
+        )
+    shown = ", ".join(columns[:20]) + (f", … ({len(columns)} in all)" if len(columns) > 20 else "")
+    return f"columns are: {shown}"
+
+
 def require_columns(frame: pd.DataFrame, path: Path, columns: list[str], role: str) -> None:
-    """Fail naming the first column of `columns` the table lacks."""
+    """Fail naming the first column of `columns` the table lacks, suggesting a close name."""
+    present = [str(c) for c in frame.columns]
     for name in columns:
         if name not in frame.columns:
-            close = [c for c in frame.columns if c.lower() == name.lower()]
-            hint = (
-                f"did you mean {close[0]!r}?"
-                if close
-                else (f"columns are: {', '.join(map(str, list(frame.columns)[:20]))}")
+            raise DataError(
+                f"{path}: {role} column {name!r} not found",
+                hint=_missing_column_hint(present, name),
             )
-            raise DataError(f"{path}: {role} column {name!r} not found", hint=hint)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 UNKNOWN_INDEX = 0
+# Networks compute in float32: larger magnitudes overflow to infinity in the first layer.
+FLOAT32_MAX = 3.4028234663852886e38
+# Above this many cells (1 GiB of float32) the baselines' one-hot design matrix is sparse.
+DENSE_ONE_HOT_CELLS = 1 << 28
 
 
 @dataclass
@@ -83,16 +87,43 @@ class EncodedFeatures:
     categorical: np.ndarray  # [rows, n_categorical] int64
     unknown_counts: dict[str, int] = field(default_factory=dict)
 
-    def one_hot(self, cardinalities: list[int]) -> np.ndarray:
-        """Numeric features plus one-hot categories: the design matrix of the linear baselines."""
+    def one_hot(self, cardinalities: list[int], max_dense_cells: int = DENSE_ONE_HOT_CELLS) -> Any:
+        """Numeric features plus one-hot categories: the design matrix of the linear baselines.
+
+        A dense float32 array, or a scipy CSR matrix when the dense one would exceed
+        `max_dense_cells` (a million rows of a 1000-category column would need 4 GB).
+        """
         import numpy as np
 
+        width = self.numeric.shape[1] + sum(cardinalities)
+        if len(self.categorical) * width > max_dense_cells:
+            return self._sparse_one_hot(cardinalities)
         blocks = [self.numeric]
         for column, size in enumerate(cardinalities):
             block = np.zeros((len(self.categorical), size), dtype=np.float32)
             block[np.arange(len(self.categorical)), self.categorical[:, column]] = 1.0
             blocks.append(block)
         return np.concatenate(blocks, axis=1)
+
+    def _sparse_one_hot(self, cardinalities: list[int]) -> Any:
+        import numpy as np
+        from scipy import sparse
+
+        rows = len(self.categorical)
+        offsets = np.concatenate([[0], np.cumsum(cardinalities)[:-1]]).astype(np.int64)
+        codes = sparse.csr_matrix(
+            (
+                np.ones(self.categorical.size, dtype=np.float32),
+                (
+                    np.repeat(np.arange(rows), len(cardinalities)),
+                    (self.categorical + offsets).ravel(),
+                ),
+            ),
+            shape=(rows, sum(cardinalities)),
+        )
+        return sparse.hstack(
+            [sparse.csr_matrix(self.numeric), codes], format="csr", dtype=np.float32
+        )
 
 
 def category_strings(series: pd.Series) -> pd.Series:
@@ -107,6 +138,10 @@ def category_strings(series: pd.Series) -> pd.Series:
                 None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v)))
             )
         )
+    if len(series) and pd.api.types.infer_dtype(series, skipna=True) == "string":
+        # Only text, the usual CSV column: one vectorised pass instead of a Python call per
+        # value (a million-row column of categories would spend seconds in the lambda below).
+        return series.str.strip().astype(object)
     # A True/False column with a blank cell is object dtype holding Python bools: spell them
     # as the bool-dtype branch does, or a file without blanks would not match the vocabulary.
     return series.map(
@@ -131,24 +166,68 @@ def numeric_values(series: pd.Series, path: Path | None, name: str) -> pd.Series
 
     if pd.api.types.is_bool_dtype(series):
         series = series.astype("float64")
-    numbers = pd.to_numeric(series, errors="coerce").astype("float64")
-    bad = numbers.isna() & series.notna()
-    if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
+    if pd.api.types.is_numeric_dtype(series):
+        # Already numbers (the common case): plain numpy, no per-value parsing. This is what
+        # keeps a 10,000-column table from spending seconds in pandas bookkeeping.
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        numbers = pd.Series(values, index=series.index, name=series.name, copy=False)
+    else:
+        numbers = pd.to_numeric(series, errors="coerce").astype("float64")
+        values = numbers.to_numpy()
+        bad = np.isnan(values) & series.notna().to_numpy()
+        if bad.any():
+            position = int(np.flatnonzero(bad)[0])
+            row = row_number(position)
+            raise DataError(
+                f"{where}column {name!r} holds text {str(series.iloc[position])!r} at data row "
+                f"{row} (line {row + 1}) where numbers are expected",
+                hint="fix or blank that cell",
+            )
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(values) > FLOAT32_MAX
+    if too_large.any():
+        position = int(np.flatnonzero(too_large)[0])
         row = row_number(position)
+        if np.isinf(values[position]):
+            raise DataError(
+                f"{where}column {name!r} holds an infinite value at data row {row} (line {row + 1})",
+                hint="replace it with a finite number or leave the cell empty",
+            )
         raise DataError(
-            f"{where}column {name!r} holds text {str(series.iloc[position])!r} at data row "
-            f"{row} (line {row + 1}) where numbers are expected",
-            hint="fix or blank that cell",
-        )
-    infinite = np.isinf(numbers.to_numpy())
-    if infinite.any():
-        row = row_number(int(np.flatnonzero(infinite)[0]))
-        raise DataError(
-            f"{where}column {name!r} holds an infinite value at data row {row} (line {row + 1})",
-            hint="replace it with a finite number or leave the cell empty",
+            f"{where}column {name!r} holds {values[position]:.6g} at data row {row} "
+            f"(line {row + 1}), beyond the float32 range nncli computes in (±3.4e38)",
+            hint="rescale the column (e.g. thousands, or a logarithm) or blank that cell",
         )
     return numbers
+
+
+def numeric_columns(
+    frame: pd.DataFrame, names: list[str], path: Path | None = None
+) -> dict[str, np.ndarray]:
+    """Each named column as float64 numbers, checked as `numeric_values` checks them.
+
+    Columns that are already numpy numbers are converted as one block: on a table of
+    10,000 numeric columns, one call per column would cost seconds of pandas overhead.
+    """
+    import numpy as np
+
+    dtypes = frame.dtypes
+    plain = [
+        name for name in names if isinstance(dtypes[name], np.dtype) and dtypes[name].kind in "iuf"
+    ]
+    columns: dict[str, np.ndarray] = {}
+    if plain:
+        block = frame[plain].to_numpy(dtype=np.float64)  # [rows, plain columns]
+        with np.errstate(invalid="ignore"):
+            out_of_range = (np.abs(block) > FLOAT32_MAX).any(axis=0)
+        for index, name in enumerate(plain):
+            if out_of_range[index]:
+                numeric_values(frame[name], path, name)  # raises, naming the first bad row
+            columns[name] = block[:, index]
+    for name in names:
+        if name not in columns:
+            columns[name] = numeric_values(frame[name], path, name).to_numpy()
+    return columns
 
 
 def fit_preprocessor(
@@ -162,25 +241,46 @@ def fit_preprocessor(
     import numpy as np
 
     preprocessor = Preprocessor()
+    numbers = numeric_columns(
+        frame, [name for name, kind in kinds.items() if kind is ColumnKind.NUMERIC], path
+    )
     for name, kind in kinds.items():
         if kind is ColumnKind.NUMERIC:
-            numbers = numeric_values(frame[name], path, name)
-            median = float(numbers.median()) if numbers.notna().any() else 0.0
-            filled = numbers.fillna(median).to_numpy()
+            values = numbers[name]
+            missing = np.isnan(values)
+            median = float(np.median(values[~missing])) if not missing.all() else 0.0
+            filled = np.where(missing, median, values)
+            # numeric_values caps magnitudes at float32's limit, so float64 cannot overflow here.
             mean = float(filled.mean())
             std = float(filled.std())
             if not np.isfinite(std) or std < 1e-12:
                 std = 1.0
             preprocessor.numeric.append(
-                NumericSpec(name, median, mean, std, missing_indicator=bool(numbers.isna().any()))
+                NumericSpec(name, median, mean, std, missing_indicator=bool(missing.any()))
             )
         elif kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN):
             counts = category_strings(frame[name]).value_counts()
-            # Most frequent first, ties by value, so the same data gives the same vocabulary.
-            ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-            vocabulary = [str(value) for value, _ in ordered[:max_categories]]
+            vocabulary = _most_frequent(counts, max_categories)
             preprocessor.categorical.append(CategoricalSpec(name, str(kind), vocabulary))
     return preprocessor
+
+
+def _most_frequent(counts: pd.Series, limit: int) -> list[str]:
+    """The `limit` most frequent values, ties by value, so the same data gives the same vocabulary.
+
+    Only values that can make the cut are sorted: a column of a million distinct values
+    (all tied at one row each) costs a heap selection of `limit` items, not a full sort.
+    """
+    import heapq
+
+    if len(counts) > limit:
+        threshold = counts.nlargest(limit).min()
+        above = counts[counts > threshold]
+        tied = heapq.nsmallest(limit - len(above), map(str, counts.index[counts == threshold]))
+        ordered = sorted(((str(v), int(c)) for v, c in above.items()), key=lambda i: (-i[1], i[0]))
+        return [value for value, _ in ordered] + tied
+    ordered = sorted(((str(v), int(c)) for v, c in counts.items()), key=lambda i: (-i[1], i[0]))
+    return [value for value, _ in ordered]
 
 
 def transform(
@@ -193,10 +293,11 @@ def transform(
     rows = len(frame)
     numeric = np.empty((rows, preprocessor.n_numeric_features), dtype=np.float32)
     column = 0
+    numbers = numeric_columns(frame, [spec.name for spec in preprocessor.numeric], path)
     for spec in preprocessor.numeric:
-        numbers = numeric_values(frame[spec.name], path, spec.name)
-        missing = numbers.isna().to_numpy()
-        values = numbers.fillna(spec.median).to_numpy()
+        values = numbers[spec.name]
+        missing = np.isnan(values)
+        values = np.where(missing, spec.median, values)
         numeric[:, column] = (values - spec.mean) / spec.std
         column += 1
         if spec.missing_indicator:

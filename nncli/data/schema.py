@@ -34,6 +34,10 @@ _ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key|index|idx)$|^(id|uuid|guid)(
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "t", "f", "0", "1", "0.0", "1.0"})
 HIGH_CARDINALITY = 100
 CLASSIFICATION_MAX_INT_CLASSES = 20
+# The leakage check fits three small trees per column; on very wide tables it checks only
+# this many columns, those most associated with the target first.
+LEAKAGE_CHECK_MAX_COLUMNS = 100
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass
@@ -89,10 +93,44 @@ def _looks_like_datetime(values: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.95)
 
 
+def _infer_plain_numeric_column(name: str, series: pd.Series) -> ColumnInfo:
+    """`infer_column` for a numpy int or float column, in numpy alone.
+
+    The same rules as the general path, without pandas' per-call overhead, which dominates
+    on wide tables (10,000 numeric columns).
+    """
+    import numpy as np
+
+    values = series.to_numpy()
+    present = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+    distinct = np.unique(present)
+    unique = len(distinct)
+    example = str(present[0]) if len(present) else ""
+
+    def info(kind: ColumnKind, note: str = "") -> ColumnInfo:
+        missing = len(values) - len(present)
+        return ColumnInfo(name, kind, str(series.dtype), missing, unique, example[:40], note)
+
+    if unique <= 1:
+        return info(ColumnKind.CONSTANT, "all missing" if unique == 0 else "one value")
+    if unique == 2 and set(distinct.tolist()) <= {0, 1}:
+        return info(ColumnKind.BOOLEAN, "0/1")
+    integral = bool((present == np.round(present)).all())
+    if integral and unique == len(present) and len(values) >= 20:
+        steps = np.diff(present)
+        ordered = bool((steps >= 0).all() or (steps <= 0).all())
+        if _ID_NAME.search(name) or ordered:
+            return info(ColumnKind.ID, "unique integers" + (" in order" if ordered else ""))
+    return info(ColumnKind.NUMERIC)
+
+
 def infer_column(name: str, series: pd.Series) -> ColumnInfo:
     """Infer one column's kind from its values (and, for IDs, its name)."""
+    import numpy as np
     import pandas as pd
 
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf":
+        return _infer_plain_numeric_column(name, series)
     n_rows = len(series)
     non_null = series.dropna()
     missing = int(n_rows - len(non_null))
@@ -145,9 +183,19 @@ def infer_schema(frame: pd.DataFrame) -> list[ColumnInfo]:
 
 def infer_task(target: pd.Series, name: str) -> TaskChoice:
     """Classification for labels and small sets of integers, regression for other numbers."""
+    import pandas as pd
+
     non_null = target.dropna()
     unique = int(non_null.nunique())
     if not _is_numeric(target):
+        numbers = pd.to_numeric(non_null.astype(str), errors="coerce")
+        if len(non_null) and numbers.notna().mean() >= 0.9 and not _is_whole_small_set(numbers):
+            # Numbers with a few stray words ('n/a', 'oops'): a regression target with bad
+            # cells, not 60 one-row classes. Regression then names the first bad cell.
+            return TaskChoice(
+                "regression",
+                f"{name!r} is mostly numbers ({numbers.notna().mean():.0%} of values)",
+            )
         return TaskChoice("classification", f"{name!r} holds labels ({unique} distinct values)")
     integral = bool((non_null == non_null.round()).all())
     if (
@@ -165,12 +213,26 @@ def infer_task(target: pd.Series, name: str) -> TaskChoice:
     )
 
 
-def summarize_target(frame: pd.DataFrame, name: str, task: str | None = None) -> TargetSummary:
+def _is_whole_small_set(numbers: pd.Series) -> bool:
+    """Few distinct whole numbers (class codes like 0/1/2), where labels stay labels."""
+    parsed = numbers.dropna()
+    return bool(
+        (parsed == parsed.round()).all() and parsed.nunique() <= CLASSIFICATION_MAX_INT_CLASSES
+    )
+
+
+def summarize_target(
+    frame: pd.DataFrame, name: str, task: str | None = None, path: Path | None = None
+) -> TargetSummary:
     """The target's class balance or distribution."""
     series = frame[name]
     non_null = series.dropna()
     if non_null.empty:
-        raise DataError(f"target column {name!r} has no values (all missing)")
+        where = f"{path}: " if path is not None else ""
+        raise DataError(
+            f"{where}target column {name!r} has no values (all missing)",
+            hint="choose another --target, or fill in the labels",
+        )
     choice = infer_task(series, name)
     if task is not None and task != choice.task:
         choice = TaskChoice(task, f"--task {task} given")
@@ -181,7 +243,8 @@ def summarize_target(frame: pd.DataFrame, name: str, task: str | None = None) ->
     else:
         import pandas as pd
 
-        numbers = pd.to_numeric(non_null, errors="coerce").dropna()
+        numbers = pd.to_numeric(non_null, errors="coerce").astype("float64")
+        numbers = numbers[numbers.abs() < float("inf")]  # NaN and ±inf out of the statistics
         summary.stats = {
             "mean": float(numbers.mean()),
             "std": float(numbers.std()),
@@ -206,13 +269,19 @@ def _single_feature_score(
         values = codes.reshape(-1, 1)
     else:
         numbers = pd.to_numeric(feature, errors="coerce").astype("float64")
-        values = numbers.fillna(numbers.median()).to_numpy().reshape(-1, 1)
+        # Trees compute in float32: infinities and magnitudes beyond it count as missing here.
+        numbers = numbers.where(numbers.abs() <= _FLOAT32_MAX)
+        values = numbers.fillna(numbers.median()).fillna(0.0).to_numpy().reshape(-1, 1)
     model = (
         DecisionTreeClassifier(max_depth=6, random_state=0)
         if task == "classification"
         else DecisionTreeRegressor(max_depth=6, random_state=0)
     )
-    labels = target.astype(str).to_numpy() if task == "classification" else target.to_numpy(float)
+    labels = (
+        target.astype(str).to_numpy()
+        if task == "classification"
+        else pd.to_numeric(target, errors="coerce").to_numpy(np.float64)
+    )
     folds = 3
     if task == "classification":
         folds = int(min(3, pd.Series(labels).value_counts().min()))
@@ -220,6 +289,59 @@ def _single_feature_score(
             return 0.0
     scores = cross_val_score(model, values, labels, cv=folds)
     return float(np.mean(scores))
+
+
+def _usable_target_rows(target: pd.Series, task: str) -> pd.Series:
+    """Rows whose target a leakage check can score: present, and finite for regression."""
+    import numpy as np
+    import pandas as pd
+
+    if task == "classification":
+        return target.notna()
+    numbers = pd.to_numeric(target, errors="coerce").astype("float64")
+    return numbers.notna() & (numbers.abs() <= _FLOAT32_MAX) & np.isfinite(numbers)
+
+
+def _leakage_candidates(
+    sample: pd.DataFrame, candidates: list[ColumnInfo], target: str, task: str
+) -> list[ColumnInfo]:
+    """The columns worth a leakage check, at most LEAKAGE_CHECK_MAX_COLUMNS of them.
+
+    Categorical and boolean columns come first (there are rarely many); numeric columns are
+    ranked by a vectorised screen: the absolute rank correlation with a numeric target, or
+    the share of rank variance explained by the class (eta squared). A column that alone
+    predicts the target scores high on either, so the trees see it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if len(candidates) <= LEAKAGE_CHECK_MAX_COLUMNS:
+        return candidates
+    coded = [c for c in candidates if c.kind is not ColumnKind.NUMERIC]
+    numeric = [c for c in candidates if c.kind is ColumnKind.NUMERIC]
+    room = max(LEAKAGE_CHECK_MAX_COLUMNS - len(coded), 0)
+    if room == 0 or not numeric:
+        return coded[:LEAKAGE_CHECK_MAX_COLUMNS] + numeric[:room]
+    block = sample[[c.name for c in numeric]]
+    for name in block.columns[~block.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy()]:
+        block = block.assign(**{name: pd.to_numeric(block[name], errors="coerce")})
+    ranks = block.rank(pct=True).fillna(0.5).to_numpy(np.float64)  # [rows, columns]
+    centred = ranks - ranks.mean(axis=0)
+    total = (centred**2).sum(axis=0)
+    total[total == 0] = 1.0
+    if task == "classification":
+        codes = pd.factorize(sample[target].astype(str))[0]
+        onehot = np.eye(codes.max() + 1)[codes]  # [rows, classes]
+        per_class = onehot.T @ centred / np.maximum(onehot.sum(axis=0), 1)[:, None]
+        explained = (onehot.sum(axis=0)[:, None] * per_class**2).sum(axis=0)
+        scores = explained / total
+    else:
+        truth = pd.to_numeric(sample[target], errors="coerce").rank(pct=True).fillna(0.5)
+        truth_centred = truth.to_numpy(np.float64) - truth.mean()
+        denominator = np.sqrt(total * max(float((truth_centred**2).sum()), 1e-12))
+        scores = np.abs(truth_centred @ centred) / denominator
+    best = np.argsort(-scores, kind="stable")[:room]
+    return coded + [numeric[i] for i in sorted(best)]
 
 
 @dataclass
@@ -264,6 +386,8 @@ def inspect_table(
     hidden_sizes: tuple[int, ...] = (128, 64),
 ) -> InspectReport:
     """Infer the schema, summarise the target and collect the warnings a modeller needs."""
+    if len(frame) == 0:
+        raise DataError(f"{path}: the file has a header but no data rows")
     columns = infer_schema(frame)
     warnings: list[str] = []
     rows = len(frame)
@@ -289,9 +413,9 @@ def inspect_table(
             warnings.append(f"column {column.name!r} is {column.missing / rows:.0%} missing")
     summary = None
     if target is not None:
-        summary = summarize_target(frame, target)
-        labelled = frame[frame[target].notna()]
+        summary = summarize_target(frame, target, path=path)
         task = summary.task.task
+        labelled = frame[_usable_target_rows(frame[target], task)]
         if task == "classification":
             counts = list(summary.classes.values())
             if len(counts) < 2:
@@ -310,7 +434,13 @@ def inspect_table(
             else None
         )
         if sample is not None and not (task == "classification" and len(summary.classes) < 2):
-            for column in candidates:
+            checked = _leakage_candidates(sample, candidates, target, task)
+            if len(checked) < len(candidates):
+                warnings.append(
+                    f"the leakage check covered the {len(checked)} of {len(candidates)} feature "
+                    f"columns most associated with {target!r}"
+                )
+            for column in checked:
                 score = _single_feature_score(
                     sample[column.name], column.kind, sample[target], task
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nncli.errors import DataError, UsageError
@@ -43,12 +44,13 @@ def split_rows(
     labels: pd.Series | None = None,
     time_col: str | None = None,
     split_col: str | None = None,
+    path: Path | None = None,
 ) -> Split:
     """Split row positions into train/valid/test.
 
     `auto` stratifies by class when `labels` are given and shuffles otherwise; `time` keeps
     the oldest rows for training and the newest for testing; `column` reads train/valid/test
-    from `split_col`.
+    from `split_col`. `path`, when given, starts every error message.
     """
     import numpy as np
     import pandas as pd
@@ -56,6 +58,7 @@ def split_rows(
 
     if not (0 < valid_size < 1 and 0 < test_size < 1 and valid_size + test_size < 0.9):
         raise UsageError("--valid-size and --test-size must be in (0, 1) and leave 10% to train")
+    where = f"{path}: " if path is not None else ""
     positions = np.arange(len(frame))
     if method == "column" or split_col is not None:
         if split_col is None:
@@ -64,7 +67,7 @@ def split_rows(
         if parts.isna().any():
             bad = frame[split_col][parts.isna()].iloc[0]
             raise DataError(
-                f"split column {split_col!r} holds {bad!r}",
+                f"{where}split column {split_col!r} holds {bad!r}",
                 hint="use train, valid or test in every row",
             )
         picked = {
@@ -72,13 +75,23 @@ def split_rows(
         }
         for name, rows in picked.items():
             if len(rows) == 0:
-                raise DataError(f"split column {split_col!r} has no {name!r} rows")
+                raise DataError(
+                    f"{where}split column {split_col!r} has no {name!r} rows",
+                    hint="mark some rows train, some valid and some test",
+                )
         return Split(picked["train"], picked["valid"], picked["test"], "column")
     if method == "time":
         if time_col is not None:
             stamps = pd.to_datetime(frame[time_col], errors="coerce", format="mixed")
             if stamps.isna().any():
-                raise DataError(f"time column {time_col!r} has missing or unparseable values")
+                position = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+                label = frame.index[position]  # the file's row when rows were left out
+                row = int(label) + 1 if pd.api.types.is_integer(label) else position + 1
+                raise DataError(
+                    f"{where}time column {time_col!r} has missing or unparseable values "
+                    f"(first: {frame[time_col].iloc[position]!r} at data row {row})",
+                    hint="use one date format, e.g. 2024-01-31, and fill every cell",
+                )
             order = np.argsort(stamps.to_numpy(), kind="stable")
         else:
             order = positions  # file order is time order
@@ -87,7 +100,7 @@ def split_rows(
         train_end = len(order) - n_test - n_valid
         if train_end < 1:
             raise DataError(
-                f"cannot split {len(frame)} rows by time: no rows are left to train on",
+                f"{where}cannot split {len(frame)} rows by time: no rows are left to train on",
                 hint="add rows or lower --valid-size/--test-size",
             )
         return Split(
@@ -104,7 +117,7 @@ def split_rows(
         if counts.min() < 3:
             rare = counts.idxmin()
             raise DataError(
-                f"class {rare!r} has only {counts.min()} row(s); a stratified split needs at least 3 "
+                f"{where}class {rare!r} has only {counts.min()} row(s); a stratified split needs at least 3 "
                 "per class",
                 hint="add rows, drop that class, or use --split random",
             )
@@ -118,7 +131,7 @@ def split_rows(
         )
     except ValueError as exc:
         raise DataError(
-            f"cannot split {len(frame)} rows ({exc})", hint="add rows or use --split random"
+            f"{where}cannot split {len(frame)} rows ({exc})", hint="add rows or use --split random"
         ) from exc
     used = "stratified" if stratify is not None else "random"
     return Split(np.sort(train), np.sort(valid), np.sort(test), used)

@@ -6,7 +6,7 @@ only) -> windows (unfold views) -> network -> quantiles of the cumulative change
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -242,6 +242,7 @@ def train_forecaster(
     *,
     reporter: Reporter | None = None,
     callbacks: tuple[Callback, ...] = (),
+    refit_on_all: bool = False,
 ) -> tuple[ForecastModel, History]:
     """Train one global network on every series' windows; scaling is fitted per series on its
     training part only, and validation uses each series' newest origins."""
@@ -258,11 +259,15 @@ def train_forecaster(
     skipped: list[str] = []
     for series in panel:
         check_levels(options.transform, series.levels, series.name)
+        empty = np.zeros(0, dtype=np.int64)
         train_origins, valid_origins = (
             _split_origins(len(series), options)
             if len(series) >= options.min_length()
-            else ([], [])
+            else (empty, empty)
         )
+        if refit_on_all and len(train_origins):
+            # The refit of a tuned configuration: every window trains, for a fixed epoch count.
+            train_origins = np.concatenate([train_origins, valid_origins])
         if len(train_origins) == 0:
             skipped.append(
                 f"series {series.name!r} has {len(series)} rows, fewer than the "
@@ -317,12 +322,15 @@ def train_forecaster(
     def valid_mae(outputs: torch.Tensor, targets: torch.Tensor) -> float:
         return float((outputs[:, :, median_index] - targets).abs().mean())
 
+    training_config = options.training
+    if refit_on_all:
+        training_config = replace(training_config, patience=training_config.epochs + 1)
     history = fit(
         network,
         PinballLoss(config.quantiles),
         ([train_x], train_y),
         ([valid_x], valid_y),
-        options.training,
+        training_config,
         valid_mae,
         "scaled MAE",
         callbacks,

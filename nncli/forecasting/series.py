@@ -55,13 +55,46 @@ class Series:
 
 
 def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
+    """Timestamps in one format: ISO 8601 in any of its forms, or the first value's format.
+
+    A column mixing formats ('2024-01-04' and '04/01/2024') is refused naming the first row
+    that breaks the pattern: guessing each value on its own would read 04/01 as April 1st
+    in one row and January 4th in the next, silently reordering the series.
+    """
     import numpy as np
     import pandas as pd
 
-    stamps = pd.to_datetime(values, errors="coerce", format="mixed")
-    bad = stamps.isna()
-    if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if len(missing):
+        row = int(missing[0]) + 1
+        raise DataError(
+            f"{path}: time column {column!r} is empty at data row {row} (line {row + 1})",
+            hint="give every row a timestamp, or delete the row",
+        )
+    text = values.astype(str).str.strip()
+    if pd.api.types.is_numeric_dtype(values):
+        # 20240131 read as a number: parse its digits, as written (never as an epoch).
+        text = values.map(lambda v: str(int(v)) if float(v).is_integer() else str(v))
+    try:
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except ValueError:  # offsets differ between rows (+01:00 in winter, +02:00 in summer)
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    unread = np.flatnonzero(stamps.isna().to_numpy())
+    if len(unread):
+        guessed = pd.tseries.api.guess_datetime_format(text.iloc[0])
+        if guessed is not None:
+            stamps = pd.to_datetime(text, errors="coerce", format=guessed)
+            unread = np.flatnonzero(stamps.isna().to_numpy())
+    if len(unread):
+        position = int(unread[0])
+        alone = pd.to_datetime(text.iloc[[position]], errors="coerce", format="mixed")
+        if alone.notna().all() and position > 0:
+            raise DataError(
+                f"{path}: time column {column!r} mixes date formats: data row 1 has "
+                f"{values.iloc[0]!r} but data row {position + 1} (line {position + 2}) has "
+                f"{values.iloc[position]!r}",
+                hint="write every timestamp in one format, e.g. 2024-01-31",
+            )
         raise DataError(
             f"{path}: time column {column!r} has an unreadable value {values.iloc[position]!r} "
             f"at data row {position + 1} (line {position + 2})",

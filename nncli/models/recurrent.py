@@ -1,4 +1,5 @@
-"""Sequence forecasters: RNN / LSTM / GRU over a lookback window, or an MLP on flattened lags.
+"""Sequence forecasters: RNN / LSTM / GRU over a lookback window, a temporal convolutional
+network (TCN, see convolutional.py), or an MLP on flattened lags.
 
 All emit every horizon step at once (direct multi-step) and one output per quantile.
 """
@@ -11,7 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-ARCHITECTURES = ("lstm", "gru", "rnn", "mlp")
+from nncli.models.convolutional import TemporalConvNet
+
+ARCHITECTURES = ("lstm", "gru", "rnn", "tcn", "mlp")
 
 
 @dataclass
@@ -47,6 +50,16 @@ class SequenceForecaster(nn.Module):
                 nn.Linear(config.hidden_size, config.hidden_size),
                 nn.ReLU(),
             )
+        elif config.arch == "tcn":
+            # Depth follows the lookback (dilations 1, 2, 4, … until it is covered);
+            # num_layers is a minimum number of residual blocks.
+            self.encoder = TemporalConvNet(
+                config.n_features,
+                config.hidden_size,
+                config.lookback,
+                config.dropout,
+                min_blocks=config.num_layers,
+            )
         else:
             recurrent = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.arch]
             self.encoder = recurrent(
@@ -60,7 +73,7 @@ class SequenceForecaster(nn.Module):
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         # windows: [B, L, F]
-        if self.config.arch == "mlp":
+        if self.config.arch in ("mlp", "tcn"):
             summary = self.encoder(windows)  # [B, hidden]
         else:
             sequence, _ = self.encoder(windows)  # [B, L, hidden]
@@ -70,6 +83,8 @@ class SequenceForecaster(nn.Module):
 
 class PinballLoss(nn.Module):
     """Mean quantile (pinball) loss over horizon steps and quantiles."""
+
+    quantiles: torch.Tensor  # a buffer: moves with .to(device), not a parameter
 
     def __init__(self, quantiles: list[float]) -> None:
         super().__init__()

@@ -1,0 +1,529 @@
+"""Running a study: objectives that train with per-epoch pruning, a trial budget shared by
+any number of worker processes, the results, and the refit of the best configuration.
+
+`--trials N` is the number of finished trials the *study* ends with, however many workers
+(on however many machines) share it. Optuna numbers trials atomically in the storage, so a
+trial whose number would exceed the budget is recognised before it trains and recorded as
+a failed "surplus" trial that counts for nothing; a trial whose worker died is failed by
+the heartbeat and retried (RDB storages), and the retry takes its place in the budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nncli.errors import NncliError, UsageError
+from nncli.tuning.space import FORECAST_SPACE, TABULAR_SPACE, ParamSpec, build_space, sample
+from nncli.tuning.storage import is_rdb, open_storage, redact
+
+if TYPE_CHECKING:
+    import optuna
+
+    from nncli.forecasting.model import ForecastOptions
+    from nncli.tabular import TabularOptions
+    from nncli.training.loop import EpochRecord, History
+
+PRUNERS = ("median", "hyperband", "none")
+SURPLUS = "nncli_surplus"
+INTERRUPTED = "nncli_interrupted"
+
+
+@dataclass
+class TuneJob:
+    """Everything a worker process needs (plain data, so it crosses process boundaries)."""
+
+    kind: str  # "tabular" or "forecast"
+    data: Path
+    study_name: str
+    storage_url: str
+    trials: int
+    pruner: str = "median"
+    seed: int = 0
+    space_overrides: dict[str, Any] = field(default_factory=dict)
+    space_source: str = "config"
+    tabular: TabularOptions | None = None
+    forecast: ForecastOptions | None = None
+    folds: int = 1
+    timeout: float | None = None
+    heartbeat_seconds: int = 10
+    quiet: bool = False
+
+    def validate(self) -> None:
+        if self.trials < 1:
+            raise UsageError(f"--trials must be at least 1, not {self.trials}")
+        if self.pruner not in PRUNERS:
+            raise UsageError(f"--pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
+        if self.folds < 1:
+            raise UsageError(f"--folds must be at least 1, not {self.folds}")
+        if self.heartbeat_seconds < 1:
+            raise UsageError("--heartbeat must be at least 1 second")
+        self.space()
+
+    def space(self) -> dict[str, ParamSpec]:
+        defaults = TABULAR_SPACE if self.kind == "tabular" else FORECAST_SPACE
+        return build_space(defaults, self.space_overrides, self.space_source)
+
+
+class SurplusTrialError(Exception):
+    """This trial would exceed the study's trial budget; it is recorded and never trained."""
+
+
+class PruningCallback:
+    """Reports each epoch's validation loss to Optuna and stops unpromising trials."""
+
+    def __init__(self, trial: optuna.Trial, step_offset: int = 0) -> None:
+        self.trial = trial
+        self.step_offset = step_offset
+
+    def on_epoch_end(self, record: EpochRecord, history: History) -> None:
+        import optuna
+
+        self.trial.report(record.valid_loss, self.step_offset + record.epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+
+
+class _Silent:
+    def info(self, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+
+def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=max_epochs, reduction_factor=3
+        )
+    return optuna.pruners.NopPruner()
+
+
+def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOptions:
+    """Training options for one point of the tabular search space."""
+    layers, width = int(params["layers"]), int(params["width"])
+    return replace(
+        base,
+        hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
+        dropout=float(params["dropout"]),
+        activation=str(params["activation"]),
+        training=replace(
+            base.training,
+            learning_rate=float(params["lr"]),
+            weight_decay=float(params["weight_decay"]),
+            batch_size=int(params["batch_size"]),
+        ),
+    )
+
+
+def forecast_options(base: ForecastOptions, params: dict[str, Any]) -> ForecastOptions:
+    """Training options for one point of the forecasting search space."""
+    return replace(
+        base,
+        arch=str(params["arch"]),
+        lookback=int(params["lookback"]),
+        hidden_size=int(params["hidden_size"]),
+        num_layers=int(params["layers"]),
+        dropout=float(params["dropout"]),
+        training=replace(base.training, learning_rate=float(params["lr"])),
+    )
+
+
+def _tabular_objective(job: TuneJob) -> Callable[[optuna.Trial], float]:
+    from nncli.data.loading import read_csv
+    from nncli.tabular import train_tabular
+
+    assert job.tabular is not None
+    base = job.tabular
+    frame = read_csv(job.data, base.csv)  # once per worker, not once per trial
+    space = job.space()
+
+    def objective(trial: optuna.Trial) -> float:
+        options = tabular_options(base, sample(space, trial))
+        report = train_tabular(
+            job.data,
+            options,
+            reporter=_Silent(),
+            callbacks=(PruningCallback(trial),),
+            frame=frame,
+            score_test=False,
+        )
+        best = report.history.best
+        trial.set_user_attr("best_epoch", report.history.best_epoch)
+        trial.set_user_attr(f"valid_{report.history.metric_name}", best.valid_metric)
+        return best.valid_loss
+
+    return objective
+
+
+def _forecast_objective(job: TuneJob) -> Callable[[optuna.Trial], float]:
+    from nncli.forecasting.model import train_forecaster
+    from nncli.forecasting.series import load_panel
+
+    assert job.forecast is not None
+    base = job.forecast
+    panel = load_panel(job.data, base.panel)
+    space = job.space()
+    horizon = base.horizon
+
+    def objective(trial: optuna.Trial) -> float:
+        import optuna
+
+        options = forecast_options(base, sample(space, trial))
+        if job.folds == 1:
+            _, history = train_forecaster(
+                panel, options, reporter=_Silent(), callbacks=(PruningCallback(trial),)
+            )
+            trial.set_user_attr("best_epoch", history.best_epoch)
+            return history.best.valid_loss
+        # Walk forward: fold k trains on each series up to an origin k*horizon steps earlier
+        # than the next; the running mean of the folds' validation losses is reported per fold.
+        losses, epochs = [], []
+        for fold in range(job.folds):
+            cut = (job.folds - 1 - fold) * horizon
+            history_panel = [s.head(len(s) - cut) for s in panel]
+            _, history = train_forecaster(history_panel, options, reporter=_Silent())
+            losses.append(history.best.valid_loss)
+            epochs.append(history.best_epoch)
+            trial.report(sum(losses) / len(losses), fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {fold + 1}")
+        trial.set_user_attr("best_epoch", round(sum(epochs) / len(epochs)))
+        return sum(losses) / len(losses)
+
+    return objective
+
+
+def _counted(trial: optuna.trial.FrozenTrial, retried: set[int]) -> bool:
+    """Whether a trial uses up budget: everything but surplus, interrupted and retried failures."""
+    from optuna.trial import TrialState
+
+    if trial.state == TrialState.FAIL:
+        return not (
+            trial.user_attrs.get(SURPLUS)
+            or trial.user_attrs.get(INTERRUPTED)
+            or trial.number in retried
+        )
+    return True
+
+
+def _retried_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+    """Numbers of failed trials that Optuna has queued a retry for (retries of retries too)."""
+    retried: set[int] = set()
+    for trial in trials:
+        retried.update(trial.system_attrs.get("retry_history", []))
+        if "failed_trial" in trial.system_attrs:
+            retried.add(trial.system_attrs["failed_trial"])
+    return retried
+
+
+def budget_state(study: optuna.Study) -> dict[str, int]:
+    """Counts of the study's trials as nncli reports them."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried = _retried_numbers(trials)
+    counts = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "waiting": 0, "not_counted": 0}
+    for trial in trials:
+        if not _counted(trial, retried):
+            counts["not_counted"] += 1
+        elif trial.state == TrialState.COMPLETE:
+            counts["complete"] += 1
+        elif trial.state == TrialState.PRUNED:
+            counts["pruned"] += 1
+        elif trial.state == TrialState.FAIL:
+            counts["failed"] += 1
+        elif trial.state == TrialState.RUNNING:
+            counts["running"] += 1
+        elif trial.state == TrialState.WAITING:
+            counts["waiting"] += 1
+    counts["finished"] = counts["complete"] + counts["pruned"] + counts["failed"]
+    return counts
+
+
+def _is_surplus(study: optuna.Study, trial: optuna.Trial, budget: int) -> bool:
+    trials = study.get_trials(deepcopy=False)
+    retried = _retried_numbers(trials)
+    earlier = [t for t in trials if t.number < trial.number and _counted(t, retried)]
+    return len(earlier) >= budget
+
+
+def open_study(job: TuneJob, worker: int = 0) -> optuna.Study:
+    """Create or load the study, checking it belongs to this kind of search."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = open_storage(job.storage_url, job.heartbeat_seconds)
+    # Distinct sampler seeds per worker process, so parallel workers do not repeat each other.
+    seed = job.seed + 7919 * worker
+    max_epochs = (job.tabular or job.forecast).training.epochs  # type: ignore[union-attr]
+    study = optuna.create_study(
+        study_name=job.study_name,
+        storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+        pruner=make_pruner(job.pruner, max_epochs),
+        direction="minimize",
+        load_if_exists=True,
+    )
+    kind = study.user_attrs.get("nncli_kind")
+    if kind is None:
+        study.set_user_attr("nncli_kind", job.kind)
+        study.set_user_attr("nncli_data", job.data.name)
+        study.set_user_attr("nncli_objective", "validation loss (lower is better)")
+    elif kind != job.kind:
+        raise UsageError(
+            f"study {job.study_name!r} is a {kind} search, not a {job.kind} one",
+            hint="choose another --study name",
+        )
+    return study
+
+
+def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None = None) -> None:
+    """Run trials until the study holds `job.trials` finished trials (or the timeout)."""
+    from optuna.storages import fail_stale_trials
+
+    study = open_study(job, worker)
+    objective = _tabular_objective(job) if job.kind == "tabular" else _forecast_objective(job)
+    started = time.monotonic()
+
+    def guarded(trial: optuna.Trial) -> float:
+        if _is_surplus(study, trial, job.trials):
+            trial.set_user_attr(SURPLUS, True)
+            raise SurplusTrialError
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED, True)  # Optuna fails the trial; it costs no budget
+            raise
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if log is not None and not trial.user_attrs.get(SURPLUS):
+            value = f"validation loss {trial.value:.5g}" if trial.value is not None else ""
+            try:
+                best = f"(best {study.best_value:.5g}, trial {study.best_trial.number})"
+            except ValueError:
+                best = ""
+            log(
+                f"worker {worker}: trial {trial.number} {trial.state.name.lower()} {value} {best}".strip()
+            )
+        counts = budget_state(study)
+        if counts["finished"] + counts["running"] >= job.trials and not counts["waiting"]:
+            study.stop()
+
+    while True:
+        counts = budget_state(study)
+        remaining_time = None if job.timeout is None else job.timeout - (time.monotonic() - started)
+        if remaining_time is not None and remaining_time <= 0:
+            return
+        if counts["finished"] + counts["running"] < job.trials or counts["waiting"]:
+            study.optimize(
+                guarded,
+                timeout=remaining_time,
+                callbacks=[after_trial],
+                catch=(SurplusTrialError,),
+                gc_after_trial=True,
+            )
+            continue_after = budget_state(study)
+            if continue_after["finished"] >= job.trials and not continue_after["waiting"]:
+                return
+        if not is_rdb(job.storage_url) or not budget_state(study)["running"]:
+            return
+        # Trials still run elsewhere: wait; if their worker died, the heartbeat fails them and
+        # a retry is queued, which this worker then runs.
+        time.sleep(job.heartbeat_seconds)
+        fail_stale_trials(study)
+        if budget_state(study)["finished"] >= job.trials and not budget_state(study)["running"]:
+            return
+
+
+def _worker_process(job: TuneJob, worker: int) -> None:
+    """Entry point of a `--workers` child process: errors become one line and an exit code."""
+    import sys
+
+    try:
+        run_worker(job, worker, None if job.quiet else _stderr_line)
+    except NncliError as exc:
+        sys.stderr.write(f"error: worker {worker}: {exc.one_line()}\n")
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _stderr_line(message: str) -> None:
+    import sys
+
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def run_study(job: TuneJob, workers: int = 1, log: Callable[[str], None] | None = None) -> None:
+    """Run the search here (one worker) or in `workers` local processes sharing the study."""
+    import multiprocessing
+
+    job.validate()
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {workers}")
+    open_study(job)  # create it once, up front, and fail early on a bad storage
+    if workers == 1:
+        run_worker(job, 0, log)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_worker_process, args=(job, index), daemon=False)
+        for index in range(workers)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    except BaseException:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+        raise
+    codes = [p.exitcode for p in processes]
+    if 130 in codes or -2 in codes:
+        raise KeyboardInterrupt
+    failed = [(i, c) for i, c in enumerate(codes) if c]
+    if failed:
+        index, code = failed[0]
+        raise NncliError(
+            f"tuning worker {index} exited with code {code}", hint="see its error line above"
+        )
+
+
+@dataclass
+class TuneReport:
+    """The study after the search: counts, best trial, top trials, importances."""
+
+    study: str
+    storage: str
+    kind: str
+    counts: dict[str, int]
+    best: dict[str, Any] | None
+    top: list[dict[str, Any]]
+    importances: dict[str, float]
+    space: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "kind": self.kind,
+            "counts": self.counts,
+            "best": self.best,
+            "top_trials": self.top,
+            "importances": self.importances,
+            "space": self.space,
+        }
+
+
+def summarize(
+    study: optuna.Study, storage_url: str, space: dict[str, ParamSpec] | None = None, top: int = 10
+) -> TuneReport:
+    """Best trial, top trials, parameter importances and counts of a study."""
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = sorted(
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
+        key=lambda t: t.value or 0.0,
+    )
+    rows = [
+        {
+            "number": t.number,
+            "value": t.value,
+            "params": t.params,
+            "user_attrs": t.user_attrs,
+            "duration_s": t.duration.total_seconds() if t.duration else None,
+        }
+        for t in complete[:top]
+    ]
+    importances: dict[str, float] = {}
+    if len(complete) >= 2:
+        try:
+            importances = {
+                k: float(v)
+                for k, v in optuna.importance.get_param_importances(
+                    study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+                ).items()
+            }
+        except (ValueError, RuntimeError):
+            importances = {}  # e.g. every trial drew the same values
+    return TuneReport(
+        study=study.study_name,
+        storage=redact(storage_url),
+        kind=str(study.user_attrs.get("nncli_kind", "")),
+        counts=budget_state(study),
+        best=rows[0] if rows else None,
+        top=rows,
+        importances=importances,
+        space={name: spec.describe() for name, spec in (space or {}).items()},
+    )
+
+
+def refit_best(job: TuneJob, report: TuneReport, path: Path, reporter: Any) -> dict[str, Any]:
+    """Retrain the best configuration on train+validation and save it with its provenance."""
+    if report.best is None:
+        raise NncliError(
+            f"study {job.study_name!r} has no complete trial to refit",
+            hint="run more trials (all were pruned or failed)",
+        )
+    params = report.best["params"]
+    space = job.space()
+    full = {name: spec.value for name, spec in space.items() if spec.kind == "fixed"} | params
+    epochs = max(1, int(report.best["user_attrs"].get("best_epoch", 1)))
+    provenance = {
+        "study": job.study_name,
+        "trial": report.best["number"],
+        "value": report.best["value"],
+        "params": full,
+        "storage": redact(job.storage_url),
+    }
+    if job.kind == "tabular":
+        from nncli.tabular import save_tabular_model, train_tabular
+
+        assert job.tabular is not None
+        tabular = tabular_options(job.tabular, full)
+        tabular = replace(tabular, training=replace(tabular.training, epochs=epochs))
+        trained = train_tabular(job.data, tabular, reporter=reporter, refit_on_train_and_valid=True)
+        trained.model.metadata["tuning"] = provenance
+        save_tabular_model(path, trained.model)
+        return {
+            "model_path": str(path),
+            "model_id": trained.model.metadata["model_id"],
+            "test_metrics": trained.test_metrics,
+            "baselines": trained.baselines,
+            "verdict": trained.verdict,
+        }
+    from nncli.files import file_sha256
+    from nncli.forecasting.model import holdout_scores, save_forecast_model, train_forecaster
+    from nncli.forecasting.series import load_panel
+
+    assert job.forecast is not None
+    options = forecast_options(job.forecast, full)
+    options = replace(options, training=replace(options.training, epochs=epochs))
+    panel = load_panel(job.data, options.panel, reporter=reporter)
+    model, _ = train_forecaster(panel, options, reporter=reporter, refit_on_all=True)
+    save_forecast_model(
+        path,
+        model,
+        {
+            "tuning": provenance,
+            "seed": options.training.seed,
+            "data": {"path": str(job.data), "name": job.data.name, "sha256": file_sha256(job.data)},
+            "metrics": {"validation (seen in the refit)": holdout_scores(model, panel, options)},
+        },
+    )
+    return {"model_path": str(path), "model_id": model.metadata["model_id"]}

@@ -1,0 +1,354 @@
+"""Optuna searches: spaces, pruning, budgets shared by workers, resuming, storages, refits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from nncli.errors import ExitCode, UsageError
+from nncli.tabular import TabularOptions
+from nncli.training.loop import TrainingConfig
+from nncli.tuning.runner import TuneJob, budget_state, open_study, run_study, summarize
+from nncli.tuning.space import TABULAR_SPACE, build_space
+
+POSTGRES_URL = os.environ.get("NNCLI_TEST_POSTGRES_URL", "")
+NNCLI = str(Path(sys.executable).parent / "nncli")
+
+
+def _job(storage: str, data: Path, trials: int, **space) -> TuneJob:
+    return TuneJob(
+        kind="tabular",
+        data=data,
+        study_name=f"test-{uuid.uuid4().hex[:8]}",
+        storage_url=storage,
+        trials=trials,
+        space_overrides={"layers": 1, "width": 16, "batch_size": 64, **space},
+        tabular=TabularOptions(
+            target="species", training=TrainingConfig(epochs=12, patience=12, seed=0)
+        ),
+    )
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> str:
+    return f"journal:{tmp_path / 'studies.journal'}"
+
+
+def test_space_overrides_are_applied_and_validated() -> None:
+    space = build_space(
+        TABULAR_SPACE,
+        {"width": {"low": 32, "high": 512, "log": True}, "activation": ["relu"], "layers": 2},
+        "x.toml",
+    )
+    assert (space["width"].low, space["width"].high, space["width"].log) == (32, 512, True)
+    assert space["activation"].choices == ("relu",) and space["layers"].value == 2
+    with pytest.raises(UsageError, match="unknown search parameter 'depth'"):
+        build_space(TABULAR_SPACE, {"depth": 3}, "x.toml")
+    with pytest.raises(UsageError, match="low <= high"):
+        build_space(TABULAR_SPACE, {"lr": {"low": 0.1, "high": 0.01}}, "x.toml")
+    with pytest.raises(UsageError, match="log = true needs low > 0"):
+        build_space(TABULAR_SPACE, {"dropout": {"low": 0.0, "high": 0.5, "log": True}}, "x.toml")
+
+
+def test_pruning_prunes_hopeless_trials(journal: str, sample_data: Path) -> None:
+    # Half the learning rates cannot learn in 12 epochs: the median pruner must stop them early.
+    job = _job(journal, sample_data / "penguins.csv", 8, lr=[1e-6, 1e-2])
+    run_study(job)
+    study = open_study(job)
+    counts = budget_state(study)
+    assert counts["pruned"] > 0 and counts["finished"] == 8
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert any(t.params["lr"] == 1e-6 for t in pruned)
+    assert study.best_trial.params["lr"] == 1e-2
+    assert all(max(t.intermediate_values) < 12 for t in pruned)  # stopped before the last epoch
+
+
+def test_resuming_adds_only_the_missing_trials(journal: str, sample_data: Path) -> None:
+    job = _job(journal, sample_data / "penguins.csv", 3, lr=3e-3)
+    run_study(job)
+    run_study(job)  # already complete: nothing to do
+    assert len(open_study(job).trials) == 3
+    job.trials = 5
+    run_study(job)
+    study = open_study(job)
+    assert len(study.trials) == 5 and budget_state(study)["finished"] == 5
+
+
+def test_two_local_workers_share_one_budget(journal: str, sample_data: Path) -> None:
+    job = _job(journal, sample_data / "penguins.csv", 6, lr=3e-3)
+    run_study(job, workers=2)
+    study = open_study(job)
+    counts = budget_state(study)
+    assert counts["finished"] == 6 and counts["running"] == 0
+    numbers = [
+        t.number
+        for t in study.trials
+        if t.state.is_finished() and not t.user_attrs.get("nncli_surplus")
+    ]
+    assert len(numbers) == len(set(numbers)) == 6
+
+
+def test_tune_cli_saves_the_best_model_with_its_provenance(
+    cli, sample_data: Path, tmp_path: Path, journal: str
+) -> None:
+    from nncli.artifacts import read_metadata
+
+    config = tmp_path / "tune.toml"
+    config.write_text(
+        "[tune]\nepochs = 10\n[tune.space]\nlayers = 1\nwidth = [16, 32]\nlr = {low = 0.001, high = 0.01, log = true}\n"
+    )
+    best = tmp_path / "best.nncli"
+    document = cli.json(
+        "tune",
+        sample_data / "penguins.csv",
+        "--target",
+        "species",
+        "--trials",
+        "3",
+        "--study",
+        "cli-test",
+        "--storage",
+        journal,
+        "--config",
+        config,
+        "--save-best",
+        best,
+    )
+    assert document["counts"]["finished"] == 3 and document["best"]["params"]["width"] in (16, 32)
+    assert document["space"]["width"] == "{16, 32}" and document["space"]["layers"] == "= 1"
+    tuning = read_metadata(best)[0]["tuning"]
+    assert tuning["study"] == "cli-test" and tuning["trial"] == document["best"]["number"]
+    assert (
+        read_metadata(best)[0]["training"]["epochs"] == document["best"]["user_attrs"]["best_epoch"]
+    )
+    assert document["saved"]["test_metrics"]["accuracy"] > 0.8
+
+    listed = cli.json("study", "list", "--storage", journal)
+    assert [s["study"] for s in listed["studies"]] == ["cli-test"]
+    shown = cli.json("study", "show", "cli-test", "--storage", journal)
+    assert shown["best"]["number"] == document["best"]["number"]
+    exported = tmp_path / "trials.csv"
+    cli("study", "export", "cli-test", "--storage", journal, "-o", exported)
+    assert exported.read_text().splitlines()[0].startswith("number,state,value")
+    assert len(exported.read_text().splitlines()) == 4
+    result = cli("study", "show", "nope", "--storage", journal, code=ExitCode.USAGE)
+    assert "no study named 'nope'" in result.stderr and "cli-test" in result.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[tune.space]\ndepth = 3\n")
+    result = cli(
+        "tune",
+        sample_data / "penguins.csv",
+        "-t",
+        "species",
+        "--storage",
+        journal,
+        "--config",
+        bad,
+        code=ExitCode.USAGE,
+    )
+    assert "unknown search parameter 'depth'" in result.stderr
+
+
+def test_forecast_tune_prunes_across_folds(cli, tmp_path: Path, journal: str) -> None:
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(260)
+    frame = pd.DataFrame(
+        {
+            "date": pd.bdate_range("2020-01-01", periods=260).strftime("%Y-%m-%d"),
+            "price": 100 + 10 * np.sin(t / 6) + np.random.default_rng(0).normal(0, 0.3, 260),
+        }
+    )
+    data = tmp_path / "wave.csv"
+    frame.to_csv(data, index=False)
+    config = tmp_path / "f.toml"
+    config.write_text(
+        '[forecast.tune.space]\narch = ["gru"]\nlookback = [20]\nhidden_size = 8\nlayers = 1\n'
+    )
+    document = cli.json(
+        "forecast",
+        "tune",
+        data,
+        "--time-col",
+        "date",
+        "--target",
+        "price",
+        "--transform",
+        "diff",
+        "--trials",
+        "4",
+        "--folds",
+        "2",
+        "--epochs",
+        "3",
+        "--storage",
+        journal,
+        "--config",
+        config,
+        "--save-best",
+        tmp_path / "f.nncli",
+    )
+    assert document["kind"] == "forecast" and document["counts"]["finished"] == 4
+    assert (tmp_path / "f.nncli").is_file()
+
+
+def _tune_process(
+    data: Path, storage: str, study: str, trials: int, *extra: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            NNCLI,
+            "tune",
+            str(data),
+            "--target",
+            "species",
+            "--trials",
+            str(trials),
+            "--study",
+            study,
+            "--storage",
+            storage,
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def _wait_for_running(storage: str, study: str, timeout: float = 60) -> None:
+    from nncli.tuning.storage import open_storage
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
+            if any(t.state == optuna.trial.TrialState.RUNNING for t in loaded.trials):
+                return
+        except KeyError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("no trial started")
+
+
+def test_ctrl_c_fails_the_running_trial_and_a_rerun_resumes(
+    tmp_path: Path, sample_data: Path, journal: str
+) -> None:
+    config = tmp_path / "slow.toml"
+    config.write_text("[tune.space]\nlayers = 1\nwidth = 16\nbatch_size = 32\nlr = 0.00001\n")
+    slow = ["--epochs", "100000", "--patience", "100000", "--config", str(config)]
+    process = _tune_process(sample_data / "penguins.csv", journal, "interrupted", 2, *slow)
+    _wait_for_running(journal, "interrupted")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == ExitCode.INTERRUPTED, err
+    assert "Traceback" not in err
+    from nncli.tuning.storage import open_storage
+
+    study = optuna.load_study(study_name="interrupted", storage=open_storage(journal))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+    assert study.trials[0].user_attrs.get("nncli_interrupted") is True
+    rerun = _tune_process(sample_data / "penguins.csv", journal, "interrupted", 2, "--epochs", "5")
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    study = optuna.load_study(study_name="interrupted", storage=open_storage(journal))
+    assert budget_state(study)["complete"] == 2
+
+
+def _postgres_available() -> str | None:
+    if not POSTGRES_URL:
+        return "NNCLI_TEST_POSTGRES_URL is not set"
+    try:
+        import sqlalchemy
+
+        with sqlalchemy.create_engine(POSTGRES_URL).connect():
+            return None
+    except Exception as exc:
+        return f"no PostgreSQL server answers at {POSTGRES_URL} ({type(exc).__name__})"
+
+
+@pytest.fixture
+def postgres() -> str:
+    reason = _postgres_available()
+    if reason:
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.mark.postgres
+def test_three_postgres_workers_finish_exactly_n_trials(postgres: str, sample_data: Path) -> None:
+    job = _job(postgres, sample_data / "penguins.csv", 6, lr=3e-3)
+    job.heartbeat_seconds = 2
+    try:
+        run_study(job, workers=3)
+        study = open_study(job)
+        counts = budget_state(study)
+        assert counts["finished"] == 6 and counts["running"] == 0 and counts["waiting"] == 0
+        report = summarize(study, postgres)
+        assert report.best is not None and report.counts["finished"] == 6
+    finally:
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=job.study_name, storage=postgres)
+
+
+@pytest.mark.postgres
+def test_a_killed_postgres_worker_is_failed_by_heartbeat_and_retried(
+    postgres: str, sample_data: Path, tmp_path: Path
+) -> None:
+    study_name = f"test-kill-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "space.toml"
+    config.write_text("[tune.space]\nlayers = 1\nwidth = 16\nbatch_size = 32\nlr = 0.003\n")
+    try:
+        doomed = _tune_process(
+            sample_data / "penguins.csv",
+            postgres,
+            study_name,
+            2,
+            "--epochs",
+            "100000",
+            "--patience",
+            "100000",
+            "--heartbeat",
+            "1",
+            "--config",
+            str(config),
+        )
+        _wait_for_running(postgres, study_name)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.communicate(timeout=30)
+        survivor = _tune_process(
+            sample_data / "penguins.csv",
+            postgres,
+            study_name,
+            2,
+            "--epochs",
+            "5",
+            "--heartbeat",
+            "1",
+            "--config",
+            str(config),
+        )
+        _, err = survivor.communicate(timeout=180)
+        assert survivor.returncode == 0, err
+        from nncli.tuning.storage import open_storage
+
+        study = optuna.load_study(study_name=study_name, storage=open_storage(postgres, 1))
+        states = {t.number: t.state for t in study.trials}
+        assert states[0] == optuna.trial.TrialState.FAIL  # the killed worker's trial
+        retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == 0]
+        assert len(retries) == 1 and retries[0].state == optuna.trial.TrialState.COMPLETE
+        assert budget_state(study)["finished"] == 2
+    finally:
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=study_name, storage=postgres)
