@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 UNKNOWN_INDEX = 0
 # Networks compute in float32: larger magnitudes overflow to infinity in the first layer.
 FLOAT32_MAX = 3.4028234663852886e38
-# Above this many cells (1 GiB of float32) the baselines' one-hot design matrix is sparse.
-DENSE_ONE_HOT_CELLS = 1 << 28
+# Above this many cells (64 MiB of float32) the baselines' one-hot design matrix is sparse.
+DENSE_ONE_HOT_CELLS = 1 << 24
 
 
 @dataclass
