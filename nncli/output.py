@@ -54,6 +54,14 @@ class Ui:
         default_factory=lambda: Console(file=sys.stderr, soft_wrap=True, emoji=False)
     )
     warnings: list[str] = field(default_factory=list)
+    timestamps: bool = False  # prefix stderr lines with the time (scheduled jobs' logs)
+
+    def _stamp(self, text: str) -> str:
+        if not self.timestamps:
+            return text
+        from datetime import datetime
+
+        return f"{datetime.now().astimezone().isoformat(timespec='seconds')} {text}"
 
     @property
     def interactive(self) -> bool:
@@ -63,17 +71,19 @@ class Ui:
     def info(self, message: str) -> None:
         """A note for people on stderr (silenced by --quiet)."""
         if not self.quiet:
-            self.err.print(message, markup=False, highlight=False)
+            self.err.print(self._stamp(message), markup=False, highlight=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
         """A warning on stderr; also kept for the JSON document."""
         self.warnings.append(message)
         if not self.quiet:
-            self.err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+            self.err.print(
+                self._stamp(f"warning: {message}"), style="yellow", markup=False, highlight=False
+            )
 
     def error(self, message: str) -> None:
         """The one error line; printed even with --quiet."""
-        self.err.print(f"error: {message}", style="bold red", markup=False, highlight=False)
+        self.err.print(self._stamp(f"error: {message}"), style="bold red", markup=False, highlight=False)
 
     def emit_json(self, document: Mapping[str, Any]) -> None:
         """Print exactly one JSON document on stdout, with the run's warnings in it."""

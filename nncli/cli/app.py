@@ -91,11 +91,12 @@ def root(
 
 
 def _register() -> None:
-    from nncli.cli import demo, explain, export, forecast, tabular, tune
+    from nncli.cli import demo, explain, export, forecast, schedule, tabular, tune
 
     tabular.register(app)
     forecast.register(app)
     tune.register(app)
+    schedule.register(app)
     demo.register(app)
     explain.register(app)
     export.register(app)

@@ -23,7 +23,7 @@ def demo(
         Path | None,
         typer.Option(
             "--data-dir",
-            help="Folder holding penguins.csv and autompg.csv [default: the checkout's sample_data/].",
+            help="Folder holding penguins.csv and autompg.csv (default: the checkout's sample_data/).",
             show_default=False,
         ),
     ] = None,

@@ -51,7 +51,7 @@ StudyOpt = Annotated[
     typer.Option(
         "--study",
         envvar="NNCLI_STUDY",
-        help="Study name; an existing study is resumed [default: derived from the data file].",
+        help="Study name; an existing study is resumed (default: derived from the data file).",
         show_default=False,
         rich_help_panel=SEARCH,
     ),
@@ -60,7 +60,7 @@ StorageOpt = Annotated[
     str | None,
     typer.Option(
         "--storage",
-        help="Optuna storage URL (postgresql://…, mysql://…, sqlite:///…, journal:/path) [default: NNCLI_STORAGE, OPTUNA_STORAGE, or the local journal file].",
+        help="Optuna storage URL (postgresql://…, mysql://…, sqlite:///…, journal:/path) (default: NNCLI_STORAGE, OPTUNA_STORAGE, or the local journal file).",
         show_default=False,
         rich_help_panel=SEARCH,
     ),
@@ -209,7 +209,7 @@ def tune(
         typer.Option(
             "--task",
             envvar="NNCLI_TASK",
-            help="classification or regression [default: inferred].",
+            help="classification or regression (default: inferred).",
             show_default=False,
         ),
     ] = None,
@@ -533,7 +533,7 @@ def study_export(
         typer.Option(
             "--output",
             "-o",
-            help="File to write (atomically) [default: stdout].",
+            help="File to write (atomically) (default: stdout).",
             show_default=False,
         ),
     ] = None,
@@ -543,7 +543,7 @@ def study_export(
         typer.Option(
             "--format",
             "-f",
-            help="csv or json [default: from the file name, else csv].",
+            help="csv or json (default: from the file name, else csv).",
             show_default=False,
         ),
     ] = "",

@@ -149,7 +149,7 @@ def _missing_column_hint(columns: list[str], name: str) -> str:
         return f"did you mean {same_but_case[0]!r}?"
     # Typos: compare case-insensitively, report the real spelling.
     lowered = {c.lower(): c for c in reversed(columns)}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     if close:
         return f"did you mean {lowered[close[0]]!r}?"
     if len(columns) == 1 and any(s in columns[0] for s in ":;|\t "):

@@ -125,6 +125,7 @@ def load_panel(
     *,
     reporter: Reporter | None = None,
     min_length: int = 2,
+    partial_last_row: str = "allow",
 ) -> list[Series]:
     """Read, validate and split a CSV into series sorted by time.
 
@@ -134,8 +135,24 @@ def load_panel(
     """
     import numpy as np
 
+    from nncli.data.integrity import (
+        FileSnapshot,
+        check_unchanged,
+        last_line_is_complete,
+        partial_line_error,
+    )
+
     reporter = reporter or CollectingReporter()
+    before = FileSnapshot.of(path) if path.is_file() else None
+    complete = partial_last_row == "allow" or before is None or last_line_is_complete(path)
+    if not complete and partial_last_row == "error":
+        raise partial_line_error(path)
     frame = read_csv(path, csv, reporter=reporter)
+    if before is not None and partial_last_row != "allow":
+        check_unchanged(path, before)
+    if not complete:
+        reporter.warn(f"{path}: the last line has no line ending; that row was dropped")
+        frame = frame.iloc[:-1]
     require_rows(frame, path)
     require_columns(frame, path, [spec.time_col], "time")
     if spec.wide:
@@ -149,6 +166,11 @@ def load_panel(
     frame = frame.copy()
     frame[spec.time_col] = _parse_times(frame[spec.time_col], path, spec.time_col)
     frame[spec.target] = numeric_values(frame[spec.target], path, spec.target)
+    if frame[spec.target].isna().all():
+        raise DataError(
+            f"{path}: target column {spec.target!r} has no values (all missing)",
+            hint="choose another --target, or fill in the values",
+        )
     for column in spec.covariates:
         frame[column] = numeric_values(frame[column], path, column)
     group_key = spec.group_col or SINGLE_SERIES

@@ -1,0 +1,162 @@
+"""Scoring the forecast ledger: the forecasts we actually made, against what happened since."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nncli.errors import DataError, QualityGateError
+from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
+from nncli.forecasting.series import Series
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LEDGER_COLUMNS = ("series", "origin", "step", "timestamp", "forecast", "lower", "upper", "model_id")
+
+
+@dataclass
+class LedgerScore:
+    """Live accuracy of matured forecasts: overall, per series, and over a trailing window."""
+
+    matured_rows: int
+    pending_rows: int
+    overall: dict[str, dict[str, Any]]
+    per_series: dict[str, dict[str, dict[str, Any]]]
+    trailing: dict[str, dict[str, Any]]
+    window: int
+
+    @property
+    def network_mase(self) -> float | None:
+        return self.overall.get("network", {}).get("mase")
+
+    @property
+    def naive_mase(self) -> float | None:
+        return self.overall.get("naive", {}).get("mase")
+
+    def verdict(self) -> str:
+        if self.network_mase is None or self.naive_mase is None:
+            return "no forecast has matured yet"
+        relation = "beat" if self.network_mase < self.naive_mase else "did not beat"
+        return (
+            f"live forecasts {relation} the naive forecast on MASE ({self.network_mase:.3f} vs "
+            f"{self.naive_mase:.3f} over {self.matured_rows} matured points)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "matured_rows": self.matured_rows,
+            "pending_rows": self.pending_rows,
+            "overall": self.overall,
+            "per_series": self.per_series,
+            "trailing": {"origins": self.window, "scores": self.trailing},
+            "verdict": self.verdict(),
+        }
+
+
+def read_ledger(path: Path) -> pd.DataFrame:
+    """The ledger as a DataFrame, checked for the columns nncli writes."""
+    import pandas as pd
+
+    from nncli.files import check_input_file
+
+    check_input_file(path, "forecast ledger")
+    try:
+        frame = pd.read_csv(
+            path, dtype={"series": str, "origin": str, "timestamp": str, "model_id": str}
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path}: not a readable forecast ledger ({' '.join(str(exc).split())})"
+        ) from exc
+    missing = [c for c in LEDGER_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: not a forecast ledger (missing column {missing[0]!r})",
+            hint="pass the file written by 'nncli forecast predict --append' or 'forecast run'",
+        )
+    return frame
+
+
+def score_ledger(
+    ledger: pd.DataFrame, panel: list[Series], window: int = 20, season: int = 1
+) -> LedgerScore:
+    """Join forecasts with the actuals now in the data and score the network and naive.
+
+    The naive forecast of each matured row is the level at its origin (what a naive forecaster
+    would have said on that day); MASE is scaled by the series' in-sample naive error up to
+    the origin, as in the backtest.
+    """
+    import numpy as np
+    import pandas as pd
+
+    by_name = {s.name: s for s in panel}
+    positions = {s.name: {stamp: i for i, stamp in enumerate(s.timestamps)} for s in panel}
+    points: dict[str, ForecastPoints] = {"network": ForecastPoints(), "naive": ForecastPoints()}
+    per_series: dict[str, dict[str, ForecastPoints]] = {}
+    trailing: dict[str, ForecastPoints] = {"network": ForecastPoints(), "naive": ForecastPoints()}
+    matured = pending = 0
+    origins_sorted = sorted(ledger["origin"].astype(str).unique())
+    recent = set(origins_sorted[-window:])
+    for row in ledger.itertuples(index=False):
+        series = by_name.get(str(row.series))
+        if series is None:
+            pending += 1
+            continue
+        index = positions[series.name]
+        target_at = index.get(pd.Timestamp(str(row.timestamp)))
+        origin_at = index.get(pd.Timestamp(str(row.origin)))
+        if target_at is None or origin_at is None:
+            pending += 1
+            continue
+        matured += 1
+        actual = series.levels[target_at : target_at + 1]
+        origin_level = float(series.levels[origin_at])
+        scale = mase_scale(series.levels[: origin_at + 1], season)
+        forecasts = {"network": np.array([row.forecast]), "naive": np.array([origin_level])}
+        for name, forecast in forecasts.items():
+            lower = np.array([row.lower]) if name == "network" else None
+            upper = np.array([row.upper]) if name == "network" else None
+            buckets = [
+                points[name],
+                per_series.setdefault(series.name, {}).setdefault(name, ForecastPoints()),
+            ]
+            if str(row.origin) in recent:
+                buckets.append(trailing[name])
+            for bucket in buckets:
+                bucket.add(actual, forecast, origin_level, scale, lower, upper)
+
+    def scored(group: dict[str, ForecastPoints]) -> dict[str, dict[str, Any]]:
+        return {name: score(p) for name, p in group.items() if p.actual}
+
+    return LedgerScore(
+        matured_rows=matured,
+        pending_rows=pending,
+        overall=scored(points),
+        per_series={name: scored(group) for name, group in per_series.items()},
+        trailing=scored(trailing),
+        window=window,
+    )
+
+
+def apply_gates(
+    network_mase: float | None,
+    naive_mase: float | None,
+    *,
+    fail_if_worse_than_naive: bool,
+    max_mase: float | None,
+    what: str,
+) -> None:
+    """Raise QualityGateError (exit 5) when a requested gate fails."""
+    if network_mase is None:
+        return
+    if fail_if_worse_than_naive and naive_mase is not None and network_mase >= naive_mase:
+        raise QualityGateError(
+            f"quality gate failed: {what} MASE {network_mase:.3f} is not below the naive "
+            f"forecast's {naive_mase:.3f}"
+        )
+    if max_mase is not None and network_mase > max_mase:
+        raise QualityGateError(
+            f"quality gate failed: {what} MASE {network_mase:.3f} > --max-mase {max_mase:g}"
+        )

@@ -1,0 +1,98 @@
+"""One run at a time: a lock file held with flock, recording who holds it.
+
+The kernel releases an flock when its process dies, so a killed run can never block the
+next one forever. The file also records the holder's PID and start time; a clean exit
+empties it, so a later run that finds a PID of a process that no longer exists knows the
+previous run died, and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nncli.errors import LockedError, UsageError
+from nncli.reporting import Reporter
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    os.lseek(fd, 0, os.SEEK_SET)
+    raw = os.read(fd, 4096)
+    try:
+        holder = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+@contextmanager
+def job_lock(path: Path, reporter: Reporter, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold the lock at `path` for the block; LockedError (exit 7) if another run holds it."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the lock file ({exc.strerror})") from exc
+    try:
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                who = f"PID {holder.get('pid', '?')} on {holder.get('host', '?')}, since {holder.get('started', '?')}"
+                if time.monotonic() >= deadline:
+                    raise LockedError(
+                        f"{path}: another run holds the lock ({who})",
+                        hint="it is still running; pass --wait SECONDS to wait for it",
+                    ) from None
+                if not announced:
+                    reporter.info(
+                        f"waiting up to {wait_seconds:g} s for the run holding {path} ({who})"
+                    )
+                    announced = True
+                time.sleep(0.2)
+        previous = _read_holder(fd)
+        pid = previous.get("pid")
+        same_host = previous.get("host") == socket.gethostname()
+        if isinstance(pid, int) and same_host and pid != os.getpid() and not _pid_alive(pid):
+            reporter.warn(
+                f"{path}: stale lock from PID {pid} (started {previous.get('started', '?')}); "
+                "that run died without finishing; taking over"
+            )
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(record).encode())
+        os.fsync(fd)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # a clean release leaves no holder behind
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
