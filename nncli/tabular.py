@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nncli.artifacts import ModelFile, load_model_file, provenance, save_model_file
 from nncli.data.loading import CsvOptions, read_csv, require_columns, require_rows
@@ -23,6 +23,8 @@ from nncli.reporting import CollectingReporter, Reporter
 from nncli.training.loop import Callback, History, TrainingConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
     import torch
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from nncli.models.rbf import RBFNetwork
 
 TASKS = ("classification", "regression")
+N = TypeVar("N", bound="torch.nn.Module")
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
 TABULAR_ARCHITECTURES = ("mlp", "rbf")
 
@@ -563,21 +566,61 @@ def load_tabular_model(path: Path) -> TabularModel:
         name = meta["architecture"].get("name", "mlp")
         if name not in TABULAR_ARCHITECTURES:
             raise ValueError(f"unknown architecture {name!r}")
-        network: MLP | RBFNetwork = (
-            RBFNetwork(RBFConfig(**architecture))
+        network: MLP | RBFNetwork = network_matching(
+            (lambda: RBFNetwork(RBFConfig(**architecture)))
             if name == "rbf"
-            else MLP(MLPConfig(**architecture))
+            else (lambda: MLP(MLPConfig(**architecture))),
+            loaded.tensors,
         )
-        network.load_state_dict(loaded.tensors)
         preprocessor = Preprocessor.from_dict(meta["preprocessing"])
-        _ = meta["task"], meta["target"]["name"], meta["schema"]["input_columns"]
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        _check_metadata_matches_network(meta, preprocessor, architecture)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise ModelFileError(
             f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
             hint="retrain the model with this version of nncli",
         ) from exc
     network.eval()
     return TabularModel(network, preprocessor, meta)
+
+
+def network_matching(build: Callable[[], N], tensors: dict[str, torch.Tensor]) -> N:
+    """The network `build` makes, loaded with `tensors`, or ValueError if their shapes differ.
+
+    The shapes are compared on torch's meta device first, which allocates nothing: a model
+    file whose metadata claims a 10^9-wide layer fails here instead of exhausting memory.
+    """
+    import torch
+
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in tensors.items()}
+    if expected != found:
+        names = sorted(set(expected) ^ set(found)) or sorted(
+            name for name in expected if expected[name] != found[name]
+        )
+        raise ValueError(
+            f"the weights do not match the architecture (first difference: {names[0]!r})"
+        )
+    network = build()
+    network.load_state_dict(tensors)
+    return network
+
+
+def _check_metadata_matches_network(
+    meta: dict[str, Any], preprocessor: Preprocessor, architecture: dict[str, Any]
+) -> None:
+    """Raise ValueError when the preprocessing or the labels disagree with the network's sizes."""
+    cardinalities = [spec.cardinality for spec in preprocessor.categorical]
+    if preprocessor.n_numeric_features != architecture["n_numeric"] or cardinalities != list(
+        architecture["categorical_cardinalities"]
+    ):
+        raise ValueError("the preprocessing does not match the network's inputs")
+    expected_outputs = len(meta["target"]["classes"]) if meta["task"] == "classification" else 1
+    if meta["task"] not in TASKS or expected_outputs != architecture["n_outputs"]:
+        raise ValueError("the task or its classes do not match the network's outputs")
+    if meta["task"] == "regression":
+        _ = float(meta["target"]["mean"]), float(meta["target"]["std"])
+    _ = meta["target"]["name"], meta["schema"]["input_columns"], meta["schema"]["id_columns"]
 
 
 def _check_input_columns(

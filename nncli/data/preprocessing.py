@@ -73,10 +73,28 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
-        return cls(
-            numeric=[NumericSpec(**spec) for spec in data["numeric"]],
-            categorical=[CategoricalSpec(**spec) for spec in data["categorical"]],
-        )
+        """Rebuild from a model file's metadata; wrong types raise TypeError or ValueError.
+
+        Every value is converted to the type it must have, so a hand-edited or hostile file
+        fails here (a bad model file) rather than mid-prediction (a crash).
+        """
+        numeric = [
+            NumericSpec(
+                name=str(spec["name"]),
+                median=float(spec["median"]),
+                mean=float(spec["mean"]),
+                std=float(spec["std"]),
+                missing_indicator=bool(spec["missing_indicator"]),
+            )
+            for spec in data["numeric"]
+        ]
+        categorical = []
+        for spec in data["categorical"]:
+            if not isinstance(spec["vocabulary"], list):
+                raise TypeError(f"the vocabulary of {spec['name']!r} is not a list")
+            vocabulary = [str(value) for value in spec["vocabulary"]]
+            categorical.append(CategoricalSpec(str(spec["name"]), str(spec["kind"]), vocabulary))
+        return cls(numeric=numeric, categorical=categorical)
 
 
 @dataclass
