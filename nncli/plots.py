@@ -141,6 +141,8 @@ def plot_training(history: Mapping[str, Any], path: Path, *, title: str) -> Path
     best_index = int(np.flatnonzero(epochs == best)[0])
 
     figure = new_figure(10, 7)
+    from matplotlib.ticker import MaxNLocator  # after new_figure checked matplotlib is there
+
     figure.suptitle(title, fontsize=13)
     loss_axes, metric_axes = figure.subplots(
         2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
@@ -182,7 +184,7 @@ def plot_training(history: Mapping[str, Any], path: Path, *, title: str) -> Path
     metric_axes.plot([best], [metric[best_index]], marker="*", ms=13, color="#2ca02c")
     metric_axes.set_ylabel(f"validation\n{metric_name}")
     metric_axes.set_xlabel("epoch")
-    metric_axes.xaxis.get_major_locator().set_params(integer=True)
+    metric_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return save_figure(figure, path)
 
 
@@ -440,6 +442,8 @@ def plot_forecast(
         raise DataError("there are no forecasts to plot")
     known = {s.name: s for s in panel}
     names = [str(n) for n in dict.fromkeys(forecasts["series"].astype(str)) if str(n) in known]
+    if not names:
+        raise DataError("none of the forecast series is in the data; nothing to plot")
     names = names[:MAX_SERIES_PANELS]
     columns = _series_columns(len(names))
     rows = -(-len(names) // columns)
@@ -502,6 +506,8 @@ def plot_columns(frame: pd.DataFrame, report: InspectReport, path: Path) -> Path
     grid_columns = min(4, len(columns))
     rows = -(-len(columns) // grid_columns)
     figure = new_figure(max(8.0, 3.6 * grid_columns), 2.9 * rows + 0.9)
+    from matplotlib.ticker import MaxNLocator  # after new_figure checked matplotlib is there
+
     target = report.target.name if report.target is not None else None
     notes = []
     if skipped:
@@ -530,7 +536,7 @@ def plot_columns(frame: pd.DataFrame, report: InspectReport, path: Path) -> Path
                 if len(distinct) <= 6:
                     axes.set_xticks(distinct, [f"{v:g}" for v in distinct])
                 else:
-                    axes.xaxis.get_major_locator().set_params(integer=True)
+                    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             else:
                 bins = int(min(40, max(5, np.sqrt(len(numbers)))))
                 axes.hist(

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from nncli.models.rbf import RBFNetwork
 
 TASKS = ("classification", "regression")
-N = TypeVar("N", bound="torch.nn.Module")
+NetworkT = TypeVar("NetworkT", bound="torch.nn.Module")
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
 TABULAR_ARCHITECTURES = ("mlp", "rbf")
 
@@ -566,12 +566,12 @@ def load_tabular_model(path: Path) -> TabularModel:
         name = meta["architecture"].get("name", "mlp")
         if name not in TABULAR_ARCHITECTURES:
             raise ValueError(f"unknown architecture {name!r}")
-        network: MLP | RBFNetwork = network_matching(
+        build: Callable[[], MLP | RBFNetwork] = (
             (lambda: RBFNetwork(RBFConfig(**architecture)))
             if name == "rbf"
-            else (lambda: MLP(MLPConfig(**architecture))),
-            loaded.tensors,
+            else (lambda: MLP(MLPConfig(**architecture)))
         )
+        network = network_matching(build, loaded.tensors)
         preprocessor = Preprocessor.from_dict(meta["preprocessing"])
         _check_metadata_matches_network(meta, preprocessor, architecture)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
@@ -583,7 +583,7 @@ def load_tabular_model(path: Path) -> TabularModel:
     return TabularModel(network, preprocessor, meta)
 
 
-def network_matching(build: Callable[[], N], tensors: dict[str, torch.Tensor]) -> N:
+def network_matching(build: Callable[[], NetworkT], tensors: dict[str, torch.Tensor]) -> NetworkT:
     """The network `build` makes, loaded with `tensors`, or ValueError if their shapes differ.
 
     The shapes are compared on torch's meta device first, which allocates nothing: a model
@@ -732,7 +732,10 @@ def evaluate_tabular(
             f"{len(frame) - len(labelled)} row(s) with a missing {target!r} were left out"
         )
     if labelled.empty:
-        raise DataError(f"{path}: target column {target!r} has no values")
+        raise DataError(
+            f"{path}: target column {target!r} has no values (all missing)",
+            hint="evaluate needs labelled rows; use 'nncli predict' for unlabelled data",
+        )
     if model.task == "classification":
         indices = _class_indices(labelled[target], model.classes)
         unknown = indices < 0

@@ -113,3 +113,74 @@ def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path) -> None:
     torch.save({"weights": Payload()}, torch_file)  # a zip with a pickle inside
     _expect_bad(torch_file, "not an nncli model file")
     assert not sentinel.exists()
+
+
+def _with_metadata(source: Path, target: Path, change) -> Path:
+    """A copy of a model file whose nncli metadata was edited by `change` (valid JSON still)."""
+    data = source.read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    document = json.loads(header["__metadata__"]["nncli"])
+    change(document)
+    header["__metadata__"]["nncli"] = json.dumps(document)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    target.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + length :])
+    return target
+
+
+def _expect_bad_tabular(path: Path, fragment: str) -> None:
+    with pytest.raises(ModelFileError) as caught:
+        load_tabular_model(path)
+    assert caught.value.exit_code == ExitCode.BAD_MODEL
+    assert fragment in caught.value.one_line() and "\n" not in caught.value.one_line()
+
+
+def test_refuses_weights_that_do_not_match_the_architecture(
+    penguins_model: Path, tmp_path: Path
+) -> None:
+    def wider(document) -> None:
+        document["architecture"]["hidden_sizes"] = [64, 16]  # the weights are 32, 16
+
+    _expect_bad_tabular(
+        _with_metadata(penguins_model, tmp_path / "wider.nncli", wider),
+        "the weights do not match the architecture",
+    )
+
+
+def test_a_huge_claimed_architecture_is_refused_without_allocating_it(
+    penguins_model: Path, tmp_path: Path
+) -> None:
+    def enormous(document) -> None:
+        document["architecture"]["hidden_sizes"] = [10**9, 10**9]  # 4 EB if ever allocated
+
+    _expect_bad_tabular(
+        _with_metadata(penguins_model, tmp_path / "enormous.nncli", enormous),
+        "the weights do not match the architecture",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(architecture="mlp"),
+        lambda d: d["preprocessing"]["numeric"][0].update(median="heavy"),
+        lambda d: d["preprocessing"]["categorical"][0].update(vocabulary="Dream"),
+        lambda d: d["preprocessing"]["categorical"][0]["vocabulary"].append("Atlantis"),
+        lambda d: d["target"].update(classes=["Adelie"]),
+        lambda d: d.update(task="ranking"),
+    ],
+    ids=[
+        "architecture-not-a-table",
+        "median-not-a-number",
+        "vocabulary-not-a-list",
+        "vocabulary-longer-than-its-embedding",
+        "fewer-classes-than-outputs",
+        "unknown-task",
+    ],
+)
+def test_metadata_of_the_wrong_shape_is_a_bad_model_file_not_a_crash(
+    penguins_model: Path, tmp_path: Path, change
+) -> None:
+    edited = _with_metadata(penguins_model, tmp_path / "edited.nncli", change)
+    _expect_bad_tabular(edited, "metadata is incomplete or does not match its weights")
