@@ -83,7 +83,9 @@ class Ui:
 
     def error(self, message: str) -> None:
         """The one error line; printed even with --quiet."""
-        self.err.print(self._stamp(f"error: {message}"), style="bold red", markup=False, highlight=False)
+        self.err.print(
+            self._stamp(f"error: {message}"), style="bold red", markup=False, highlight=False
+        )
 
     def emit_json(self, document: Mapping[str, Any]) -> None:
         """Print exactly one JSON document on stdout, with the run's warnings in it."""
