@@ -110,8 +110,11 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
 def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOptions:
     """Training options for one point of the tabular search space."""
     layers, width = int(params["layers"]), int(params["width"])
+    arch = str(params.get("arch", base.arch))
     return replace(
         base,
+        arch=arch,
+        centres=width if arch == "rbf" else base.centres,  # an RBF's width is its centre count
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
         dropout=float(params["dropout"]),
         activation=str(params["activation"]),

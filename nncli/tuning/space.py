@@ -63,6 +63,7 @@ def _choice(name: str, *choices: Any) -> ParamSpec:
 TABULAR_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
+        _choice("arch", "mlp", "rbf"),
         _int("layers", 1, 3),
         _int("width", 16, 256, log=True),
         _float("dropout", 0.0, 0.5),
@@ -76,7 +77,7 @@ TABULAR_SPACE: dict[str, ParamSpec] = {
 FORECAST_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
-        _choice("arch", "lstm", "gru", "mlp"),
+        _choice("arch", "lstm", "gru", "tcn", "mlp"),
         _choice("lookback", 20, 40, 60),
         _int("hidden_size", 16, 128, log=True),
         _int("layers", 1, 2),
