@@ -483,6 +483,16 @@ def backtest(
             rich_help_panel=BACKTEST,
         ),
     ] = False,
+    max_mase: Annotated[
+        float | None,
+        typer.Option(
+            "--max-mase",
+            envvar="NNCLI_MAX_MASE",
+            help="Exit 5 when the network's backtest MASE is above this.",
+            show_default=False,
+            rich_help_panel=BACKTEST,
+        ),
+    ] = None,
     arch: ArchOpt = "lstm",
     lookback: LookbackOpt = 60,
     horizon: HorizonOpt = 5,
@@ -563,6 +573,11 @@ def backtest(
             _render_backtest(ui, report, options)
         if fail_if_worse_than_naive and not report.beats_naive:
             raise QualityGateError(f"quality gate failed: {report.verdict}")
+        network_mase = report.overall["network"]["mase"]
+        if max_mase is not None and network_mase > max_mase:
+            raise QualityGateError(
+                f"quality gate failed: backtest MASE {network_mase:.3f} > --max-mase {max_mase:g}"
+            )
 
 
 def _render_backtest(ui: Ui, report: Any, options: ForecastOptions) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nncli.tabular import EvaluationReport, TrainReport
     from nncli.training.loop import EpochRecord, History
 
+INSPECT_TABLE_ROWS = 200
 METRIC_LABELS = {
     "accuracy": "accuracy",
     "balanced_accuracy": "bal. acc.",
@@ -176,12 +177,17 @@ def _render_inspect(ui: Ui, report: InspectReport, frame: Any = None) -> None:
         columns.insert(5, "distribution")
         for row, column in zip(rows, report.columns, strict=True):
             row.insert(5, shapes.get(column.name, ""))
+    shown = rows[:INSPECT_TABLE_ROWS]
+    caption = None
+    if len(rows) > len(shown):  # a 10,000-column table helps nobody; --json has them all
+        caption = f"first {len(shown)} of {len(rows)} columns; --json lists every column"
     ui.print(
         make_table(
             f"{report.path}: {report.rows} rows × {len(report.columns)} columns",
             columns,
-            rows,
+            shown,
             numeric_from=3,
+            caption=caption,
         )
     )
     target = report.target

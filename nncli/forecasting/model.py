@@ -374,14 +374,15 @@ def load_forecast_model(path: Path) -> ForecastModel:
     """Load a forecaster model file and rebuild its network on the CPU."""
     from nncli.artifacts import load_model_file
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
+    from nncli.tabular import network_matching
 
     loaded = load_model_file(path, expect_kind="forecast")
     meta = loaded.metadata
     try:
-        network = SequenceForecaster(SequenceConfig(**meta["architecture"]))
-        network.load_state_dict(loaded.tensors)
-        _ = meta["transform"], meta["series"], meta["panel"]["time_col"]
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        config = SequenceConfig(**meta["architecture"])
+        network = network_matching(lambda: SequenceForecaster(config), loaded.tensors)
+        _ = meta["transform"], meta["series"].items(), meta["panel"]["time_col"]
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise ModelFileError(
             f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
             hint="retrain the model with this version of nncli",

@@ -171,6 +171,8 @@ def test_backtest_json_and_quality_gate(cli, recent_prices: Path) -> None:
     gate = cli(*args, "--fail-if-worse-than-naive", code=None)
     expected = ExitCode.OK if document["beats_naive"] else ExitCode.QUALITY_GATE
     assert gate.exit_code == expected
+    strict = cli(*args, "--max-mase", "0.001", code=ExitCode.QUALITY_GATE)
+    assert "backtest MASE" in strict.stderr and "> --max-mase 0.001" in strict.stderr
 
 
 @pytest.mark.parametrize(
