@@ -347,10 +347,14 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
             return
 
 
-def _worker_process(job: TuneJob, worker: int) -> None:
+def _worker_process(job: TuneJob, worker: int, threads: int) -> None:
     """Entry point of a `--workers` child process: errors become one line and an exit code."""
     import sys
 
+    import torch
+
+    # K workers with torch's default thread count each would oversubscribe the cores.
+    torch.set_num_threads(threads)
     try:
         run_worker(job, worker, None if job.quiet else _stderr_line)
     except NncliError as exc:
@@ -379,8 +383,11 @@ def run_study(job: TuneJob, workers: int = 1, log: Callable[[str], None] | None 
         run_worker(job, 0, log)
         return
     context = multiprocessing.get_context("spawn")
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
     processes = [
-        context.Process(target=_worker_process, args=(job, index), daemon=False)
+        context.Process(target=_worker_process, args=(job, index, threads), daemon=False)
         for index in range(workers)
     ]
     try:
