@@ -184,7 +184,9 @@ def main() -> int:
         baseline = run_child(SCRIPT, ["baseline"])
         runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
         for repeat in range(args.repeats):
-            for method in methods:
+            # rotate the order each round, so no method is always the first after a pause
+            shift = repeat % len(methods)
+            for method in methods[shift:] + methods[:shift]:
                 for _ in range(args.max_retries + 1):
                     wait_for_quiet(args.quiet_threshold, args.max_wait)
                     out = run_child(SCRIPT, ["read", method, str(path), str(args.cols)])
