@@ -189,6 +189,34 @@ class ForecastModel:
 
         return self.forecast_many([series], [origin])[0]
 
+    def forecast_origins(self, series: Series, origins: np.ndarray) -> np.ndarray:
+        """Levels [N, H, Q] at many origins of one series, from one pass over its features.
+
+        Per-step features and the model's fixed scaling make the features of a prefix equal to
+        the prefix of the features, so each window is a slice of the same `unfold` view: the
+        same forecasts as `forecast_many` on each prefix, without rebuilding them per origin.
+        """
+        import numpy as np
+        import torch
+
+        from nncli.forecasting.windows import make_windows
+        from nncli.training.loop import predict_batches
+
+        origins = np.asarray(origins, dtype=np.int64)
+        if len(origins) and origins.min() - self.lookback + 1 < (
+            0 if self.transform == "none" else 1
+        ):
+            raise DataError(f"series {series.name!r}: a forecast origin has too little history")
+        scaling = self.scaling(series.name)
+        features = torch.from_numpy(series_features(series, self.transform, scaling))
+        windows = make_windows(features, self.lookback)[
+            torch.as_tensor(origins - self.lookback + 1)
+        ]
+        raw = predict_batches(self.network, [windows]).numpy().astype(np.float64)
+        change = raw * scaling.std + scaling.mean  # [N, H, Q]
+        levels = invert_cumulative(self.transform, series.levels[origins], change)
+        return np.sort(levels, axis=2)  # quantiles never cross
+
     def forecast_many(self, panel: list[Series], origins: list[int]) -> list[np.ndarray]:
         """One [H, Q] level forecast per (series, origin), computed in one batch."""
         import numpy as np
@@ -405,7 +433,7 @@ def holdout_scores(
             continue
         _, valid_origins = _split_origins(len(series), options)
         heads = [series.head(int(origin) + 1) for origin in valid_origins]
-        predicted = model.forecast_many(heads, [len(h) - 1 for h in heads])
+        predicted = model.forecast_origins(series, valid_origins)
         for head, origin, levels in zip(heads, valid_origins, predicted, strict=True):
             actual = series.levels[origin + 1 : origin + 1 + options.horizon]
             scale = mase_scale(head.levels, season)

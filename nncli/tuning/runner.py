@@ -343,7 +343,8 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
         # a retry is queued, which this worker then runs.
         time.sleep(job.heartbeat_seconds)
         fail_stale_trials(study)
-        if budget_state(study)["finished"] >= job.trials and not budget_state(study)["running"]:
+        counts = budget_state(study)
+        if counts["finished"] >= job.trials and not counts["running"]:
             return
 
 
