@@ -8,6 +8,7 @@ cannot run code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import struct
@@ -15,14 +16,18 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nncli import __version__
 from nncli.errors import ModelFileError
 from nncli.files import atomic_write_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
+
+NetworkT = TypeVar("NetworkT", bound="torch.nn.Module")
 
 FORMAT_NAME = "nncli-model"
 FORMAT_VERSION = 1
@@ -141,3 +146,35 @@ def load_model_file(path: Path, expect_kind: str | None = None) -> ModelFile:
             hint=f"use {commands.get(str(document.get('kind')), 'the matching command')}",
         )
     return ModelFile(path, document, tensors)
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """A short id derived from the weights: same weights, same id."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def network_matching(build: Callable[[], NetworkT], tensors: dict[str, torch.Tensor]) -> NetworkT:
+    """The network `build` makes, loaded with `tensors`, or ValueError if their shapes differ.
+
+    The shapes are compared on torch's meta device first, which allocates nothing: a model
+    file whose metadata claims a 10^9-wide layer fails here instead of exhausting memory.
+    """
+    import torch
+
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in tensors.items()}
+    if expected != found:
+        names = sorted(set(expected) ^ set(found)) or sorted(
+            name for name in expected if expected[name] != found[name]
+        )
+        raise ValueError(
+            f"the weights do not match the architecture (first difference: {names[0]!r})"
+        )
+    network = build()
+    network.load_state_dict(tensors)
+    return network

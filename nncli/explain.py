@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.forecasting.model import ForecastModel
-    from nncli.tabular import TabularModel
+    from nncli.tabular.model import TabularModel
 
 # Upper lag of each target lag block; past the last one, blocks double (120, 240, ...).
 DEFAULT_LAG_BLOCKS = (5, 20, 60)
@@ -129,7 +129,7 @@ def explain_model(
 
         forecaster = load_forecast_model(model_path)
         return explain_forecast(forecaster, data, options, reporter=reporter), forecaster.metadata
-    from nncli.tabular import load_tabular_model
+    from nncli.tabular.model import load_tabular_model
 
     tabular = load_tabular_model(model_path)
     if options.lag_blocks is not None or options.windows is not None:
@@ -172,7 +172,8 @@ def _labelled_rows(
     from nncli.data.loading import read_csv, require_columns, require_rows
     from nncli.data.preprocessing import numeric_values
     from nncli.files import file_sha256
-    from nncli.tabular import _class_indices, _encode_for_model
+    from nncli.tabular.model import encode_rows
+    from nncli.tasks import class_indices
 
     frame = read_csv(data, options.csv, reporter=reporter)
     require_rows(frame, data)
@@ -191,7 +192,7 @@ def _labelled_rows(
     if labelled.empty:
         raise DataError(f"{data}: target column {target!r} has no values")
     if model.task == "classification":
-        truth = _class_indices(labelled[target], model.classes)
+        truth = class_indices(labelled[target], model.classes)
         unknown = truth < 0
         if unknown.any():
             reporter.warn(
@@ -204,7 +205,7 @@ def _labelled_rows(
             )
     else:
         truth = numeric_values(labelled[target], data, target).to_numpy(np.float64)
-    encoded = _encode_for_model(model, labelled, data, reporter)
+    encoded = encode_rows(model, labelled, data, reporter)
     return encoded, truth
 
 

@@ -167,14 +167,14 @@ def _tabular_sample(
 ) -> tuple[list[torch.Tensor], str]:
     import numpy as np
 
-    from nncli.tabular import _encode_for_model
+    from nncli.tabular.model import encode_rows
 
     if options.data is not None:
         from nncli.data.loading import read_csv, require_rows
 
         frame = read_csv(options.data, options.csv, reporter=reporter)
         require_rows(frame, options.data)
-        encoded = _encode_for_model(model, frame.iloc[:PARITY_ROWS], options.data, reporter)
+        encoded = encode_rows(model, frame.iloc[:PARITY_ROWS], options.data, reporter)
         return [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)], "data"
     rng = np.random.default_rng(0)
     columns: list[Any] = []
@@ -609,7 +609,7 @@ def export_model(
 
         graph = _forecast_graph(load_forecast_model(model_path), options, reporter)
     else:
-        from nncli.tabular import load_tabular_model
+        from nncli.tabular.model import load_tabular_model
 
         graph = _tabular_graph(load_tabular_model(model_path), options, reporter)
     graph.module.eval()

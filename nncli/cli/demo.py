@@ -42,14 +42,11 @@ def demo(
         from nncli.data.schema import inspect_table
         from nncli.errors import UsageError
         from nncli.files import atomic_writer
-        from nncli.tabular import (
-            TabularOptions,
-            evaluate_tabular,
-            load_tabular_model,
-            predict_tabular,
-            save_tabular_model,
-            train_tabular,
-        )
+        from nncli.tabular.evaluate import evaluate_tabular
+        from nncli.tabular.model import load_tabular_model, save_tabular_model
+        from nncli.tabular.options import TabularOptions
+        from nncli.tabular.predict import predict_tabular
+        from nncli.tabular.train import train_tabular
         from nncli.training.loop import TrainingConfig
 
         source = data_dir or find_sample_data()

@@ -1,4 +1,10 @@
-"""Options shared by every command, and the TOML config file behind them.
+"""Every command's flags, built from the library's option declarations, and the TOML config.
+
+A command is a plain function registered with `command(group)`. Each parameter annotated with
+an options dataclass (`TabularOptions`, `ForecastOptions`, ...) becomes that dataclass's flags,
+read from the fields declared with `nncli.options.option`; the command receives the dataclass
+built and validated. Every command also gets --json, --quiet, --debug and --config, runs
+inside `command_session` (one-line errors, exit codes) and may ask for the run's `ui: Ui`.
 
 Precedence, highest first: command-line flags, NNCLI_* environment variables, the --config
 TOML file, built-in defaults. (Click resolves flags > envvar > default_map > default; the
@@ -7,14 +13,22 @@ eager --config option fills the default_map before any other option is read.)
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import tomllib
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
+from nncli.options import OptionSpec, check_options, flag_name, spec_of
+
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
 
 def _path_parameters(ctx: typer.Context) -> set[str]:
@@ -176,3 +190,151 @@ DataArg = Annotated[
 ModelArg = Annotated[
     Path, typer.Argument(help="Model file written by 'nncli train'.", show_default=False)
 ]
+
+
+COMMON = ("json", "quiet", "debug", "config")
+_EMPTY = inspect.Parameter.empty
+
+
+def _is_options_class(annotation: Any) -> bool:
+    return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
+
+
+def _field_default(field: dataclasses.Field[Any], instance: Any) -> Any:
+    if instance is not None:
+        return getattr(instance, field.name)
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return _EMPTY
+
+
+def _cli_parameter(field: dataclasses.Field[Any], hint: Any, default: Any) -> inspect.Parameter:
+    """The Typer parameter for one declared field."""
+    spec = spec_of(field)
+    assert spec is not None
+    flag = flag_name(field)
+    name = flag.removeprefix("--").replace("-", "_")
+    if spec.repeatable:
+        hint, default = list[str] | None, None
+    elif spec.parse is not None:
+        hint = str | None if default is None else str
+        if default is not _EMPTY and default is not None:
+            default = spec.show(default) if spec.show else str(default)
+    envvar = "NNCLI_" + name.upper() if spec.envvar and not spec.repeatable else None
+    info = typer.Option(
+        flag,
+        *([spec.short] if spec.short else []),
+        envvar=envvar,
+        help=spec.help,
+        rich_help_panel=spec.panel,
+        show_default=not spec.hidden_default and default is not _EMPTY,
+    )
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[hint, info]
+    )
+
+
+Builder = Callable[[dict[str, Any]], Any]
+
+
+def _expand(cls: type, instance: Any, parameters: dict[str, inspect.Parameter]) -> Builder:
+    """Add `cls`'s declared fields to `parameters`; return a function that rebuilds an
+    instance from the parsed command-line values."""
+    hints = typing.get_type_hints(cls)
+    parts: dict[str, Builder] = {}
+    for field in dataclasses.fields(cls):
+        default = _field_default(field, instance)
+        hint = hints[field.name]
+        if _is_options_class(hint):
+            parts[field.name] = _expand(hint, None if default is _EMPTY else default, parameters)
+            continue
+        spec = spec_of(field)
+        if spec is None or not spec.cli:
+            if default is _EMPTY:
+                raise TypeError(f"{cls.__name__}.{field.name} has no default and no flag")
+            parts[field.name] = functools.partial(lambda value, _: value, default)
+            continue
+        parameter = _cli_parameter(field, hint, default)
+        if parameter.name in parameters:
+            raise TypeError(f"option {parameter.name!r} is declared twice in one command")
+        parameters[parameter.name] = parameter
+        parts[field.name] = functools.partial(_read_value, parameter.name, spec)
+
+    def build(values: dict[str, Any]) -> Any:
+        return cls(**{name: part(values) for name, part in parts.items()})
+
+    return build
+
+
+def _read_value(name: str, spec: OptionSpec, values: dict[str, Any]) -> Any:
+    value = values[name]
+    if spec.repeatable:
+        return list(value or [])
+    if spec.parse is not None and isinstance(value, str):
+        return spec.parse(value)
+    return value
+
+
+def _common_parameters() -> dict[str, inspect.Parameter]:
+    aliases = {"json": JsonOpt, "quiet": QuietOpt, "debug": DebugOpt, "config": ConfigOpt}
+    defaults = {"json": False, "quiet": False, "debug": False, "config": None}
+    return {
+        name: inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=alias
+        )
+        for name, alias in aliases.items()
+    }
+
+
+def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT], CommandT]:
+    """Register `function` as a command of `group`, its options dataclasses spelled out as flags.
+
+    The function's parameters are either ordinary Typer parameters (kept as they are), an
+    options dataclass (expanded into its declared flags, then built and validated), or
+    `ui` (the run's `Ui`). Every command gets --json, --quiet, --debug and --config.
+    """
+
+    def register(function: CommandT) -> CommandT:
+        from nncli.cli.runtime import command_session
+
+        hints = typing.get_type_hints(function, include_extras=True)
+        parameters: dict[str, inspect.Parameter] = {}
+        builders: dict[str, Builder] = {}
+        for parameter in inspect.signature(function).parameters.values():
+            hint = hints.get(parameter.name, parameter.annotation)
+            if parameter.name == "ui":
+                continue
+            if _is_options_class(hint):
+                instance = None if parameter.default is _EMPTY else parameter.default
+                builders[parameter.name] = _expand(hint, instance, parameters)
+            else:
+                parameters[parameter.name] = parameter.replace(
+                    kind=inspect.Parameter.KEYWORD_ONLY, annotation=hint
+                )
+                builders[parameter.name] = functools.partial(
+                    lambda key, values: values[key], parameter.name
+                )
+        parameters.update(_common_parameters())
+        wants_ui = "ui" in inspect.signature(function).parameters
+
+        @functools.wraps(function)
+        def run(**values: Any) -> Any:
+            with command_session(values["json"], values["quiet"], values["debug"]) as ui:
+                arguments = {key: build(values) for key, build in builders.items()}
+                for value in arguments.values():
+                    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                        check_options(value)
+                if wants_ui:
+                    arguments["ui"] = ui
+                return function(**arguments)
+
+        signature = inspect.Signature(list(parameters.values()))
+        run.__signature__ = signature  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+        del run.__wrapped__  # Typer must read the new signature, not the function's
+        group.command(name)(run)
+        return function
+
+    return register

@@ -15,18 +15,19 @@ from nncli.cli.options import (
     JsonOpt,
     ModelArg,
     QuietOpt,
-    SeedOpt,
     SepOpt,
+    command,
     csv_options,
-    parse_sizes,
 )
 from nncli.cli.runtime import command_session
 from nncli.output import Ui, make_table
+from nncli.tabular.options import TabularOptions
 
 if TYPE_CHECKING:
     from nncli.data.loading import CsvOptions
     from nncli.data.schema import InspectReport
-    from nncli.tabular import EvaluationReport, TrainReport
+    from nncli.tabular.evaluate import EvaluationReport
+    from nncli.tabular.train import TrainReport
     from nncli.training.loop import EpochRecord, History
 
 INSPECT_TABLE_ROWS = 200
@@ -45,6 +46,16 @@ MODEL = "Model"
 TRAINING = "Training"
 SPLIT = "Split"
 
+OutModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        envvar="NNCLI_OUT",
+        help="Model file to write (default: <data name>.nncli).",
+        show_default=False,
+    ),
+]
 TargetOpt = Annotated[
     str,
     typer.Option(
@@ -265,275 +276,45 @@ def default_model_path(data: Path) -> Path:
 
 
 def train(
+    ui: Ui,
     data: DataArg,
-    target: TargetOpt,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            envvar="NNCLI_OUT",
-            help="Model file to write (default: <data name>.nncli).",
-            show_default=False,
-        ),
-    ] = None,
-    task: Annotated[
-        str | None,
-        typer.Option(
-            "--task",
-            envvar="NNCLI_TASK",
-            help="classification or regression (default: inferred).",
-            show_default=False,
-        ),
-    ] = None,
-    drop: Annotated[
-        list[str] | None,
-        typer.Option("--drop", help="Column to leave out (repeatable).", rich_help_panel="Data"),
-    ] = None,
-    id_col: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--id-col",
-            help="ID column: not a feature, kept in predictions (repeatable).",
-            rich_help_panel="Data",
-        ),
-    ] = None,
-    max_categories: Annotated[
-        int,
-        typer.Option(
-            "--max-categories",
-            envvar="NNCLI_MAX_CATEGORIES",
-            help="Most frequent categories kept per column; rarer ones share the unknown bucket.",
-            rich_help_panel="Data",
-        ),
-    ] = 1000,
-    split: Annotated[
-        str,
-        typer.Option(
-            "--split",
-            envvar="NNCLI_SPLIT",
-            help="auto (stratified for classes), stratified, random, time, or column.",
-            rich_help_panel=SPLIT,
-        ),
-    ] = "auto",
-    split_col: Annotated[
-        str | None,
-        typer.Option(
-            "--split-col", help="Column holding train/valid/test per row.", rich_help_panel=SPLIT
-        ),
-    ] = None,
-    time_col: Annotated[
-        str | None,
-        typer.Option(
-            "--time-col",
-            help="Time column for --split time (oldest rows train, newest test).",
-            rich_help_panel=SPLIT,
-        ),
-    ] = None,
-    valid_size: Annotated[
-        float,
-        typer.Option(
-            "--valid-size",
-            envvar="NNCLI_VALID_SIZE",
-            help="Share of rows for validation (early stopping).",
-            rich_help_panel=SPLIT,
-        ),
-    ] = 0.15,
-    test_size: Annotated[
-        float,
-        typer.Option(
-            "--test-size",
-            envvar="NNCLI_TEST_SIZE",
-            help="Share of rows held out for the final test.",
-            rich_help_panel=SPLIT,
-        ),
-    ] = 0.15,
-    hidden: Annotated[
-        str,
-        typer.Option(
-            "--hidden",
-            envvar="NNCLI_HIDDEN",
-            help="Hidden layer widths, comma-separated.",
-            rich_help_panel=MODEL,
-        ),
-    ] = "128,64",
-    activation: Annotated[
-        str,
-        typer.Option(
-            "--activation",
-            envvar="NNCLI_ACTIVATION",
-            help="relu, gelu, silu, tanh, leaky_relu or elu.",
-            rich_help_panel=MODEL,
-        ),
-    ] = "relu",
-    dropout: Annotated[
-        float,
-        typer.Option(
-            "--dropout",
-            envvar="NNCLI_DROPOUT",
-            help="Dropout after each hidden layer.",
-            rich_help_panel=MODEL,
-        ),
-    ] = 0.1,
-    batch_norm: Annotated[
-        bool,
-        typer.Option(
-            "--batch-norm",
-            envvar="NNCLI_BATCH_NORM",
-            help="Batch normalisation after each hidden layer.",
-            rich_help_panel=MODEL,
-        ),
-    ] = False,
-    arch: Annotated[
-        str,
-        typer.Option(
-            "--arch",
-            envvar="NNCLI_ARCH",
-            help="mlp, or rbf (a radial-basis-function network: Gaussian units around learned centres).",
-            rich_help_panel=MODEL,
-        ),
-    ] = "mlp",
-    centres: Annotated[
-        int | None,
-        typer.Option(
-            "--centres",
-            envvar="NNCLI_CENTRES",
-            help="RBF units (--arch rbf) (default: the first --hidden width).",
-            show_default=False,
-            rich_help_panel=MODEL,
-        ),
-    ] = None,
-    epochs: Annotated[
-        int,
-        typer.Option(
-            "--epochs", envvar="NNCLI_EPOCHS", help="Maximum epochs.", rich_help_panel=TRAINING
-        ),
-    ] = 200,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size",
-            envvar="NNCLI_BATCH_SIZE",
-            help="Rows per mini-batch (default: training rows / 16, within 32..1024).",
-            show_default=False,
-            rich_help_panel=TRAINING,
-        ),
-    ] = None,
-    lr: Annotated[
-        float,
-        typer.Option(
-            "--lr", envvar="NNCLI_LR", help="AdamW learning rate.", rich_help_panel=TRAINING
-        ),
-    ] = 1e-3,
-    weight_decay: Annotated[
-        float,
-        typer.Option(
-            "--weight-decay",
-            envvar="NNCLI_WEIGHT_DECAY",
-            help="AdamW weight decay.",
-            rich_help_panel=TRAINING,
-        ),
-    ] = 1e-4,
-    patience: Annotated[
-        int,
-        typer.Option(
-            "--patience",
-            envvar="NNCLI_PATIENCE",
-            help="Stop after this many epochs without a better validation loss.",
-            rich_help_panel=TRAINING,
-        ),
-    ] = 20,
-    class_weights: Annotated[
-        bool,
-        typer.Option(
-            "--class-weights",
-            envvar="NNCLI_CLASS_WEIGHTS",
-            help="Weight classes by inverse frequency.",
-            rich_help_panel=TRAINING,
-        ),
-    ] = False,
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device",
-            envvar="NNCLI_DEVICE",
-            help="cpu, cuda, cuda:N or auto.",
-            rich_help_panel=TRAINING,
-        ),
-    ] = "cpu",
-    seed: SeedOpt = 0,
+    options: TabularOptions,
+    out: OutModelOpt = None,
     plot: PlotOpt = None,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    config: ConfigOpt = None,
 ) -> None:
     """Train an MLP on a CSV table; report test metrics next to baselines; save one model file."""
-    with command_session(json, quiet, debug) as ui:
-        from nncli.devices import resolve_device
-        from nncli.files import check_output_path
-        from nncli.tabular import TabularOptions, save_tabular_model, train_tabular
-        from nncli.training.loop import TrainingConfig
+    from nncli.files import check_output_path
+    from nncli.tabular.model import save_tabular_model
+    from nncli.tabular.train import train_tabular
 
-        model_path = check_output_path(out or default_model_path(data), data)
-        if plot is not None:
-            from nncli.plots import check_plot_path
+    model_path = check_output_path(out or default_model_path(data), data)
+    if plot is not None:
+        from nncli.plots import check_plot_path
 
-            check_plot_path(plot, data, model_path)
-        options = TabularOptions(
-            target=target,
-            task=task,
-            drop=list(drop or []),
-            id_columns=list(id_col or []),
-            split=split,
-            split_col=split_col,
-            time_col=time_col,
-            valid_size=valid_size,
-            test_size=test_size,
-            hidden_sizes=parse_sizes(hidden),
-            activation=activation,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            arch=arch.lower(),
-            centres=centres,
-            class_weights=class_weights,
-            max_categories=max_categories,
-            training=TrainingConfig(
-                epochs=epochs,
-                batch_size=batch_size,
-                learning_rate=lr,
-                weight_decay=weight_decay,
-                patience=patience,
-                seed=seed,
-                device=resolve_device(device),
-            ),
-            csv=csv_options(sep, encoding),
-        )
-        options.validate()
-        with EpochProgress(ui, epochs) as progress:
-            report = train_tabular(data, options, reporter=ui, callbacks=(progress,))
-        save_tabular_model(model_path, report.model)
-        history = report.history
-        ui.info(
-            f"trained {len(history.records)} epoch(s)"
-            + (" (early stop)" if history.stopped_early else "")
-            + f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}, "
-            f"val {history.metric_name} {history.best.valid_metric:.4f}"
-        )
-        ui.info(f"saved {model_path} (model id {report.model.metadata['model_id']})")
-        show_loss_sparkline(ui, history)
-        if plot is not None:
-            from nncli.plots import plot_training
+        check_plot_path(plot, data, model_path)
+    with EpochProgress(ui, options.training.epochs) as progress:
+        report = train_tabular(data, options, reporter=ui, callbacks=(progress,))
+    save_tabular_model(model_path, report.model)
+    history = report.history
+    ui.info(
+        f"trained {len(history.records)} epoch(s)"
+        + (" (early stop)" if history.stopped_early else "")
+        + f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}, "
+        f"val {history.metric_name} {history.best.valid_metric:.4f}"
+    )
+    ui.info(f"saved {model_path} (model id {report.model.metadata['model_id']})")
+    show_loss_sparkline(ui, history)
+    if plot is not None:
+        from nncli.plots import plot_training
 
-            name = report.model.metadata["architecture"]["name"].upper()
-            plot_training(history.to_dict(), plot, title=f"training {name}: {data.name} → {target}")
-            ui.info(f"wrote {plot}")
-        if json:
-            ui.emit_json({"ok": True, "model_path": str(model_path), **report.to_dict()})
-        else:
-            _render_train(ui, report)
+        name = report.model.metadata["architecture"]["name"].upper()
+        title = f"training {name}: {data.name} → {options.target}"
+        plot_training(history.to_dict(), plot, title=title)
+        ui.info(f"wrote {plot}")
+    if ui.json_mode:
+        ui.emit_json({"ok": True, "model_path": str(model_path), **report.to_dict()})
+    else:
+        render_train(ui, report)
 
 
 def show_loss_sparkline(ui: Ui, history: History) -> None:
@@ -564,7 +345,7 @@ def _metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str]
     ]
 
 
-def _render_train(ui: Ui, report: TrainReport) -> None:
+def render_train(ui: Ui, report: TrainReport) -> None:
     name = str(report.model.metadata.get("architecture", {}).get("name", "mlp")).upper()
     named = {f"network ({name})": report.test_metrics, **report.baselines}
     columns, rows = _metric_rows(report.model.task, named)
@@ -587,7 +368,8 @@ def evaluate(
 ) -> None:
     """Score a model on labelled data: classification report, confusion matrix, ROC-AUC; or RMSE/MAE/R²."""
     with command_session(json, quiet, debug) as ui:
-        from nncli.tabular import evaluate_tabular, load_tabular_model
+        from nncli.tabular.evaluate import evaluate_tabular
+        from nncli.tabular.model import load_tabular_model
 
         if plot is not None:
             from nncli.plots import check_plot_path
@@ -676,7 +458,8 @@ def predict(
         import sys
 
         from nncli.files import atomic_writer, check_output_path
-        from nncli.tabular import load_tabular_model, predict_tabular
+        from nncli.tabular.model import load_tabular_model
+        from nncli.tabular.predict import predict_tabular
 
         if output is not None:
             check_output_path(output, data, model)
@@ -717,6 +500,6 @@ def predict(
 def register(app: typer.Typer) -> None:
     """Add the tabular commands to the root app."""
     app.command()(inspect)
-    app.command()(train)
+    command(app)(train)
     app.command()(evaluate)
     app.command()(predict)

@@ -243,7 +243,7 @@ def tune(
     """Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers)."""
     with command_session(json, quiet, debug) as ui:
         from nncli.files import check_input_file, check_output_path
-        from nncli.tabular import TabularOptions
+        from nncli.tabular.options import TabularOptions
         from nncli.training.loop import TrainingConfig
         from nncli.tuning.runner import TuneJob
         from nncli.tuning.storage import resolve_storage_url

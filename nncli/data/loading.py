@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import DataError
+from nncli.errors import DataError, UsageError
 from nncli.files import check_input_file
+from nncli.options import option
 from nncli.reporting import Reporter
 
 if TYPE_CHECKING:
@@ -24,12 +25,26 @@ _OPENERS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, "
 _SEPARATORS = (",", ";", "\t", "|")
 
 
+def parse_separator(text: str) -> str:
+    """--sep: one character, or a name for one ('tab', 'comma', 'semicolon')."""
+    sep = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";"}.get(text, text)
+    if len(sep) != 1:
+        raise UsageError(f"{sep!r}: --sep must be one character (or 'tab')")
+    return sep
+
+
 @dataclass(frozen=True)
 class CsvOptions:
     """How to read a CSV: the separator (None sniffs it) and the text encoding."""
 
-    sep: str | None = None
-    encoding: str = "utf-8"
+    sep: str | None = option(
+        None,
+        help="CSV field separator (default: sniffed from the header; 'tab' for TSV).",
+        panel="Data",
+        parse=parse_separator,
+        hidden_default=True,
+    )
+    encoding: str = option("utf-8", help="Text encoding of the CSV (e.g. latin-1).", panel="Data")
 
 
 def _open_text_head(path: Path, encoding: str, size: int = 65536, shown: str = "") -> str:

@@ -390,10 +390,10 @@ def _frequency(series: Series) -> str:
 def save_forecast_model(path: Path, model: ForecastModel, extra: dict[str, Any]) -> None:
     """Write the forecaster's model file (atomically), with a weights-derived model id."""
     from nncli.artifacts import provenance, save_model_file
-    from nncli.tabular import _weights_digest
+    from nncli.artifacts import weights_digest
 
     state = dict(model.network.state_dict())
-    model.metadata.setdefault("model_id", _weights_digest(state))
+    model.metadata.setdefault("model_id", weights_digest(state))
     model.metadata.update(extra)
     save_model_file(path, state, {**model.metadata, **provenance()})
 
@@ -402,7 +402,7 @@ def load_forecast_model(path: Path) -> ForecastModel:
     """Load a forecaster model file and rebuild its network on the CPU."""
     from nncli.artifacts import load_model_file
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
-    from nncli.tabular import network_matching
+    from nncli.artifacts import network_matching
 
     loaded = load_model_file(path, expect_kind="forecast")
     meta = loaded.metadata

@@ -15,23 +15,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from nncli.training.config import TrainingConfig
+
 Inputs = Sequence[torch.Tensor]
-
-
-@dataclass
-class TrainingConfig:
-    """Optimiser and loop settings."""
-
-    epochs: int = 200
-    batch_size: int | None = None  # None: auto_batch_size(rows)
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    patience: int = 20
-    seed: int = 0
-    device: str = "cpu"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import optuna
 
     from nncli.forecasting.model import ForecastOptions
-    from nncli.tabular import TabularOptions
+    from nncli.tabular.options import TabularOptions
     from nncli.training.loop import EpochRecord, History
 
 PRUNERS = ("median", "hyperband", "none")
@@ -142,7 +142,7 @@ def forecast_options(base: ForecastOptions, params: dict[str, Any]) -> ForecastO
 
 def _tabular_objective(job: TuneJob) -> Callable[[optuna.Trial], float]:
     from nncli.data.loading import read_csv
-    from nncli.tabular import train_tabular
+    from nncli.tabular.train import train_tabular
 
     assert job.tabular is not None
     base = job.tabular
@@ -503,7 +503,8 @@ def refit_best(job: TuneJob, report: TuneReport, path: Path, reporter: Any) -> d
         "storage": redact(job.storage_url),
     }
     if job.kind == "tabular":
-        from nncli.tabular import save_tabular_model, train_tabular
+        from nncli.tabular.model import save_tabular_model
+        from nncli.tabular.train import train_tabular
 
         assert job.tabular is not None
         tabular = tabular_options(job.tabular, full)

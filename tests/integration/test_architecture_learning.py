@@ -15,12 +15,9 @@ from nncli.forecasting.model import (
     train_forecaster,
 )
 from nncli.forecasting.series import PanelSpec
-from nncli.tabular import (
-    TabularOptions,
-    load_tabular_model,
-    save_tabular_model,
-    train_tabular,
-)
+from nncli.tabular.model import load_tabular_model, save_tabular_model
+from nncli.tabular.options import TabularOptions
+from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
 from tests.integration.test_forecast_learning import seasonal_series
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nncli.tabular import TabularOptions, train_tabular
+from nncli.tabular.options import TabularOptions
+from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
 
 

@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from nncli.errors import ExitCode, UsageError
-from nncli.tabular import TabularOptions
+from nncli.tabular.options import TabularOptions
 from nncli.training.loop import TrainingConfig
 from nncli.tuning.runner import TuneJob, budget_state, open_study, run_study, summarize
 from nncli.tuning.space import TABULAR_SPACE, build_space

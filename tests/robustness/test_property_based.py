@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from nncli.errors import ExitCode, NncliError
-from nncli.tabular import TabularOptions, predict_tabular, train_tabular
+from nncli.tabular.options import TabularOptions
+from nncli.tabular.predict import predict_tabular
+from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
 from tests.conftest import Cli
 

@@ -9,7 +9,7 @@ from nncli.errors import UsageError
 from nncli.models.convolutional import TemporalConvNet, receptive_field, tcn_dilations
 from nncli.models.rbf import RBFConfig, RBFNetwork, kmeans_plus_plus
 from nncli.models.recurrent import ARCHITECTURES, SequenceConfig, SequenceForecaster
-from nncli.tabular import TabularOptions
+from nncli.tabular.options import TabularOptions
 
 
 @pytest.mark.parametrize("lookback", [1, 5, 20, 60, 200])

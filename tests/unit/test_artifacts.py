@@ -13,7 +13,8 @@ from safetensors.torch import save_file
 
 from nncli.artifacts import FORMAT_VERSION, load_model_file, read_metadata
 from nncli.errors import ExitCode, ModelFileError
-from nncli.tabular import load_tabular_model, predict_tabular
+from nncli.tabular.model import load_tabular_model
+from nncli.tabular.predict import predict_tabular
 
 
 def test_round_trip_gives_identical_predictions(
@@ -21,7 +22,7 @@ def test_round_trip_gives_identical_predictions(
 ) -> None:
     model = load_tabular_model(penguins_model)
     before = predict_tabular(model, sample_data / "penguins.csv", proba=True)
-    from nncli.tabular import save_tabular_model
+    from nncli.tabular.model import save_tabular_model
 
     copy = tmp_path / "copy.nncli"
     save_tabular_model(copy, model)

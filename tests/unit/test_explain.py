@@ -14,7 +14,9 @@ from nncli.explain import ExplainOptions, explain_forecast, explain_tabular, lag
 from nncli.forecasting.model import ForecastOptions, train_forecaster
 from nncli.forecasting.series import PanelSpec, load_panel
 from nncli.reporting import CollectingReporter
-from nncli.tabular import TabularModel, TabularOptions, train_tabular
+from nncli.tabular.model import TabularModel
+from nncli.tabular.options import TabularOptions
+from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
 
 

@@ -22,13 +22,10 @@ from nncli.forecasting.model import (
 )
 from nncli.forecasting.predict import forecast_next
 from nncli.forecasting.series import PanelSpec, load_panel
-from nncli.tabular import (
-    TabularOptions,
-    load_tabular_model,
-    predict_tabular,
-    save_tabular_model,
-    train_tabular,
-)
+from nncli.tabular.model import load_tabular_model, save_tabular_model
+from nncli.tabular.options import TabularOptions
+from nncli.tabular.predict import predict_tabular
+from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"

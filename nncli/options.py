@@ -1,0 +1,184 @@
+"""Options declared once, on the dataclass that carries them into the library.
+
+Each option is a dataclass field made by `option(...)`: its default, its help text, its
+command-line flag and panel, and the constraint its value must meet. `check_options` validates
+a whole options object (nested dataclasses included) from those declarations, and the CLI
+builds every command's flags from the same fields (`nncli.cli.options`), so an option is
+written in exactly one place. (The idea is scikit-learn's `_parameter_constraints`.)
+
+This module imports nothing heavy and nothing from the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from nncli.errors import UsageError
+
+OPTION_KEY = "nncli.option"
+
+
+class Check:
+    """A constraint on one option's value; `problem` says what is wrong, or None."""
+
+    def problem(self, value: Any) -> str | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class AtLeast(Check):
+    """A number no smaller than `low` (None is allowed: it means 'automatic')."""
+
+    low: float
+
+    def problem(self, value: Any) -> str | None:
+        if value is None or (isinstance(value, int | float) and value >= self.low):
+            return None
+        return f"must be at least {self.low:g}, not {value}"
+
+
+@dataclass(frozen=True)
+class Positive(Check):
+    """A number greater than zero."""
+
+    def problem(self, value: Any) -> str | None:
+        if value is None or (isinstance(value, int | float) and value > 0):
+            return None
+        return f"must be positive, not {value}"
+
+
+@dataclass(frozen=True)
+class NonNegative(Check):
+    """A finite number, zero or more."""
+
+    def problem(self, value: Any) -> str | None:
+        if value is None or (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            return None
+        return f"must be zero or positive, not {value}"
+
+
+@dataclass(frozen=True)
+class Within(Check):
+    """A number in an interval; `closed` says which ends belong to it ('[)', '()', '[]')."""
+
+    low: float
+    high: float
+    closed: str = "[)"
+
+    def problem(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, int | float):
+            above = value >= self.low if self.closed[0] == "[" else value > self.low
+            below = value <= self.high if self.closed[1] == "]" else value < self.high
+            if above and below:
+                return None
+        return f"must be in {self.closed[0]}{self.low:g}, {self.high:g}{self.closed[1]}, not {value}"
+
+
+@dataclass(frozen=True)
+class OneOf(Check):
+    """One of a fixed set of names."""
+
+    choices: tuple[str, ...]
+
+    def problem(self, value: Any) -> str | None:
+        if value is None or value in self.choices:
+            return None
+        return f"must be one of {', '.join(self.choices)}, not {value!r}"
+
+
+@dataclass(frozen=True)
+class EachAtLeast(Check):
+    """A non-empty list of numbers, each at least `low`."""
+
+    low: float
+
+    def problem(self, value: Any) -> str | None:
+        if value and all(item >= self.low for item in value):
+            return None
+        return f"needs values of at least {self.low:g}, not {value!r}"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How an option appears on the command line; stored in the field's metadata."""
+
+    help: str
+    flag: str | None = None  # default: --name-with-dashes
+    short: str | None = None
+    panel: str | None = None
+    check: Check | None = None
+    # For values a shell cannot type directly (lists): text -> value, and value -> text.
+    parse: Callable[[str], Any] | None = None
+    show: Callable[[Any], str] | None = None
+    repeatable: bool = False  # a list given as the flag many times (--drop a --drop b)
+    envvar: bool = True
+    hidden_default: bool = False  # the default is 'automatic' and says so in the help
+    cli: bool = True  # False: a library-only field with no flag
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    default_factory: Any = dataclasses.MISSING,
+    **spec: Any,
+) -> Any:
+    """A dataclass field declared once: default, help, flag, panel and constraint."""
+    metadata = {OPTION_KEY: OptionSpec(help=help, **spec)}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def spec_of(field: dataclasses.Field[Any]) -> OptionSpec | None:
+    """The option declaration on a dataclass field, if it has one."""
+    spec = field.metadata.get(OPTION_KEY)
+    return spec if isinstance(spec, OptionSpec) else None
+
+
+def flag_name(field: dataclasses.Field[Any]) -> str:
+    """The field's long flag, e.g. `learning_rate` declared as --lr."""
+    spec = spec_of(field)
+    if spec is not None and spec.flag:
+        return spec.flag
+    return "--" + field.name.replace("_", "-")
+
+
+def declared_fields(options: Any) -> Iterator[tuple[dataclasses.Field[Any], Any]]:
+    """(field, value) for every declared option, descending into nested option dataclasses."""
+    for field in dataclasses.fields(options):
+        value = getattr(options, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from declared_fields(value)
+        elif spec_of(field) is not None:
+            yield field, value
+
+
+def check_options(options: Any) -> None:
+    """Validate every declared option of `options` (and of its nested option dataclasses),
+    then the class's own cross-field rules (`check_combination`), raising a UsageError."""
+    for field, value in declared_fields(options):
+        spec = spec_of(field)
+        if spec is None or spec.check is None:
+            continue
+        problem = spec.check.problem(value)
+        if problem is not None:
+            raise UsageError(f"{flag_name(field)} {problem}")
+    for part in _option_objects(options):
+        combination = getattr(part, "check_combination", None)
+        if combination is not None:
+            combination()
+
+
+def _option_objects(options: Any) -> Iterator[Any]:
+    yield options
+    for field in dataclasses.fields(options):
+        value = getattr(options, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from _option_objects(value)

@@ -1,0 +1,135 @@
+"""What to learn and how: the options of `nncli train` (and of tuning's trials), declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nncli.data.loading import CsvOptions
+from nncli.errors import UsageError
+from nncli.options import AtLeast, OneOf, Within, option
+from nncli.training.config import TrainingConfig
+
+TASKS = ("classification", "regression")
+MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
+TABULAR_ARCHITECTURES = ("mlp", "rbf")
+ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
+SPLITS = ("auto", "stratified", "random", "time", "column")
+MODEL = "Model"
+DATA = "Data"
+SPLIT = "Split"
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'128,64' -> [128, 64]."""
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError as exc:
+        raise UsageError(f"{text!r} is not a comma-separated list of integers (--hidden)") from exc
+    if not sizes or any(size < 1 for size in sizes):
+        raise UsageError(f"{text!r}: layer widths must be positive integers")
+    return sizes
+
+
+def show_sizes(sizes: list[int]) -> str:
+    return ",".join(str(size) for size in sizes)
+
+
+@dataclass
+class TabularOptions:
+    """What to learn and how; every field is a `nncli train` option."""
+
+    target: str = option(help="Column to predict.", short="-t")
+    task: str | None = option(
+        None,
+        help="classification or regression (default: inferred).",
+        check=OneOf(TASKS),
+        hidden_default=True,
+    )
+    drop: list[str] = option(
+        default_factory=list,
+        help="Column to leave out (repeatable).",
+        panel=DATA,
+        repeatable=True,
+    )
+    id_columns: list[str] = option(
+        default_factory=list,
+        help="ID column: not a feature, kept in predictions (repeatable).",
+        flag="--id-col",
+        panel=DATA,
+        repeatable=True,
+    )
+    max_categories: int = option(
+        1000,
+        help="Most frequent categories kept per column; rarer ones share the unknown bucket.",
+        panel=DATA,
+        check=AtLeast(1),
+    )
+    split: str = option(
+        "auto",
+        help="auto (stratified for classes), stratified, random, time, or column.",
+        panel=SPLIT,
+        check=OneOf(SPLITS),
+    )
+    split_col: str | None = option(
+        None, help="Column holding train/valid/test per row.", panel=SPLIT, envvar=False
+    )
+    time_col: str | None = option(
+        None,
+        help="Time column for --split time (oldest rows train, newest test).",
+        panel=SPLIT,
+        envvar=False,
+    )
+    valid_size: float = option(
+        0.15, help="Share of rows for validation (early stopping).", panel=SPLIT
+    )
+    test_size: float = option(0.15, help="Share of rows held out for the final test.", panel=SPLIT)
+    hidden_sizes: list[int] = option(
+        default_factory=lambda: [128, 64],
+        help="Hidden layer widths, comma-separated.",
+        flag="--hidden",
+        panel=MODEL,
+        parse=parse_sizes,
+        show=show_sizes,
+    )
+    activation: str = option(
+        "relu",
+        help="relu, gelu, silu, tanh, leaky_relu or elu.",
+        panel=MODEL,
+        check=OneOf(ACTIVATIONS),
+    )
+    dropout: float = option(
+        0.1, help="Dropout after each hidden layer.", panel=MODEL, check=Within(0, 1, "[)")
+    )
+    batch_norm: bool = option(
+        False, help="Batch normalisation after each hidden layer.", panel=MODEL
+    )
+    arch: str = option(
+        "mlp",
+        help="mlp, or rbf (a radial-basis-function network: Gaussian units around learned centres).",
+        panel=MODEL,
+        parse=str.lower,
+        check=OneOf(TABULAR_ARCHITECTURES),
+    )
+    centres: int | None = option(
+        None,
+        help="RBF units (--arch rbf) (default: the first --hidden width).",
+        panel=MODEL,
+        check=AtLeast(1),
+        hidden_default=True,
+    )
+    class_weights: bool = option(
+        False, help="Weight classes by inverse frequency.", panel="Training"
+    )
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    csv: CsvOptions = field(default_factory=CsvOptions)
+
+    def check_combination(self) -> None:
+        """Rules that involve more than one option."""
+        if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
+            raise UsageError("--hidden needs positive layer widths, e.g. --hidden 128,64")
+
+    def validate(self) -> None:
+        """Reject impossible settings before any data is read."""
+        from nncli.options import check_options
+
+        check_options(self)
