@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     QUALITY_GATE = 5  # the model did not pass a requested quality gate
     STALE_DATA = 6  # the newest input row is older than --max-age
     LOCKED = 7  # another run of the same job holds the lock
+    IO_ERROR = 8  # the operating system refused a read or write (disk full, read-only, …)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM
 
@@ -72,6 +73,12 @@ class LockedError(NncliError):
     """Another run holds the job's lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class FileWriteError(NncliError):
+    """The operating system refused to write an output (disk full, quota, read-only mount)."""
+
+    exit_code = ExitCode.IO_ERROR
 
 
 class InterruptError(NncliError):

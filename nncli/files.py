@@ -1,17 +1,24 @@
-"""Safe file handling: atomic writes, fingerprints, and refusing to overwrite the input."""
+"""Safe file handling: atomic writes, fingerprints, and refusing to overwrite the input.
+
+Every output path is resolved (symlinks followed) before anything is written: an output that
+is an input, or another output of the same command, is refused. A regular file is replaced
+atomically (temporary file + rename); anything else that already exists at the path — a
+terminal, /dev/stdout, /dev/null, a FIFO — is written in place, never renamed over.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import glob
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from nncli.errors import DataError, UsageError
+from nncli.errors import DataError, FileWriteError, UsageError
 
 
 def file_sha256(path: Path) -> str:
@@ -34,15 +41,48 @@ def check_input_file(path: Path, what: str = "data file") -> Path:
     return path
 
 
+def is_special_file(path: Path) -> bool:
+    """True for an existing path that is not a regular file or a directory (device, FIFO, socket)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file (after symlinks; also hard links to one inode)."""
+    with contextlib.suppress(OSError):
+        if first.resolve() == second.resolve():
+            return True
+        a, b = first.stat(), second.stat()
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+    return False
+
+
+def check_distinct_outputs(outputs: dict[str, Path | None]) -> None:
+    """Refuse two outputs of one command that name the same file (e.g. -o H.csv --append H.csv)."""
+    named = [(flag, path) for flag, path in outputs.items() if path is not None]
+    for index, (flag, path) in enumerate(named):
+        for other_flag, other in named[index + 1 :]:
+            if path.resolve() == other.resolve() or same_file(path, other):
+                raise UsageError(
+                    f"{path}: {flag} and {other_flag} name the same file; one would destroy "
+                    "what the other wrote",
+                    hint="give each output its own path",
+                )
+
+
 def check_output_path(output: Path, *inputs: Path) -> Path:
     """Refuse an output path that would overwrite an input or cannot be written."""
     for source in inputs:
-        with contextlib.suppress(OSError):
-            if output.resolve() == source.resolve():
-                raise UsageError(
-                    f"{output}: the output path is the input file; refusing to overwrite the data",
-                    hint="choose another output path",
-                )
+        if same_file(output, source):
+            raise UsageError(
+                f"{output}: the output path is the input file {source}; refusing to overwrite it",
+                hint="choose another output path",
+            )
+    if is_special_file(output):
+        return output  # a device or FIFO: written in place, never replaced
     parent = output.parent if str(output.parent) else Path()
     if parent.exists() and not parent.is_dir():
         raise UsageError(f"{output}: {parent} is a file, not a directory", hint="fix the path")
@@ -71,9 +111,16 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
     Readers never see a half-written file, and an error or a signal mid-write leaves any
     earlier file at `path` untouched.
     """
+    if is_special_file(path):
+        with _in_place(path, mode, encoding) as handle:
+            yield handle
+        return
     directory = path.parent if str(path.parent) else Path()
+    remove_orphaned_temporaries(path)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
+        )
     except OSError as exc:
         raise _unwritable(path, exc) from exc
     tmp_path = Path(tmp_name)
@@ -92,19 +139,48 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
         tmp_path.replace(path)
     except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        if isinstance(exc, OSError):
             raise _unwritable(path, exc) from exc
         raise
 
 
-# Failures of the output's storage, not bugs: full disk, quota, read-only mount, refusal.
-_STORAGE_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
-)
+def remove_orphaned_temporaries(path: Path) -> None:
+    """Delete temporary files beside `path` left by a writer that was killed (SIGKILL, power
+    loss): their names carry the writer's PID, and that process no longer exists."""
+    directory = path.parent if str(path.parent) else Path()
+    with contextlib.suppress(OSError):
+        for candidate in directory.glob(f".{glob.escape(path.name)}.*.tmp"):
+            pid_text = candidate.name[len(path.name) + 2 :].split(".", 1)[0]
+            if pid_text.isdigit() and not _process_exists(int(pid_text)):
+                candidate.unlink(missing_ok=True)
 
 
-def _unwritable(path: Path, exc: OSError) -> UsageError:
-    return UsageError(
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _in_place(path: Path, mode: str, encoding: str | None) -> Iterator[IO]:
+    """Write straight into a device or FIFO (`/dev/stdout`, `/dev/null`): there is nothing to
+    replace atomically, and renaming over it would destroy the device node."""
+    text_mode = "b" not in mode
+    try:
+        with path.open(
+            mode, encoding=encoding if text_mode else None, newline="" if text_mode else None
+        ) as handle:
+            yield handle
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+
+
+def _unwritable(path: Path, exc: OSError) -> FileWriteError:
+    return FileWriteError(
         f"{path}: cannot write the file ({exc.strerror or exc}); nothing partial was left",
         hint="free space or choose another path",
     )
