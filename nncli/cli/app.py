@@ -86,7 +86,7 @@ def root(
 
     Data goes to stdout, messages to stderr; --json gives one JSON document; exit codes:
     0 ok, 1 bug, 2 usage, 3 bad data, 4 bad model file, 5 quality gate, 6 stale data,
-    7 locked, 130 interrupted, 143 terminated.
+    7 locked, 8 I/O error, 130 interrupted, 143 terminated.
     """
 
 
