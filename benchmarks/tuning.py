@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from nncli.tabular.options import TabularOptions  # noqa: E402
-from nncli.training.loop import TrainingConfig  # noqa: E402
+from nncli.training.config import TrainingConfig  # noqa: E402
 from nncli.tuning.runner import TuneJob, budget_state, open_study, run_study  # noqa: E402
 
 

@@ -13,6 +13,8 @@ import json
 import platform
 import struct
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,7 +167,7 @@ def network_matching(build: Callable[[], NetworkT], tensors: dict[str, torch.Ten
     """
     import torch
 
-    with torch.device("meta"):
+    with torch.device("meta"), _initialisers_skipped():
         expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if expected != found:
@@ -178,3 +180,28 @@ def network_matching(build: Callable[[], NetworkT], tensors: dict[str, torch.Ten
     network = build()
     network.load_state_dict(tensors)
     return network
+
+
+@contextmanager
+def _initialisers_skipped() -> Iterator[None]:
+    """Make `torch.nn.init`'s in-place initialisers no-ops for the block.
+
+    Initialising meta tensors computes nothing, but `normal_` on the meta device goes through
+    torch's Python reference kernels, which import `torch._dynamo` (about a second of start-up
+    for every `predict`). Only the shape check runs inside this block, in the main thread.
+    """
+    from torch.nn import init
+
+    names = [name for name in vars(init) if name.endswith("_") and not name.startswith("_")]
+    saved = {name: getattr(init, name) for name in names}
+    try:
+        for name in names:
+            setattr(init, name, _return_first_argument)
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(init, name, function)
+
+
+def _return_first_argument(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return tensor

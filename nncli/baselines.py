@@ -1,4 +1,8 @@
-"""The honest comparisons: majority class / mean, and a linear model on the same split."""
+"""The honest comparisons: majority class / mean, and a linear model on the same split.
+
+Each baseline is fitted on the training rows' (design, truth) and scored on the test rows'.
+`Task.fit_baselines` picks the set for its task.
+"""
 
 from __future__ import annotations
 
@@ -7,46 +11,46 @@ from typing import TYPE_CHECKING, Any
 from nncli.metrics import classification_metrics, regression_metrics
 
 if TYPE_CHECKING:
-    import numpy as np
+    from nncli.tasks import Rows
 
 
-def tabular_baselines(
-    task: str,
-    train_design: np.ndarray,
-    train_target: np.ndarray,
-    test_design: np.ndarray,
-    test_target: np.ndarray,
-    n_classes: int,
-    seed: int,
+def classification_baselines(
+    train: Rows, test: Rows, n_classes: int, seed: int
 ) -> dict[str, dict[str, Any]]:
-    """Fit the baselines on the training rows and score them on the test rows.
-
-    Classification targets are class indices; regression targets are in original units.
-    """
+    """The majority class and a logistic regression, scored on the test rows."""
     import warnings
 
     import numpy as np
-    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.dummy import DummyClassifier
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.linear_model import LogisticRegression
 
+    (train_design, train_truth), (test_design, test_truth) = train, test
     results: dict[str, dict[str, Any]] = {}
-    if task == "classification":
-        for name, model in (
-            ("majority class", DummyClassifier(strategy="prior")),
-            ("logistic regression", LogisticRegression(max_iter=2000, random_state=seed)),
-        ):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(train_design, train_target)
-            proba = np.zeros((test_design.shape[0], n_classes))  # shape: the design may be sparse
-            proba[:, model.classes_] = model.predict_proba(test_design)
-            results[name] = classification_metrics(test_target, proba, n_classes)
-    else:
-        for name, model in (
-            ("mean", DummyRegressor(strategy="mean")),
-            ("linear regression", Ridge(alpha=1.0)),
-        ):
-            model.fit(train_design, train_target)
-            results[name] = regression_metrics(test_target, model.predict(test_design))
+    for name, model in (
+        ("majority class", DummyClassifier(strategy="prior")),
+        ("logistic regression", LogisticRegression(max_iter=2000, random_state=seed)),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(train_design, train_truth)
+        proba = np.zeros((test_design.shape[0], n_classes))  # shape: the design may be sparse
+        proba[:, model.classes_] = model.predict_proba(test_design)
+        results[name] = classification_metrics(test_truth, proba, n_classes)
+    return results
+
+
+def regression_baselines(train: Rows, test: Rows) -> dict[str, dict[str, Any]]:
+    """The training mean and a ridge regression, scored on the test rows."""
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import Ridge
+
+    (train_design, train_truth), (test_design, test_truth) = train, test
+    results: dict[str, dict[str, Any]] = {}
+    for name, model in (
+        ("mean", DummyRegressor(strategy="mean")),
+        ("linear regression", Ridge(alpha=1.0)),
+    ):
+        model.fit(train_design, train_truth)
+        results[name] = regression_metrics(test_truth, model.predict(test_design))
     return results

@@ -78,7 +78,7 @@ def check_output_path(output: Path, *inputs: Path) -> Path:
     for source in inputs:
         if same_file(output, source):
             raise UsageError(
-                f"{output}: the output path is the input file {source}; refusing to overwrite it",
+                f"{output}: the output path is the input file; refusing to overwrite the data",
                 hint="choose another output path",
             )
     if is_special_file(output):
@@ -151,18 +151,8 @@ def remove_orphaned_temporaries(path: Path) -> None:
     with contextlib.suppress(OSError):
         for candidate in directory.glob(f".{glob.escape(path.name)}.*.tmp"):
             pid_text = candidate.name[len(path.name) + 2 :].split(".", 1)[0]
-            if pid_text.isdigit() and not _process_exists(int(pid_text)):
+            if pid_text.isdigit() and not process_exists(int(pid_text)):
                 candidate.unlink(missing_ok=True)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 @contextlib.contextmanager
@@ -190,3 +180,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data`."""
     with atomic_writer(path, "wb", encoding=None) as handle:
         handle.write(data)
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this PID exists on this machine (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -19,17 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from nncli.errors import LockedError, UsageError
+from nncli.files import process_exists
 from nncli.reporting import Reporter
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_holder(fd: int) -> dict[str, Any]:
@@ -75,7 +66,7 @@ def job_lock(path: Path, reporter: Reporter, wait_seconds: float = 0.0) -> Itera
         previous = _read_holder(fd)
         pid = previous.get("pid")
         same_host = previous.get("host") == socket.gethostname()
-        if isinstance(pid, int) and same_host and pid != os.getpid() and not _pid_alive(pid):
+        if isinstance(pid, int) and same_host and pid != os.getpid() and not process_exists(pid):
             reporter.warn(
                 f"{path}: stale lock from PID {pid} (started {previous.get('started', '?')}); "
                 "that run died without finishing; taking over"

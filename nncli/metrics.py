@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-# The metric each task's verdict and early-stopping report use, and whether higher is better.
-PRIMARY_METRIC = {"classification": ("accuracy", True), "regression": ("rmse", False)}
-
 
 def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, n_classes: int
@@ -64,6 +61,21 @@ def confusion(y_true: np.ndarray, predicted: np.ndarray, n_classes: int) -> list
     return [[int(cell) for cell in row] for row in matrix]
 
 
+def per_class_scores(
+    y_true: np.ndarray, predicted: np.ndarray, classes: list[str]
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of each class, keyed by its label."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, predicted, labels=list(range(len(classes))), zero_division=0
+    )
+    return {
+        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for label, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+    }
+
+
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
     """RMSE, MAE, R² and MAPE (MAPE is None when a true value is zero)."""
     import numpy as np
@@ -80,12 +92,6 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, f
         "r2": float(metrics.r2_score(y_true, predicted)) if len(y_true) > 1 else None,
         "mape": mape,
     }
-
-
-def better(task: str, network: float, baseline: float) -> bool:
-    """Whether the network's primary metric beats a baseline's."""
-    _, higher_is_better = PRIMARY_METRIC[task]
-    return network > baseline if higher_is_better else network < baseline
 
 
 def summarize_metrics(metrics: dict[str, Any]) -> str:

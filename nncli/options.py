@@ -56,7 +56,9 @@ class NonNegative(Check):
     """A finite number, zero or more."""
 
     def problem(self, value: Any) -> str | None:
-        if value is None or (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+        if value is None or (
+            isinstance(value, int | float) and math.isfinite(value) and value >= 0
+        ):
             return None
         return f"must be zero or positive, not {value}"
 
@@ -77,7 +79,9 @@ class Within(Check):
             below = value <= self.high if self.closed[1] == "]" else value < self.high
             if above and below:
                 return None
-        return f"must be in {self.closed[0]}{self.low:g}, {self.high:g}{self.closed[1]}, not {value}"
+        return (
+            f"must be in {self.closed[0]}{self.low:g}, {self.high:g}{self.closed[1]}, not {value}"
+        )
 
 
 @dataclass(frozen=True)

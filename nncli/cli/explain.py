@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import typer
 
-from nncli.cli.options import (
-    ConfigOpt,
-    DataArg,
-    DebugOpt,
-    EncodingOpt,
-    JsonOpt,
-    ModelArg,
-    QuietOpt,
-    SeedOpt,
-    SepOpt,
-    csv_options,
-)
-from nncli.cli.runtime import command_session
+from nncli.cli.options import DataArg, ModelArg, command
+from nncli.explain import ExplainOptions, ExplainReport
 from nncli.output import Ui, format_cell, make_table
 
-if TYPE_CHECKING:
-    from nncli.explain import ExplainReport
-
 BAR_WIDTH = 12
-SERIES = "Forecast models"
 METRIC_TITLES = {
     "accuracy": "drop in accuracy",
     "rmse": "rise in RMSE",
@@ -33,75 +16,16 @@ METRIC_TITLES = {
 }
 
 
-def explain(
-    model: ModelArg,
-    data: DataArg,
-    repeats: Annotated[
-        int,
-        typer.Option(
-            "--repeats",
-            envvar="NNCLI_REPEATS",
-            help="Shuffles per feature; the table shows their mean and std.",
-        ),
-    ] = 5,
-    lag_blocks: Annotated[
-        str | None,
-        typer.Option(
-            "--lag-blocks",
-            envvar="NNCLI_LAG_BLOCKS",
-            help="Upper lags of the target's lag blocks (default: 5,20,60, then doubling).",
-            show_default=False,
-            rich_help_panel=SERIES,
-        ),
-    ] = None,
-    windows: Annotated[
-        int | None,
-        typer.Option(
-            "--windows",
-            envvar="NNCLI_WINDOWS",
-            help="Newest forecast origins per series (default: the model's validation share).",
-            show_default=False,
-            rich_help_panel=SERIES,
-        ),
-    ] = None,
-    seed: SeedOpt = 0,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    config: ConfigOpt = None,
-) -> None:
+def explain(ui: Ui, model: ModelArg, data: DataArg, options: ExplainOptions) -> None:
     """Rank the inputs by permutation importance: how much worse the model gets when each is shuffled."""
-    with command_session(json, quiet, debug) as ui:
-        from nncli.explain import ExplainOptions, explain_model
+    from nncli.api import explain_model
 
-        options = ExplainOptions(
-            repeats=repeats,
-            seed=seed,
-            lag_blocks=_parse_lags(lag_blocks) if lag_blocks else None,
-            windows=windows,
-            csv=csv_options(sep, encoding),
-        )
-        options.validate()
-        with ui.status(f"shuffling each feature {repeats} time(s)"):
-            report, metadata = explain_model(model, data, options, reporter=ui)
-        if json:
-            ui.emit_json({"ok": True, "model_id": metadata.get("model_id"), **report.to_dict()})
-        else:
-            _render(ui, report)
-
-
-def _parse_lags(text: str) -> list[int]:
-    """'5,20,60' -> [5, 20, 60] (the library checks they increase)."""
-    from nncli.errors import UsageError
-
-    try:
-        return [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError as exc:
-        raise UsageError(
-            f"--lag-blocks {text!r}: use comma-separated whole lags, e.g. 5,20,60"
-        ) from exc
+    with ui.status(f"shuffling each feature {options.repeats} time(s)"):
+        report, metadata = explain_model(model, data, options, reporter=ui)
+    if ui.json_mode:
+        ui.emit_json({"ok": True, "model_id": metadata.get("model_id"), **report.to_dict()})
+    else:
+        _render(ui, report)
 
 
 def _number(value: float | None) -> str:
@@ -121,9 +45,10 @@ def _bar(value: float, largest: float) -> str:
 
 
 def _render(ui: Ui, report: ExplainReport) -> None:
-    classification = report.task == "classification"
+    # Classifiers also report the rise in log loss, a finer signal than accuracy.
+    with_log_loss = "log_loss" in report.baseline
     columns = ["#", "feature", "importance", "± std"]
-    if classification:
+    if with_log_loss:
         columns.append("log loss +")
     columns.append("")
     # Bars are relative to the largest importance, but never to one under 1% of the
@@ -133,7 +58,7 @@ def _render(ui: Ui, report: ExplainReport) -> None:
     rows = []
     for rank, item in enumerate(report.features, start=1):
         row: list[object] = [rank, item.feature, _number(item.mean), _number(item.std)]
-        if classification:
+        if with_log_loss:
             row.append(_number(item.log_loss_mean))
         row.append(_bar(item.mean, largest))
         rows.append(row)
@@ -157,4 +82,4 @@ def _render(ui: Ui, report: ExplainReport) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `explain` to the root app."""
-    app.command()(explain)
+    command(app)(explain)

@@ -24,8 +24,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from nncli.data.loading import CsvOptions
-from nncli.errors import UsageError
 from nncli.options import OptionSpec, check_options, flag_name, spec_of
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
@@ -95,28 +93,7 @@ def load_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | No
     return value
 
 
-def parse_sizes(text: str) -> list[int]:
-    """'128,64' -> [128, 64]."""
-    try:
-        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError as exc:
-        raise UsageError(f"{text!r} is not a comma-separated list of integers (--hidden)") from exc
-    if not sizes or any(size < 1 for size in sizes):
-        raise UsageError(f"{text!r}: layer widths must be positive integers")
-    return sizes
-
-
-def csv_options(sep: str | None, encoding: str) -> CsvOptions:
-    """The CSV reading options from --sep and --encoding."""
-    if sep is not None:
-        sep = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";"}.get(sep, sep)
-        if len(sep) != 1:
-            raise UsageError(f"{sep!r}: --sep must be one character (or 'tab')")
-    return CsvOptions(sep=sep, encoding=encoding)
-
-
 OUTPUT = "Output"
-DATA = "Data"
 
 ConfigOpt = Annotated[
     Path | None,
@@ -155,32 +132,6 @@ DebugOpt = Annotated[
         envvar="NNCLI_DEBUG",
         help="Show full tracebacks on errors.",
         rich_help_panel=OUTPUT,
-    ),
-]
-SepOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--sep",
-        envvar="NNCLI_SEP",
-        help="CSV field separator (default: sniffed from the header; 'tab' for TSV).",
-        rich_help_panel=DATA,
-    ),
-]
-EncodingOpt = Annotated[
-    str,
-    typer.Option(
-        "--encoding",
-        envvar="NNCLI_ENCODING",
-        help="Text encoding of the CSV (e.g. latin-1).",
-        rich_help_panel=DATA,
-    ),
-]
-SeedOpt = Annotated[
-    int,
-    typer.Option(
-        "--seed",
-        envvar="NNCLI_SEED",
-        help="Random seed: same data, seed and options give the same model.",
     ),
 ]
 DataArg = Annotated[

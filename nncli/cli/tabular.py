@@ -7,28 +7,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nncli.cli.options import (
-    ConfigOpt,
-    DataArg,
-    DebugOpt,
-    EncodingOpt,
-    JsonOpt,
-    ModelArg,
-    QuietOpt,
-    SepOpt,
-    command,
-    csv_options,
+from nncli.cli.common import (
+    EpochProgress,
+    OutModelOpt,
+    PlotOpt,
+    default_model_path,
+    show_loss_sparkline,
 )
-from nncli.cli.runtime import command_session
+from nncli.cli.options import DataArg, ModelArg, command
+from nncli.data.loading import CsvOptions
 from nncli.output import Ui, make_table
-from nncli.tabular.options import TabularOptions
+from nncli.tabular.options import InspectOptions, TabularOptions
+from nncli.tasks import task_for
 
 if TYPE_CHECKING:
-    from nncli.data.loading import CsvOptions
     from nncli.data.schema import InspectReport
     from nncli.tabular.evaluate import EvaluationReport
     from nncli.tabular.train import TrainReport
-    from nncli.training.loop import EpochRecord, History
 
 INSPECT_TABLE_ROWS = 200
 METRIC_LABELS = {
@@ -42,97 +37,36 @@ METRIC_LABELS = {
     "r2": "R²",
     "mape": "MAPE",
 }
-MODEL = "Model"
-TRAINING = "Training"
-SPLIT = "Split"
-
-OutModelOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--out",
-        "-o",
-        envvar="NNCLI_OUT",
-        help="Model file to write (default: <data name>.nncli).",
-        show_default=False,
-    ),
-]
-TargetOpt = Annotated[
-    str,
-    typer.Option(
-        "--target", "-t", envvar="NNCLI_TARGET", help="Column to predict.", show_default=False
-    ),
-]
-PlotOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--plot",
-        envvar="NNCLI_PLOT",
-        help="Also draw a picture to this .png/.svg/.pdf file (needs pip install 'nncli[plot]').",
-        show_default=False,
-        rich_help_panel="Output",
-    ),
-]
 
 
 def inspect(
+    ui: Ui,
     data: DataArg,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            "--target",
-            "-t",
-            envvar="NNCLI_TARGET",
-            help="Column to predict: adds its balance, the task and leakage checks.",
-        ),
-    ] = None,
-    time_col: Annotated[
-        str | None,
-        typer.Option(
-            "--time-col",
-            envvar="NNCLI_TIME_COL",
-            help="Time column: --plot draws each series' history and return distribution.",
-        ),
-    ] = None,
-    group_col: Annotated[
-        str | None,
-        typer.Option(
-            "--group-col",
-            envvar="NNCLI_GROUP_COL",
-            help="Column naming the series (with --time-col), e.g. ticker.",
-        ),
-    ] = None,
+    options: InspectOptions,
     plot: PlotOpt = None,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    config: ConfigOpt = None,
+    csv: CsvOptions = CsvOptions(),
 ) -> None:
     """Show column kinds, missing values, the target's balance and data warnings."""
-    with command_session(json, quiet, debug) as ui:
-        from nncli.data.loading import read_csv, require_columns
-        from nncli.data.schema import inspect_table
+    from nncli.data.loading import read_csv, require_columns
+    from nncli.data.schema import inspect_table
 
-        if plot is not None:
-            from nncli.plots import check_plot_path
+    if plot is not None:
+        from nncli.plots import check_plot_path
 
-            check_plot_path(plot, data)
-        frame = read_csv(data, csv_options(sep, encoding), reporter=ui)
-        if target is not None:
-            require_columns(frame, data, [target], "target")
-        named = [c for c in (time_col, group_col) if c]
-        require_columns(frame, data, named, "named")
-        report = inspect_table(frame, data, target)
-        for message in report.warnings:
-            ui.warn(message)
-        if plot is not None:
-            csv = csv_options(sep, encoding)
-            _plot_inspect(ui, frame, report, plot, data, csv, (time_col, group_col, target))
-        if json:
-            ui.emit_json(report.to_dict())
-        else:
-            _render_inspect(ui, report, frame if ui.out.is_terminal else None)
+        check_plot_path(plot, data)
+    frame = read_csv(data, csv, reporter=ui)
+    if options.target is not None:
+        require_columns(frame, data, [options.target], "target")
+    require_columns(frame, data, [c for c in (options.time_col, options.group_col) if c], "named")
+    report = inspect_table(frame, data, options.target)
+    for message in report.warnings:
+        ui.warn(message)
+    if plot is not None:
+        _plot_inspect(ui, frame, report, plot, data, csv, options)
+    if ui.json_mode:
+        ui.emit_json(report.to_dict())
+    else:
+        render_inspect(ui, report, frame if ui.out.is_terminal else None)
 
 
 def _plot_inspect(
@@ -142,19 +76,19 @@ def _plot_inspect(
     plot: Path,
     data: Path,
     csv: CsvOptions,
-    columns: tuple[str | None, str | None, str | None],
+    options: InspectOptions,
 ) -> None:
     """The column grid, or with --time-col each series' history and returns."""
     from nncli import plots
 
-    time_col, group_col, target = columns
+    time_col, group_col = options.time_col, options.group_col
     if time_col is None:
         plots.plot_columns(frame, report, plot)
     else:
         from nncli.data.schema import ColumnKind
         from nncli.forecasting.series import PanelSpec, load_panel
 
-        value = target or next(
+        value = options.target or next(
             (
                 c.name
                 for c in report.columns
@@ -172,7 +106,7 @@ def _plot_inspect(
     ui.info(f"wrote {plot}")
 
 
-def _render_inspect(ui: Ui, report: InspectReport, frame: Any = None) -> None:
+def render_inspect(ui: Ui, report: InspectReport, frame: Any = None) -> None:
     """The column table; with the frame (a terminal), a sparkline histogram per numeric column."""
     rows = [
         [c.name, str(c.kind), c.dtype, c.missing, c.unique, c.example, c.note]
@@ -220,61 +154,6 @@ def _render_inspect(ui: Ui, report: InspectReport, frame: Any = None) -> None:
         )
 
 
-class EpochProgress:
-    """A Rich progress bar over epochs on a TTY; silent otherwise."""
-
-    def __init__(self, ui: Ui, epochs: int) -> None:
-        self.ui = ui
-        self.epochs = epochs
-        self.progress: Any = None
-
-    def __enter__(self) -> EpochProgress:
-        if self.ui.interactive:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn("epoch"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=self.ui.err,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("", total=self.epochs)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def on_epoch_end(self, record: EpochRecord, history: History) -> None:
-        if self.progress is not None:
-            self.progress.update(
-                self.task,
-                completed=record.epoch,
-                description=(
-                    f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
-                    f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"
-                ),
-            )
-
-
-def default_model_path(data: Path) -> Path:
-    """`sales.csv.gz` -> `sales.nncli` in the working directory."""
-    name = data.name
-    for suffix in (".gz", ".bz2", ".xz", ".csv", ".tsv", ".txt"):
-        name = name.removesuffix(suffix)
-    return Path(f"{name or 'model'}.nncli")
-
-
 def train(
     ui: Ui,
     data: DataArg,
@@ -317,28 +196,9 @@ def train(
         render_train(ui, report)
 
 
-def show_loss_sparkline(ui: Ui, history: History) -> None:
-    """On a terminal, the validation loss per epoch as one line of block characters."""
-    if ui.interactive and history.records:
-        import math
-
-        from nncli.output import sparkline
-
-        losses = [record.valid_loss for record in history.records]
-        # On a log scale, so the first epochs' large losses do not flatten the rest.
-        shape = [math.log(v) if v > 0 else math.nan for v in losses]
-        ui.info(
-            f"val loss {sparkline(shape, width=60)}  "
-            f"{losses[0]:.4g} → {history.best.valid_loss:.4g} (best epoch {history.best_epoch})"
-        )
-
-
-def _metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    keys = (
-        ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"]
-        if task == "classification"
-        else ["rmse", "mae", "r2", "mape"]
-    )
+def metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """The columns and rows of a metrics table: one row per named set of scores."""
+    keys = task_for(task).metric_columns
     labels = [METRIC_LABELS.get(key, key) for key in keys]
     return ["model", *labels], [
         [name, *(scores.get(k) for k in keys)] for name, scores in named.items()
@@ -346,9 +206,10 @@ def _metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str]
 
 
 def render_train(ui: Ui, report: TrainReport) -> None:
+    """The test metrics of the network and its baselines, then the verdict."""
     name = str(report.model.metadata.get("architecture", {}).get("name", "mlp")).upper()
     named = {f"network ({name})": report.test_metrics, **report.baselines}
-    columns, rows = _metric_rows(report.model.task, named)
+    columns, rows = metric_rows(report.model.task, named)
     sizes = report.split_sizes
     title = f"test metrics ({sizes['test']} held-out rows; {report.model.task})"
     ui.print(make_table(title, columns, rows))
@@ -356,34 +217,25 @@ def render_train(ui: Ui, report: TrainReport) -> None:
 
 
 def evaluate(
-    model: ModelArg,
-    data: DataArg,
-    plot: PlotOpt = None,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    config: ConfigOpt = None,
+    ui: Ui, model: ModelArg, data: DataArg, plot: PlotOpt = None, csv: CsvOptions = CsvOptions()
 ) -> None:
     """Score a model on labelled data: classification report, confusion matrix, ROC-AUC; or RMSE/MAE/R²."""
-    with command_session(json, quiet, debug) as ui:
-        from nncli.tabular.evaluate import evaluate_tabular
-        from nncli.tabular.model import load_tabular_model
+    from nncli.tabular.evaluate import evaluate_tabular
+    from nncli.tabular.model import load_tabular_model
 
-        if plot is not None:
-            from nncli.plots import check_plot_path
+    if plot is not None:
+        from nncli.plots import check_plot_path
 
-            check_plot_path(plot, data, model)
-        loaded = load_tabular_model(model)
-        report = evaluate_tabular(loaded, data, csv=csv_options(sep, encoding), reporter=ui)
-        if plot is not None:
-            _plot_evaluation(report, plot, f"{model.name} on {data.name}", loaded.target_name)
-            ui.info(f"wrote {plot}")
-        if json:
-            ui.emit_json({"ok": True, "model_id": loaded.metadata["model_id"], **report.to_dict()})
-        else:
-            _render_evaluation(ui, report, loaded.metadata.get("metrics", {}))
+        check_plot_path(plot, data, model)
+    loaded = load_tabular_model(model)
+    report = evaluate_tabular(loaded, data, csv=csv, reporter=ui)
+    if plot is not None:
+        _plot_evaluation(report, plot, f"{model.name} on {data.name}", loaded.target_name)
+        ui.info(f"wrote {plot}")
+    if ui.json_mode:
+        ui.emit_json({"ok": True, "model_id": loaded.metadata["model_id"], **report.to_dict()})
+    else:
+        render_evaluation(ui, report, loaded.metadata.get("metrics", {}))
 
 
 def _plot_evaluation(report: EvaluationReport, plot: Path, title: str, target: str) -> None:
@@ -403,11 +255,12 @@ def _plot_evaluation(report: EvaluationReport, plot: Path, title: str, target: s
         )
 
 
-def _render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any]) -> None:
+def render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any]) -> None:
+    """Metrics on the data beside the training test split's, per-class scores, confusion."""
     named = {"this data": report.metrics}
     if "test" in trained:
         named["training test split"] = trained["test"]
-    columns, rows = _metric_rows(report.task, named)
+    columns, rows = metric_rows(report.task, named)
     ui.print(make_table(f"metrics on {report.rows} labelled rows", columns, rows))
     if report.per_class:
         rows = [
@@ -430,6 +283,7 @@ def _render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any]
 
 
 def predict(
+    ui: Ui,
     model: ModelArg,
     data: DataArg,
     output: Annotated[
@@ -446,60 +300,36 @@ def predict(
         bool,
         typer.Option("--proba", envvar="NNCLI_PROBA", help="Add a probability column per class."),
     ] = False,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    config: ConfigOpt = None,
+    csv: CsvOptions = CsvOptions(),
 ) -> None:
     """Predict every row of a CSV, keeping its ID columns and order; CSV to a file or stdout."""
-    with command_session(json, quiet, debug) as ui:
-        import sys
+    import sys
 
-        from nncli.files import atomic_writer, check_output_path
-        from nncli.tabular.model import load_tabular_model
-        from nncli.tabular.predict import predict_tabular
+    from nncli.files import atomic_writer, check_output_path
+    from nncli.tabular.model import load_tabular_model
+    from nncli.tabular.predict import predict_tabular, write_predictions
 
-        if output is not None:
-            check_output_path(output, data, model)
-        loaded = load_tabular_model(model)
-        result = predict_tabular(
-            loaded, data, proba=proba, csv=csv_options(sep, encoding), reporter=ui
-        )
-        float_format = "%.7g"  # float32 precision, stable text for byte-identical reruns
-        if output is not None:
-            with atomic_writer(output) as handle:
-                result.to_csv(handle, index=False, float_format=float_format, lineterminator="\n")
-            ui.info(f"wrote {len(result)} prediction(s) to {output}")
-            if json:
-                ui.emit_json(
-                    {
-                        "ok": True,
-                        "model_id": loaded.metadata["model_id"],
-                        "rows": len(result),
-                        "output": str(output),
-                    }
-                )
-        elif json:
-            import json as json_module
+    if output is not None:
+        check_output_path(output, data, model)
+    loaded = load_tabular_model(model)
+    result = predict_tabular(loaded, data, proba=proba, csv=csv, reporter=ui)
+    summary = {"ok": True, "model_id": loaded.metadata["model_id"], "rows": len(result)}
+    if output is not None:
+        with atomic_writer(output) as handle:
+            write_predictions(result, handle)
+        ui.info(f"wrote {len(result)} prediction(s) to {output}")
+        if ui.json_mode:
+            ui.emit_json({**summary, "output": str(output)})
+    elif ui.json_mode:
+        import json
 
-            records = json_module.loads(result.to_json(orient="records", double_precision=7))
-            ui.emit_json(
-                {
-                    "ok": True,
-                    "model_id": loaded.metadata["model_id"],
-                    "rows": len(result),
-                    "predictions": records,
-                }
-            )
-        else:
-            result.to_csv(sys.stdout, index=False, float_format=float_format, lineterminator="\n")
+        records = json.loads(result.to_json(orient="records", double_precision=7))
+        ui.emit_json({**summary, "predictions": records})
+    else:
+        write_predictions(result, sys.stdout)
 
 
 def register(app: typer.Typer) -> None:
     """Add the tabular commands to the root app."""
-    app.command()(inspect)
-    command(app)(train)
-    app.command()(evaluate)
-    app.command()(predict)
+    for function in (inspect, train, evaluate, predict):
+        command(app)(function)

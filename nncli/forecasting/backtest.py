@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import DataError, UsageError
+from nncli.errors import DataError
 from nncli.forecasting.baselines import baseline_forecasts
-from nncli.forecasting.model import ForecastModel, ForecastOptions, train_forecaster
+from nncli.forecasting.gates import compare_with_baselines
+from nncli.forecasting.model import ForecastModel, train_forecaster
+from nncli.forecasting.options import BacktestOptions as BacktestOptions  # its old home
+from nncli.forecasting.options import ForecastOptions
 from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
 from nncli.reporting import CollectingReporter, Reporter
 
@@ -20,32 +23,6 @@ if TYPE_CHECKING:
     from nncli.forecasting.series import Series
 
 NETWORK = "network"
-
-
-@dataclass
-class BacktestOptions:
-    """Folds, their spacing, the training window and the retraining schedule."""
-
-    folds: int = 5
-    stride: int | None = None  # steps between origins; default: the horizon
-    window: str = "expanding"  # or "fixed"
-    train_window: int | None = None  # rows per series for a fixed window
-    retrain_every: int = 1  # retrain at every N-th fold, reuse the model in between
-    season: int | None = None
-
-    def validate(self, horizon: int) -> None:
-        if self.folds < 1:
-            raise UsageError(f"--folds must be at least 1, not {self.folds}")
-        if self.stride is not None and self.stride < 1:
-            raise UsageError(f"--stride must be at least 1, not {self.stride}")
-        if self.window not in ("expanding", "fixed"):
-            raise UsageError(f"--window must be expanding or fixed, not {self.window!r}")
-        if self.window == "fixed" and not self.train_window:
-            raise UsageError("--window fixed needs --train-window ROWS")
-        if self.retrain_every < 1:
-            raise UsageError(f"--retrain-every must be at least 1, not {self.retrain_every}")
-        if self.season is not None and self.season < 1:
-            raise UsageError(f"--season must be at least 1, not {self.season}")
 
 
 @dataclass
@@ -74,6 +51,8 @@ class BacktestReport:
     verdict: str
     beats_naive: bool
     forecasts: list[FoldForecast] = field(default_factory=list)
+    beats_baselines: bool = False
+    best_baseline: str = "naive"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +62,8 @@ class BacktestReport:
             "per_series": self.per_series,
             "verdict": self.verdict,
             "beats_naive": self.beats_naive,
+            "beats_baselines": self.beats_baselines,
+            "best_baseline": self.best_baseline,
         }
 
 
@@ -102,28 +83,13 @@ def walk_forward(
     """Run the rolling-origin backtest and score the network and the baselines."""
     reporter = reporter or CollectingReporter()
     forecast_options.validate()
+    options.validate()
     horizon = forecast_options.horizon
-    options.validate(horizon)
     stride = options.stride or horizon
-    season = options.season or 1
-    needed = forecast_options.min_length() + stride * (options.folds - 1) + horizon
-    usable = [s for s in panel if len(s) >= needed]
-    for series in panel:
-        if len(series) < needed:
-            reporter.warn(
-                f"series {series.name!r} has {len(series)} rows; {options.folds} folds need {needed}; "
-                "it is left out of the backtest"
-            )
-    if not usable:
-        raise DataError(
-            f"no series is long enough for {options.folds} folds (each needs {needed} rows)",
-            hint="lower --folds, --stride, --lookback or --horizon",
-        )
+    usable = _long_enough(panel, forecast_options, options, reporter)
     origins = {s.name: fold_origins(s, options.folds, stride, horizon) for s in usable}
-    points: dict[str, ForecastPoints] = {}
-    per_series_points: dict[str, dict[str, ForecastPoints]] = {}
+    tally = _Tally()
     per_fold: list[dict[str, Any]] = []
-    forecasts: list[FoldForecast] = []
     model: ForecastModel | None = None
     for fold in range(options.folds):
         history = []
@@ -138,33 +104,85 @@ def walk_forward(
             model, _ = train_forecaster(
                 [h for _, h, _ in history], forecast_options, reporter=_Quiet(reporter)
             )
+        fold_points = tally.score_fold(model, fold, history, horizon, options.season)
+        per_fold.append(
+            {
+                "fold": fold + 1,
+                "origin": max(s.timestamps[origins[s.name][fold]] for s in usable).isoformat(),
+                "retrained": fold % options.retrain_every == 0,
+                "scores": {name: score(p) for name, p in fold_points.items()},
+            }
+        )
+    return tally.report(forecast_options.arch, per_fold)
+
+
+def _long_enough(
+    panel: list[Series],
+    forecast_options: ForecastOptions,
+    options: BacktestOptions,
+    reporter: Reporter,
+) -> list[Series]:
+    """The series long enough for every fold; the others are left out with a warning."""
+    horizon = forecast_options.horizon
+    stride = options.stride or horizon
+    needed = forecast_options.min_length() + stride * (options.folds - 1) + horizon
+    for series in panel:
+        if len(series) < needed:
+            reporter.warn(
+                f"series {series.name!r} has {len(series)} rows; {options.folds} folds need {needed}; "
+                "it is left out of the backtest"
+            )
+    usable = [s for s in panel if len(s) >= needed]
+    if not usable:
+        raise DataError(
+            f"no series is long enough for {options.folds} folds (each needs {needed} rows)",
+            hint="lower --folds, --stride, --lookback or --horizon",
+        )
+    return usable
+
+
+@dataclass
+class _Tally:
+    """Forecast points gathered across folds: overall, per series, and every forecast."""
+
+    points: dict[str, ForecastPoints] = field(default_factory=dict)
+    per_series: dict[str, dict[str, ForecastPoints]] = field(default_factory=dict)
+    forecasts: list[FoldForecast] = field(default_factory=list)
+
+    def score_fold(
+        self,
+        model: ForecastModel,
+        fold: int,
+        history: list[tuple[Series, Series, int]],
+        horizon: int,
+        season: int | None,
+    ) -> dict[str, ForecastPoints]:
+        """Forecast every series at this fold's origin; add the network's and the baselines'
+        points to the tallies and return this fold's own."""
         trained = set(model.metadata["series"])
-        fold_points: dict[str, ForecastPoints] = {}
         candidates = [(s, h, o) for s, h, o in history if h.name in trained]
         predicted = model.forecast_many(
             [h for _, h, _ in candidates], [len(h) - 1 for _, h, _ in candidates]
         )
-        quantiles = model.quantiles
-        median = quantiles.index(0.5)
+        median = model.quantiles.index(0.5)
+        fold_points: dict[str, ForecastPoints] = {}
         for (series, seen, origin), levels in zip(candidates, predicted, strict=True):
             actual = series.levels[origin + 1 : origin + 1 + horizon]
-            scale = mase_scale(seen.levels, season)
+            scale = mase_scale(seen.levels, season or 1)
             models = {
                 NETWORK: levels[:, median],
-                **baseline_forecasts(seen.levels, horizon, options.season),
+                **baseline_forecasts(seen.levels, horizon, season),
             }
             for name, forecast in models.items():
                 lower = levels[:, 0] if name == NETWORK else None
                 upper = levels[:, -1] if name == NETWORK else None
                 for bucket in (
-                    points.setdefault(name, ForecastPoints()),
+                    self.points.setdefault(name, ForecastPoints()),
                     fold_points.setdefault(name, ForecastPoints()),
-                    per_series_points.setdefault(series.name, {}).setdefault(
-                        name, ForecastPoints()
-                    ),
+                    self.per_series.setdefault(series.name, {}).setdefault(name, ForecastPoints()),
                 ):
                     bucket.add(actual, forecast, seen.levels[-1], scale, lower, upper)
-            forecasts.append(
+            self.forecasts.append(
                 FoldForecast(
                     fold=fold + 1,
                     series=series.name,
@@ -179,31 +197,28 @@ def walk_forward(
                     baselines={k: [float(v) for v in f] for k, f in models.items() if k != NETWORK},
                 )
             )
-        per_fold.append(
-            {
-                "fold": fold + 1,
-                "origin": max(s.timestamps[origins[s.name][fold]] for s in usable).isoformat(),
-                "retrained": fold % options.retrain_every == 0,
-                "scores": {name: score(p) for name, p in fold_points.items()},
-            }
+        return fold_points
+
+    def report(self, arch: str, per_fold: list[dict[str, Any]]) -> BacktestReport:
+        """Scores over every fold, and the verdict."""
+        overall = {name: score(p) for name, p in self.points.items()}
+        per_series = {
+            name: {model_name: score(p) for model_name, p in by_model.items()}
+            for name, by_model in self.per_series.items()
+        }
+        comparison = compare_with_baselines(overall)
+        verdict = comparison.verdict(arch.upper())
+        return BacktestReport(
+            arch,
+            overall,
+            per_fold,
+            per_series,
+            verdict,
+            comparison.beats_naive,
+            self.forecasts,
+            comparison.beats_baselines,
+            comparison.best_baseline,
         )
-    overall = {name: score(p) for name, p in points.items()}
-    per_series = {
-        name: {model_name: score(p) for model_name, p in by_model.items()}
-        for name, by_model in per_series_points.items()
-    }
-    arch = forecast_options.arch.upper()
-    network_mase, naive_mase = overall[NETWORK]["mase"], overall["naive"]["mase"]
-    beats = network_mase < naive_mase
-    verdict = (
-        f"The {arch} beats the naive forecast on MASE ({network_mase:.3f} vs {naive_mase:.3f})."
-        if beats
-        else f"The {arch} does not beat the naive forecast on MASE ({network_mase:.3f} vs "
-        f"{naive_mase:.3f}); for prices that is the usual, honest answer."
-    )
-    return BacktestReport(
-        forecast_options.arch, overall, per_fold, per_series, verdict, beats, forecasts
-    )
 
 
 class _Quiet:

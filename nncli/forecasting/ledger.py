@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import DataError, QualityGateError
+from nncli.errors import DataError
 from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
 from nncli.forecasting.series import Series
 
@@ -138,25 +138,3 @@ def score_ledger(
         trailing=scored(trailing),
         window=window,
     )
-
-
-def apply_gates(
-    network_mase: float | None,
-    naive_mase: float | None,
-    *,
-    fail_if_worse_than_naive: bool,
-    max_mase: float | None,
-    what: str,
-) -> None:
-    """Raise QualityGateError (exit 5) when a requested gate fails."""
-    if network_mase is None:
-        return
-    if fail_if_worse_than_naive and naive_mase is not None and network_mase >= naive_mase:
-        raise QualityGateError(
-            f"quality gate failed: {what} MASE {network_mase:.3f} is not below the naive "
-            f"forecast's {naive_mase:.3f}"
-        )
-    if max_mase is not None and network_mase > max_mase:
-        raise QualityGateError(
-            f"quality gate failed: {what} MASE {network_mase:.3f} > --max-mase {max_mase:g}"
-        )

@@ -10,79 +10,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import DataError, ModelFileError, UsageError
-from nncli.forecasting.series import PanelSpec, Series
-from nncli.forecasting.transforms import (
-    check_levels,
-    check_transform,
-    cumulative_change,
-    invert_cumulative,
-    step_values,
-)
+from nncli.errors import DataError, ModelFileError
+from nncli.forecasting.options import ForecastOptions as ForecastOptions  # its old home
+from nncli.forecasting.series import Series
+from nncli.forecasting.transforms import Transform, get_transform
 from nncli.reporting import CollectingReporter, Reporter
-from nncli.training.loop import Callback, History, TrainingConfig
+from nncli.training.loop import Callback, History
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
     from nncli.models.recurrent import SequenceForecaster
-
-
-@dataclass
-class ForecastOptions:
-    """What to forecast and how; every field maps to a `nncli forecast train` option."""
-
-    panel: PanelSpec
-    arch: str = "lstm"
-    lookback: int = 60
-    horizon: int = 5
-    transform: str = "log-return"
-    hidden_size: int = 64
-    num_layers: int = 1
-    dropout: float = 0.0
-    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
-    valid_size: float = 0.15
-    training: TrainingConfig = field(default_factory=lambda: TrainingConfig(epochs=30, patience=5))
-
-    def validate(self) -> None:
-        """Reject impossible settings before any data is read."""
-        from nncli.models.recurrent import ARCHITECTURES
-
-        if self.arch not in ARCHITECTURES:
-            raise UsageError(f"--arch must be one of {', '.join(ARCHITECTURES)}, not {self.arch!r}")
-        check_transform(self.transform)
-        if self.lookback < 1:
-            raise UsageError(f"--lookback must be at least 1, not {self.lookback}")
-        if self.horizon < 1:
-            raise UsageError(f"--horizon must be at least 1, not {self.horizon}")
-        if self.hidden_size < 1 or self.num_layers < 1:
-            raise UsageError("--hidden-size and --layers must be at least 1")
-        if not 0 <= self.dropout < 1:
-            raise UsageError(f"--dropout must be in [0, 1), not {self.dropout}")
-        if (
-            not self.quantiles
-            or any(not 0 < q < 1 for q in self.quantiles)
-            or 0.5 not in self.quantiles
-        ):
-            raise UsageError("--quantiles must lie in (0, 1) and include 0.5 (the point forecast)")
-        if not 0 < self.valid_size < 0.5:
-            raise UsageError("--valid-size must be in (0, 0.5)")
-        t = self.training
-        if t.epochs < 1 or (t.batch_size is not None and t.batch_size < 1) or t.patience < 1:
-            raise UsageError("--epochs, --batch-size and --patience must be at least 1")
-        if not t.learning_rate > 0:
-            raise UsageError(f"--lr must be positive, not {t.learning_rate}")
-
-    @property
-    def first_valid(self) -> int:
-        """The first index with a defined per-step value (returns need a predecessor)."""
-        return 0 if self.transform == "none" else 1
-
-    def min_length(self, with_validation: bool = True) -> int:
-        """Rows a series needs: one window, its horizon, and a few validation origins."""
-        base = self.first_valid + self.lookback + self.horizon
-        return base + (2 * self.horizon + 1 if with_validation else 0)
 
 
 @dataclass
@@ -102,25 +41,28 @@ def _safe_std(values: np.ndarray) -> float:
     return std if np.isfinite(std) and std > 1e-12 else 1.0
 
 
-def fit_scaling(series: Series, transform: str, end: int) -> SeriesScaling:
+def fit_scaling(series: Series, transform: str | Transform, end: int) -> SeriesScaling:
     """Scaling statistics from indices [0, end) only."""
     import numpy as np
 
-    steps = step_values(transform, series.levels[:end])
+    method = get_transform(transform)
+    steps = method.step_values(series.levels[:end])
     covariates = series.covariates[:end]
     return SeriesScaling(
-        mean=float(np.nanmean(steps)) if transform == "none" else 0.0,
+        mean=float(np.nanmean(steps)) if method.centred else 0.0,
         std=_safe_std(steps),
         covariate_mean=[float(np.mean(c)) for c in covariates.T],
         covariate_std=[_safe_std(c) for c in covariates.T],
     )
 
 
-def series_features(series: Series, transform: str, scaling: SeriesScaling) -> np.ndarray:
+def series_features(
+    series: Series, transform: str | Transform, scaling: SeriesScaling
+) -> np.ndarray:
     """Scaled per-step inputs [T, 1 + covariates] as float32 (row 0 is NaN for returns)."""
     import numpy as np
 
-    steps = (step_values(transform, series.levels) - scaling.mean) / scaling.std
+    steps = (get_transform(transform).step_values(series.levels) - scaling.mean) / scaling.std
     columns = [steps[:, None]]
     if series.covariates.shape[1]:
         mean = np.asarray(scaling.covariate_mean)
@@ -131,7 +73,7 @@ def series_features(series: Series, transform: str, scaling: SeriesScaling) -> n
 
 def build_samples(
     series: Series,
-    transform: str,
+    transform: str | Transform,
     scaling: SeriesScaling,
     lookback: int,
     horizon: int,
@@ -146,7 +88,7 @@ def build_samples(
     features = torch.from_numpy(series_features(series, transform, scaling))
     windows = make_windows(features, lookback)[torch.as_tensor(origins - lookback + 1)]
     future = make_future(torch.from_numpy(series.levels), horizon)[torch.as_tensor(origins)].numpy()
-    change = cumulative_change(transform, series.levels[origins], future)
+    change = get_transform(transform).cumulative_change(series.levels[origins], future)
     targets = ((change - scaling.mean) / scaling.std).astype(np.float32)
     return windows, torch.from_numpy(targets)
 
@@ -161,6 +103,11 @@ class ForecastModel:
     @property
     def transform(self) -> str:
         return str(self.metadata["transform"])
+
+    @property
+    def target_transform(self) -> Transform:
+        """The transform object named in the metadata."""
+        return get_transform(self.transform)
 
     @property
     def lookback(self) -> int:
@@ -203,9 +150,7 @@ class ForecastModel:
         from nncli.training.loop import predict_batches
 
         origins = np.asarray(origins, dtype=np.int64)
-        if len(origins) and origins.min() - self.lookback + 1 < (
-            0 if self.transform == "none" else 1
-        ):
+        if len(origins) and origins.min() - self.lookback + 1 < self.target_transform.first_valid:
             raise DataError(f"series {series.name!r}: a forecast origin has too little history")
         scaling = self.scaling(series.name)
         features = torch.from_numpy(series_features(series, self.transform, scaling))
@@ -214,7 +159,7 @@ class ForecastModel:
         ]
         raw = predict_batches(self.network, [windows]).numpy().astype(np.float64)
         change = raw * scaling.std + scaling.mean  # [N, H, Q]
-        levels = invert_cumulative(self.transform, series.levels[origins], change)
+        levels = self.target_transform.invert_cumulative(series.levels[origins], change)
         return np.sort(levels, axis=2)  # quantiles never cross
 
     def forecast_many(self, panel: list[Series], origins: list[int]) -> list[np.ndarray]:
@@ -227,10 +172,11 @@ class ForecastModel:
 
         windows = []
         for series, origin in zip(panel, origins, strict=True):
-            if origin - self.lookback + 1 < (0 if self.transform == "none" else 1):
+            first_valid = self.target_transform.first_valid
+            if origin - self.lookback + 1 < first_valid:
                 raise DataError(
                     f"series {series.name!r} has {origin + 1} rows before the forecast origin; "
-                    f"the model needs {self.lookback + (self.transform != 'none')}",
+                    f"the model needs {self.lookback + first_valid}",
                 )
             scaling = self.scaling(series.name)
             features = torch.from_numpy(
@@ -242,8 +188,8 @@ class ForecastModel:
         for index, (series, origin) in enumerate(zip(panel, origins, strict=True)):
             scaling = self.scaling(series.name)
             change = raw[index] * scaling.std + scaling.mean  # [H, Q]
-            levels = invert_cumulative(
-                self.transform, series.levels[origin : origin + 1], change[None]
+            levels = self.target_transform.invert_cumulative(
+                series.levels[origin : origin + 1], change[None]
             )[0]
             results.append(np.sort(levels, axis=1))  # quantiles never cross
         return results
@@ -264,29 +210,29 @@ def _split_origins(length: int, options: ForecastOptions) -> tuple[np.ndarray, n
     return train, valid
 
 
-def train_forecaster(
-    panel: list[Series],
-    options: ForecastOptions,
-    *,
-    reporter: Reporter | None = None,
-    callbacks: tuple[Callback, ...] = (),
-    refit_on_all: bool = False,
-) -> tuple[ForecastModel, History]:
-    """Train one global network on every series' windows; scaling is fitted per series on its
-    training part only, and validation uses each series' newest origins."""
+@dataclass
+class TrainingWindows:
+    """Every series' training and validation windows, and the per-series metadata."""
+
+    train_x: list[torch.Tensor] = field(default_factory=list)
+    train_y: list[torch.Tensor] = field(default_factory=list)
+    valid_x: list[torch.Tensor] = field(default_factory=list)
+    valid_y: list[torch.Tensor] = field(default_factory=list)
+    series: dict[str, Any] = field(default_factory=dict)
+
+
+def collect_windows(
+    panel: list[Series], options: ForecastOptions, reporter: Reporter, refit_on_all: bool = False
+) -> TrainingWindows:
+    """Windows of every long-enough series; scaling is fitted on each series' training part
+    only. Series too short for one window and its validation are left out with a warning."""
     import numpy as np
-    import torch
 
-    from nncli.models.recurrent import PinballLoss, SequenceConfig, SequenceForecaster
-    from nncli.training.loop import fit, seed_everything
-
-    reporter = reporter or CollectingReporter()
-    options.validate()
-    parts: dict[str, list[torch.Tensor]] = {"xt": [], "yt": [], "xv": [], "yv": []}
-    series_meta: dict[str, Any] = {}
+    transform = options.target_transform
+    windows = TrainingWindows()
     skipped: list[str] = []
     for series in panel:
-        check_levels(options.transform, series.levels, series.name)
+        transform.check_levels(series.levels, series.name)
         empty = np.zeros(0, dtype=np.int64)
         train_origins, valid_origins = (
             _split_origins(len(series), options)
@@ -304,25 +250,16 @@ def train_forecaster(
             )
             continue
         # Scaling sees only what the last training origin could see.
-        scaling = fit_scaling(series, options.transform, int(train_origins[-1]) + 1)
-        x, y = build_samples(
-            series, options.transform, scaling, options.lookback, options.horizon, train_origins
-        )
-        parts["xt"].append(x)
-        parts["yt"].append(y)
-        x, y = build_samples(
-            series, options.transform, scaling, options.lookback, options.horizon, valid_origins
-        )
-        parts["xv"].append(x)
-        parts["yv"].append(y)
-        series_meta[series.name] = {
-            "scaling": asdict(scaling),
-            "rows": len(series),
-            "first_timestamp": series.timestamps[0].isoformat(),
-            "last_timestamp": series.timestamps[-1].isoformat(),
-            "frequency": _frequency(series),
-        }
-    if not series_meta:
+        scaling = fit_scaling(series, transform, int(train_origins[-1]) + 1)
+        shape = (options.lookback, options.horizon)
+        x, y = build_samples(series, transform, scaling, *shape, train_origins)
+        windows.train_x.append(x)
+        windows.train_y.append(y)
+        x, y = build_samples(series, transform, scaling, *shape, valid_origins)
+        windows.valid_x.append(x)
+        windows.valid_y.append(y)
+        windows.series[series.name] = _series_metadata(series, scaling)
+    if not windows.series:
         longest = max(len(s) for s in panel)
         raise DataError(
             f"no series has the {options.min_length()} rows that lookback {options.lookback} and "
@@ -331,11 +268,29 @@ def train_forecaster(
         )
     for message in skipped:
         reporter.warn(message)
-    train_x, train_y = torch.cat(parts["xt"]), torch.cat(parts["yt"])
-    valid_x, valid_y = torch.cat(parts["xv"]), torch.cat(parts["yv"])
+    return windows
+
+
+def _series_metadata(series: Series, scaling: SeriesScaling) -> dict[str, Any]:
+    from nncli.forecasting.calendar import infer_frequency
+
+    return {
+        "scaling": asdict(scaling),
+        "rows": len(series),
+        "first_timestamp": series.timestamps[0].isoformat(),
+        "last_timestamp": series.timestamps[-1].isoformat(),
+        "frequency": infer_frequency(series.timestamps),
+    }
+
+
+def build_network(options: ForecastOptions, n_features: int) -> SequenceForecaster:
+    """A freshly seeded network for `n_features` inputs per step."""
+    from nncli.models.recurrent import SequenceConfig, SequenceForecaster
+    from nncli.training.loop import seed_everything
+
     config = SequenceConfig(
         arch=options.arch,
-        n_features=int(train_x.shape[2]),
+        n_features=n_features,
         lookback=options.lookback,
         horizon=options.horizon,
         quantiles=sorted(options.quantiles),
@@ -344,21 +299,50 @@ def train_forecaster(
         dropout=options.dropout,
     )
     seed_everything(options.training.seed)
-    network = SequenceForecaster(config)
-    median_index = config.quantiles.index(0.5)
+    return SequenceForecaster(config)
+
+
+def train_forecaster(
+    panel: list[Series],
+    options: ForecastOptions,
+    *,
+    reporter: Reporter | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    refit_on_all: bool = False,
+) -> tuple[ForecastModel, History]:
+    """Train one global network on every series' windows; scaling is fitted per series on its
+    training part only, and validation uses each series' newest origins.
+
+    With `refit_on_all` the validation windows train too, for exactly `training.epochs`
+    epochs (the refit of a tuned configuration). The model's metadata carries its id.
+    """
+    import numpy as np
+    import torch
+
+    from nncli.artifacts import weights_digest
+    from nncli.devices import resolve_device
+    from nncli.models.recurrent import PinballLoss
+    from nncli.training.loop import fit
+
+    reporter = reporter or CollectingReporter()
+    options.validate()
+    training = replace(options.training, device=resolve_device(options.training.device))
+    windows = collect_windows(panel, options, reporter, refit_on_all)
+    train_x, train_y = torch.cat(windows.train_x), torch.cat(windows.train_y)
+    valid_x, valid_y = torch.cat(windows.valid_x), torch.cat(windows.valid_y)
+    network = build_network(options, int(train_x.shape[2]))
+    quantiles = network.config.quantiles
+    median_index = quantiles.index(0.5)
 
     def valid_mae(outputs: torch.Tensor, targets: torch.Tensor) -> float:
         return float((outputs[:, :, median_index] - targets).abs().mean())
 
-    training_config = options.training
-    if refit_on_all:
-        training_config = replace(training_config, patience=training_config.epochs + 1)
     history = fit(
         network,
-        PinballLoss(config.quantiles),
+        PinballLoss(quantiles),
         ([train_x], train_y),
         ([valid_x], valid_y),
-        training_config,
+        replace(training, patience=training.epochs + 1) if refit_on_all else training,
         valid_mae,
         "scaled MAE",
         callbacks,
@@ -367,42 +351,41 @@ def train_forecaster(
     if not np.isfinite(history.best.train_loss):
         raise DataError("training diverged (the loss became NaN or infinite)", hint="lower --lr")
     reporter.info(
-        f"{len(series_meta)} series, {len(train_x)} training and {len(valid_x)} validation windows"
+        f"{len(windows.series)} series, {len(train_x)} training and {len(valid_x)} validation windows"
     )
     metadata = {
         "kind": "forecast",
         "transform": options.transform,
         "panel": asdict(options.panel),
-        "architecture": config.to_dict(),
-        "training": {**options.training.to_dict(), "valid_size": options.valid_size},
-        "series": series_meta,
+        "architecture": network.config.to_dict(),
+        "training": {**training.to_dict(), "valid_size": options.valid_size},
+        "series": windows.series,
         "history": history.to_dict(),
+        "model_id": weights_digest(dict(network.state_dict())),
     }
     return ForecastModel(network, metadata), history
 
 
-def _frequency(series: Series) -> str:
-    from nncli.forecasting.calendar import infer_frequency
+def save_forecast_model(
+    path: Path, model: ForecastModel, extra: dict[str, Any] | None = None
+) -> None:
+    """Write the forecaster's model file (atomically); the model itself is left unchanged.
 
-    return infer_frequency(series.timestamps)
-
-
-def save_forecast_model(path: Path, model: ForecastModel, extra: dict[str, Any]) -> None:
-    """Write the forecaster's model file (atomically), with a weights-derived model id."""
-    from nncli.artifacts import provenance, save_model_file
-    from nncli.artifacts import weights_digest
+    `extra` adds metadata to the file only (a model trained by `train_forecast` already
+    carries its provenance); the id is derived from the weights when the model has none.
+    """
+    from nncli.artifacts import provenance, save_model_file, weights_digest
 
     state = dict(model.network.state_dict())
-    model.metadata.setdefault("model_id", weights_digest(state))
-    model.metadata.update(extra)
-    save_model_file(path, state, {**model.metadata, **provenance()})
+    metadata = {**model.metadata, **(extra or {})}
+    metadata.setdefault("model_id", weights_digest(state))
+    save_model_file(path, state, {**metadata, **provenance()})
 
 
 def load_forecast_model(path: Path) -> ForecastModel:
     """Load a forecaster model file and rebuild its network on the CPU."""
-    from nncli.artifacts import load_model_file
+    from nncli.artifacts import load_model_file, network_matching
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
-    from nncli.artifacts import network_matching
 
     loaded = load_model_file(path, expect_kind="forecast")
     meta = loaded.metadata

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from nncli.errors import DataError, StaleDataError
 from nncli.forecasting.calendar import future_timestamps
 from nncli.forecasting.model import ForecastModel
+from nncli.forecasting.options import parse_age as parse_age  # its old home
 from nncli.reporting import CollectingReporter, Reporter
 
 if TYPE_CHECKING:
@@ -32,20 +33,6 @@ FORECAST_COLUMNS = [
 def format_timestamp(stamp: pd.Timestamp) -> str:
     """ISO 8601; a date alone when the time is midnight (daily data)."""
     return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
-
-
-def parse_age(text: str) -> float:
-    """'36h', '3d', '2w' or plain days -> days."""
-    units = {"h": 1 / 24, "d": 1.0, "w": 7.0}
-    text = text.strip().lower()
-    try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
-    except ValueError as exc:
-        from nncli.errors import UsageError
-
-        raise UsageError(f"--max-age {text!r}: use a number of days or e.g. 36h, 3d, 2w") from exc
 
 
 def check_freshness(panel: list[Series], max_age_days: float, now: datetime) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nncli.data.loading import CsvOptions, read_csv, require_columns, require_rows
 from nncli.data.preprocessing import numeric_values
 from nncli.errors import DataError, UsageError
+from nncli.forecasting.options import PanelSpec as PanelSpec  # re-exported: its old home
 from nncli.reporting import CollectingReporter, Reporter
 
 if TYPE_CHECKING:
@@ -16,17 +17,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SINGLE_SERIES = "series"
-
-
-@dataclass
-class PanelSpec:
-    """Which columns hold time, series name, target and covariates."""
-
-    time_col: str
-    target: str
-    group_col: str | None = None
-    covariates: list[str] = field(default_factory=list)
-    wide: bool = False
 
 
 @dataclass
@@ -133,8 +123,36 @@ def load_panel(
     with a note; rows with a missing target are dropped with a warning; missing covariates
     are carried forward; series shorter than `min_length` are left out with a warning.
     """
-    import numpy as np
+    reporter = reporter or CollectingReporter()
+    frame = _read_whole_rows(path, csv, reporter, partial_last_row)
+    frame, spec = _typed_columns(frame, spec, path)
+    group_key = spec.group_col or SINGLE_SERIES
+    if spec.group_col is None:
+        frame[SINGLE_SERIES] = spec.target
+    else:
+        frame[group_key] = frame[group_key].astype(str)
+    result: list[Series] = []
+    for name, group in frame.groupby(group_key, sort=True):
+        series = _one_series(str(name), group, spec, path, reporter)
+        if len(series) < min_length:
+            reporter.warn(
+                f"series {series.name!r} has {len(series)} usable rows, fewer than the {min_length} "
+                "needed (lookback + horizon + validation); it is left out"
+            )
+            continue
+        result.append(series)
+    if not result:
+        raise DataError(
+            f"{path}: no series is long enough (each needs at least {min_length} rows)",
+            hint="lower --lookback or --horizon, or use more history",
+        )
+    return result
 
+
+def _read_whole_rows(
+    path: Path, csv: CsvOptions | None, reporter: Reporter, partial_last_row: str
+) -> pd.DataFrame:
+    """The CSV, with a last line still being written refused, dropped or allowed."""
     from nncli.data.integrity import (
         FileSnapshot,
         check_unchanged,
@@ -142,7 +160,6 @@ def load_panel(
         partial_line_error,
     )
 
-    reporter = reporter or CollectingReporter()
     before = FileSnapshot.of(path) if path.is_file() else None
     complete = partial_last_row == "allow" or before is None or last_line_is_complete(path)
     if not complete and partial_last_row == "error":
@@ -153,6 +170,14 @@ def load_panel(
     if not complete:
         reporter.warn(f"{path}: the last line has no line ending; that row was dropped")
         frame = frame.iloc[:-1]
+    return frame
+
+
+def _typed_columns(
+    frame: pd.DataFrame, spec: PanelSpec, path: Path
+) -> tuple[pd.DataFrame, PanelSpec]:
+    """Check the named columns exist; parse times, target and covariates (a wide file is
+    first melted to long form)."""
     require_rows(frame, path)
     require_columns(frame, path, [spec.time_col], "time")
     if spec.wide:
@@ -173,57 +198,41 @@ def load_panel(
         )
     for column in spec.covariates:
         frame[column] = numeric_values(frame[column], path, column)
-    group_key = spec.group_col or SINGLE_SERIES
-    if spec.group_col is None:
-        frame[SINGLE_SERIES] = spec.target
-    else:
-        frame[group_key] = frame[group_key].astype(str)
-    result: list[Series] = []
-    for name, group in frame.groupby(group_key, sort=True):
-        name = str(name)
-        missing = int(group[spec.target].isna().sum())
-        if missing:
-            reporter.warn(
-                f"series {name!r}: {missing} row(s) with a missing {spec.target!r} were dropped"
-            )
-            group = group[group[spec.target].notna()]
-        if not group[spec.time_col].is_monotonic_increasing:
-            reporter.info(
-                f"series {name!r}: rows were not in time order; sorted by {spec.time_col!r}"
-            )
-            group = group.sort_values(spec.time_col, kind="stable")
-        duplicated = group[spec.time_col].duplicated()
-        if duplicated.any():
-            stamp = group[spec.time_col][duplicated].iloc[0]
-            raise DataError(
-                f"{path}: series {name!r} has more than one row at {stamp}",
-                hint="keep one row per series and timestamp"
-                + ("" if spec.group_col else " (or pass --group-col for many series)"),
-            )
-        covariates = (
-            group[spec.covariates].ffill().bfill().to_numpy(np.float64)
-            if spec.covariates
-            else (np.zeros((len(group), 0)))
-        )
-        if len(group) < min_length:
-            reporter.warn(
-                f"series {name!r} has {len(group)} usable rows, fewer than the {min_length} needed "
-                "(lookback + horizon + validation); it is left out"
-            )
-            continue
-        import pandas as pd
+    return frame, spec
 
-        result.append(
-            Series(
-                name=name,
-                timestamps=pd.DatetimeIndex(group[spec.time_col]),
-                levels=group[spec.target].to_numpy(np.float64, copy=True),
-                covariates=covariates,
-            )
+
+def _one_series(
+    name: str, group: pd.DataFrame, spec: PanelSpec, path: Path, reporter: Reporter
+) -> Series:
+    """One series' rows: missing targets dropped, sorted by time, duplicates refused."""
+    import numpy as np
+    import pandas as pd
+
+    missing = int(group[spec.target].isna().sum())
+    if missing:
+        reporter.warn(
+            f"series {name!r}: {missing} row(s) with a missing {spec.target!r} were dropped"
         )
-    if not result:
+        group = group[group[spec.target].notna()]
+    if not group[spec.time_col].is_monotonic_increasing:
+        reporter.info(f"series {name!r}: rows were not in time order; sorted by {spec.time_col!r}")
+        group = group.sort_values(spec.time_col, kind="stable")
+    duplicated = group[spec.time_col].duplicated()
+    if duplicated.any():
+        stamp = group[spec.time_col][duplicated].iloc[0]
         raise DataError(
-            f"{path}: no series is long enough (each needs at least {min_length} rows)",
-            hint="lower --lookback or --horizon, or use more history",
+            f"{path}: series {name!r} has more than one row at {stamp}",
+            hint="keep one row per series and timestamp"
+            + ("" if spec.group_col else " (or pass --group-col for many series)"),
         )
-    return result
+    covariates = (
+        group[spec.covariates].ffill().bfill().to_numpy(np.float64)
+        if spec.covariates
+        else (np.zeros((len(group), 0)))
+    )
+    return Series(
+        name=name,
+        timestamps=pd.DatetimeIndex(group[spec.time_col]),
+        levels=group[spec.target].to_numpy(np.float64, copy=True),
+        covariates=covariates,
+    )

@@ -43,7 +43,8 @@ class CausalConv1d(nn.Module):
         self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.conv(functional.pad(inputs, (self.left_padding, 0)))
+        outputs: torch.Tensor = self.conv(functional.pad(inputs, (self.left_padding, 0)))
+        return outputs
 
 
 class TemporalBlock(nn.Module):
@@ -100,7 +101,9 @@ class TemporalConvNet(nn.Module):
 
     def features(self, windows: torch.Tensor) -> torch.Tensor:
         """Per-time-step features [B, channels, L]; step t depends on inputs up to t only."""
-        return self.blocks(windows.transpose(1, 2))  # convolutions want [B, F, L]
+        # Convolutions want [B, F, L].
+        per_step: torch.Tensor = self.blocks(windows.transpose(1, 2))
+        return per_step
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         # windows: [B, L, F] -> [B, channels], read at the newest step (it sees the whole window)

@@ -72,4 +72,5 @@ class MLP(nn.Module):
         if len(self.embeddings) and categorical is not None:
             embedded = [emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)]
             numeric = torch.cat([numeric, *embedded], dim=1)
-        return self.layers(numeric)
+        outputs: torch.Tensor = self.layers(numeric)
+        return outputs

@@ -100,7 +100,8 @@ class RBFNetwork(nn.Module):
         self, numeric: torch.Tensor, categorical: torch.Tensor | None = None
     ) -> torch.Tensor:
         # numeric: [B, n_numeric] float32; categorical: [B, n_categorical] int64 -> [B, n_outputs]
-        return self.output(self.activations(numeric, categorical))
+        outputs: torch.Tensor = self.output(self.activations(numeric, categorical))
+        return outputs
 
     @torch.no_grad()
     def init_centres(

@@ -78,7 +78,8 @@ class SequenceForecaster(nn.Module):
         else:
             sequence, _ = self.encoder(windows)  # [B, L, hidden]
             summary = sequence[:, -1]  # the state after the newest step: [B, hidden]
-        return self.head(summary).view(-1, self.config.horizon, len(self.config.quantiles))
+        outputs: torch.Tensor = self.head(summary)  # [B, horizon * quantiles]
+        return outputs.view(-1, self.config.horizon, len(self.config.quantiles))
 
 
 class PinballLoss(nn.Module):

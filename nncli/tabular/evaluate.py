@@ -6,17 +6,19 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nncli.data.loading import CsvOptions, read_csv, require_columns, require_rows
-from nncli.data.preprocessing import numeric_values
 from nncli.errors import DataError
 from nncli.files import file_sha256
 from nncli.reporting import CollectingReporter, Reporter
 from nncli.tabular.model import TabularModel, encode_rows
-from nncli.tasks import class_indices, score
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import numpy as np
+    import pandas as pd
+
+    from nncli.data.preprocessing import EncodedFeatures
+
 
 @dataclass
 class EvaluationReport:
@@ -43,18 +45,75 @@ def evaluate_tabular(
     reporter: Reporter | None = None,
 ) -> EvaluationReport:
     """Score a model on a labelled CSV (rows with a missing or unknown label are left out)."""
-    import numpy as np
-
-    from nncli.metrics import confusion
-
     reporter = reporter or CollectingReporter()
+    labelled = read_labelled_rows(
+        model,
+        path,
+        csv,
+        reporter,
+        training_file_note="these metrics include training rows and are optimistic; the "
+        "held-out test metrics are shown beside them",
+        no_labels_hint="evaluate needs labelled rows; use 'nncli predict' for unlabelled data",
+    )
+    outputs, truth = model.outputs(labelled.encoded), labelled.truth
+    task = model.task_rules
+    metrics = task.score(outputs, truth, model.target)
+    breakdown = task.breakdown(outputs, truth, model.target)
+    return EvaluationReport(
+        task.name,
+        len(truth),
+        metrics,
+        breakdown.confusion_matrix,
+        breakdown.classes,
+        breakdown.per_class,
+        breakdown.points,
+    )
+
+
+@dataclass
+class LabelledRows:
+    """The rows of a CSV with a label the model knows: the rows, their truth, their inputs."""
+
+    rows: pd.DataFrame
+    truth: np.ndarray  # class indices or values in target units
+    encoded: EncodedFeatures
+
+
+def read_labelled_rows(
+    model: TabularModel,
+    path: Path,
+    csv: CsvOptions | None,
+    reporter: Reporter,
+    *,
+    training_file_note: str,
+    no_labels_hint: str | None = None,
+) -> LabelledRows:
+    """Read a labelled CSV to score `model` on: its usable rows, their truth and inputs.
+
+    When the file is the one the model was trained on, warns with `training_file_note`
+    (what that means for the numbers); see `labelled_rows` for the rows left out.
+    """
     frame = read_csv(path, csv, reporter=reporter)
     require_rows(frame, path)
     if file_sha256(path) == model.metadata.get("data", {}).get("sha256"):
-        reporter.warn(
-            f"{path} is the file the model was trained on: these metrics include training rows "
-            "and are optimistic; the held-out test metrics are shown beside them"
-        )
+        reporter.warn(f"{path} is the file the model was trained on: {training_file_note}")
+    rows, truth = labelled_rows(model, frame, path, reporter, no_labels_hint=no_labels_hint)
+    return LabelledRows(rows, truth, encode_rows(model, rows, path, reporter))
+
+
+def labelled_rows(
+    model: TabularModel,
+    frame: pd.DataFrame,
+    path: Path,
+    reporter: Reporter,
+    *,
+    no_labels_hint: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of `frame` with a label the model knows, and their truth.
+
+    Rows with a missing label, or (classification) a class unseen in training, are left out
+    with a warning; none left is a `DataError`.
+    """
     target = model.target_name
     require_columns(frame, path, [target], "target")
     labelled = frame[frame[target].notna()]
@@ -64,51 +123,14 @@ def evaluate_tabular(
         )
     if labelled.empty:
         raise DataError(
-            f"{path}: target column {target!r} has no values (all missing)",
-            hint="evaluate needs labelled rows; use 'nncli predict' for unlabelled data",
+            f"{path}: target column {target!r} has no values (all missing)", hint=no_labels_hint
         )
-    if model.task == "classification":
-        indices = class_indices(labelled[target], model.classes)
-        unknown = indices < 0
-        if unknown.any():
-            reporter.warn(
-                f"{int(unknown.sum())} row(s) with labels unseen in training were left out"
-            )
-            labelled, indices = labelled[~unknown], indices[~unknown]
-        if labelled.empty:
-            raise DataError(
-                f"{path}: no row has a label the model knows ({', '.join(model.classes)})"
-            )
-        encoded = encode_rows(model, labelled, path, reporter)
-        outputs = model.outputs(encoded)
-        metrics = score("classification", outputs, indices, len(model.classes))
-        predicted = outputs.argmax(axis=1)
-        per_class = per_class_scores(indices, predicted, model.classes)
-        return EvaluationReport(
-            "classification",
-            len(labelled),
-            metrics,
-            confusion(indices, predicted, len(model.classes)),
-            model.classes,
-            per_class,
-        )
-    truth = numeric_values(labelled[target], path, target).to_numpy(np.float64)
-    encoded = encode_rows(model, labelled, path, reporter)
-    predicted = model.outputs(encoded)
-    metrics = score("regression", predicted, truth, 1)
-    points = (truth.tolist(), predicted.astype(np.float64).tolist())
-    return EvaluationReport("regression", len(labelled), metrics, None, [], None, points)
-
-
-def per_class_scores(
-    truth: np.ndarray, predicted: np.ndarray, classes: list[str]
-) -> dict[str, dict[str, float]]:
-    from sklearn.metrics import precision_recall_fscore_support
-
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, predicted, labels=list(range(len(classes))), zero_division=0
-    )
-    return {
-        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for label, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
-    }
+    task = model.task_rules
+    truth = task.truth(labelled[target], model.target, path)
+    unknown = task.unknown(truth)
+    if unknown.any():
+        reporter.warn(f"{int(unknown.sum())} row(s) with labels unseen in training were left out")
+        labelled, truth = labelled[~unknown], truth[~unknown]
+    if labelled.empty:
+        raise DataError(f"{path}: no row has a label the model knows ({', '.join(model.classes)})")
+    return labelled, truth

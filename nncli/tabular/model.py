@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from nncli.artifacts import load_model_file, network_matching, save_model_file
 from nncli.data.preprocessing import Preprocessor, transform
 from nncli.errors import DataError
-from nncli.tabular.options import TABULAR_ARCHITECTURES, TASKS
+from nncli.tabular.options import TABULAR_ARCHITECTURES
+from nncli.tasks import TASKS, Task, task_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from nncli.models.rbf import RBFNetwork
     from nncli.reporting import Reporter
 
+
 @dataclass
 class TabularModel:
     """A trained (or loaded) tabular network with everything needed to use it."""
@@ -33,6 +35,16 @@ class TabularModel:
     @property
     def task(self) -> str:
         return str(self.metadata["task"])
+
+    @property
+    def task_rules(self) -> Task:
+        """The `Task` behind `task`: decoding, metrics, which direction is better."""
+        return task_for(self.task)
+
+    @property
+    def target(self) -> dict[str, Any]:
+        """The target's metadata: its name and its classes, or its mean and std."""
+        return dict(self.metadata["target"])
 
     @property
     def classes(self) -> list[str]:
@@ -49,12 +61,7 @@ class TabularModel:
         from nncli.training.loop import predict_batches
 
         inputs = [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)]
-        raw = predict_batches(self.network, inputs)
-        if self.task == "classification":
-            return torch.softmax(raw, dim=1).numpy()
-        target = self.metadata["target"]
-        return (raw[:, 0] * target["std"] + target["mean"]).numpy()
-
+        return self.task_rules.decode(predict_batches(self.network, inputs), self.target)
 
 
 def save_tabular_model(path: Path, model: TabularModel) -> None:
@@ -92,8 +99,6 @@ def load_tabular_model(path: Path) -> TabularModel:
     return TabularModel(network, preprocessor, meta)
 
 
-
-
 def _check_metadata_matches_network(
     meta: dict[str, Any], preprocessor: Preprocessor, architecture: dict[str, Any]
 ) -> None:
@@ -103,12 +108,13 @@ def _check_metadata_matches_network(
         architecture["categorical_cardinalities"]
     ):
         raise ValueError("the preprocessing does not match the network's inputs")
-    expected_outputs = len(meta["target"]["classes"]) if meta["task"] == "classification" else 1
-    if meta["task"] not in TASKS or expected_outputs != architecture["n_outputs"]:
+    if meta["task"] not in TASKS:
         raise ValueError("the task or its classes do not match the network's outputs")
-    if meta["task"] == "regression":
-        _ = float(meta["target"]["mean"]), float(meta["target"]["std"])
-    _ = meta["target"]["name"], meta["schema"]["input_columns"], meta["schema"]["id_columns"]
+    task = task_for(meta["task"])
+    if task.n_outputs(meta["target"]) != architecture["n_outputs"]:
+        raise ValueError("the task or its classes do not match the network's outputs")
+    task.check_target(meta["target"])
+    _ = meta["schema"]["input_columns"], meta["schema"]["id_columns"]
 
 
 def check_input_columns(
@@ -146,5 +152,3 @@ def encode_rows(
             f"column {name!r}: {count} row(s) hold categories unseen in training (unknown bucket)"
         )
     return encoded
-
-

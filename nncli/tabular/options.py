@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
 from nncli.options import AtLeast, OneOf, Within, option
+from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
 
-TASKS = ("classification", "regression")
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
 TABULAR_ARCHITECTURES = ("mlp", "rbf")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
@@ -35,6 +35,23 @@ def show_sizes(sizes: list[int]) -> str:
 
 
 @dataclass
+class InspectOptions:
+    """What `nncli inspect` looks at besides the columns; every field is one of its options."""
+
+    target: str | None = option(
+        None,
+        help="Column to predict: adds its balance, the task and leakage checks.",
+        short="-t",
+    )
+    time_col: str | None = option(
+        None, help="Time column: --plot draws each series' history and return distribution."
+    )
+    group_col: str | None = option(
+        None, help="Column naming the series (with --time-col), e.g. ticker."
+    )
+
+
+@dataclass
 class TabularOptions:
     """What to learn and how; every field is a `nncli train` option."""
 
@@ -42,7 +59,7 @@ class TabularOptions:
     task: str | None = option(
         None,
         help="classification or regression (default: inferred).",
-        check=OneOf(TASKS),
+        check=OneOf(TASK_NAMES),
         hidden_default=True,
     )
     drop: list[str] = option(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from nncli.data.loading import CsvOptions, read_csv, require_rows
 from nncli.reporting import CollectingReporter, Reporter
@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
+
+# float32 precision: stable text, so reruns write byte-identical files.
+PREDICTION_FLOAT_FORMAT = "%.7g"
+
 
 def predict_tabular(
     model: TabularModel,
@@ -31,14 +35,15 @@ def predict_tabular(
     outputs = model.outputs(encoded)
     id_columns = [c for c in model.metadata["schema"]["id_columns"] if c in frame.columns]
     result = frame[id_columns].copy() if id_columns else pd.DataFrame(index=frame.index)
-    if model.task == "classification":
-        classes = model.classes
-        result["prediction"] = [classes[i] for i in outputs.argmax(axis=1)]
-        if proba:
-            for index, label in enumerate(classes):
-                result[f"proba_{label}"] = outputs[:, index]
-    else:
-        result["prediction"] = outputs
+    for name, values in model.task_rules.prediction_columns(
+        outputs, model.target, proba=proba
+    ).items():
+        result[name] = values
     return result.reset_index(drop=True)
 
 
+def write_predictions(predictions: pd.DataFrame, handle: IO[str]) -> None:
+    """Write `predict_tabular`'s result as CSV text (float32 precision, '\\n' line ends)."""
+    predictions.to_csv(
+        handle, index=False, float_format=PREDICTION_FLOAT_FORMAT, lineterminator="\n"
+    )

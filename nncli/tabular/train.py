@@ -1,33 +1,43 @@
-"""Training a tabular network and scoring it next to baselines."""
+"""Training a tabular network and scoring it next to baselines.
+
+`train_tabular` runs the named steps in order, each usable on its own:
+`prepare_table` (labelled rows, task, features, split, preprocessing, encoded parts) ->
+`build_network` -> `fit_network` -> `score_against_baselines` (metrics, baselines, verdict)
+-> `model_metadata`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from nncli.artifacts import provenance, weights_digest
 from nncli.data.loading import read_csv, require_columns, require_rows
-from nncli.data.preprocessing import fit_preprocessor, numeric_values, transform
+from nncli.data.preprocessing import fit_preprocessor, transform
 from nncli.data.schema import MODEL_INPUT_KINDS, ColumnKind, infer_schema, infer_task
 from nncli.data.splits import split_rows
 from nncli.devices import resolve_device
 from nncli.errors import DataError
 from nncli.files import file_sha256
-from nncli.metrics import PRIMARY_METRIC, better
 from nncli.reporting import CollectingReporter, Reporter
 from nncli.tabular.model import TabularModel
 from nncli.tabular.options import MIN_TRAINING_ROWS, TabularOptions
-from nncli.tasks import class_indices, label_sort_key, score
+from nncli.tasks import Task, task_for
 from nncli.training.loop import Callback, History
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
-    import torch
 
-    from nncli.models.feedforward import MLP
-    from nncli.models.rbf import RBFNetwork
+    from nncli.data.preprocessing import EncodedFeatures, Preprocessor
+    from nncli.data.schema import ColumnInfo
+    from nncli.models.feedforward import MLP, MLPConfig
+    from nncli.models.rbf import RBFConfig, RBFNetwork
+
+PARTS = ("train", "valid", "test")
+
 
 @dataclass
 class TrainReport:
@@ -66,21 +76,66 @@ class TrainReport:
         }
 
 
+@dataclass
+class WarningLog:
+    """A reporter that passes everything on and keeps the warnings (for `TrainReport`)."""
+
+    reporter: Reporter
+    warnings: list[str] = field(default_factory=list)
+
+    def info(self, message: str) -> None:
+        self.reporter.info(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.reporter.warn(message)
 
 
-def _verdict(
-    task: str, test_metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]
+@dataclass
+class FeatureColumns:
+    """Which columns the network reads, and what happens to the others."""
+
+    schema: list[ColumnInfo]
+    kinds: dict[str, ColumnKind]  # the model's input columns
+    ignored: dict[str, str]  # column -> its kind, for columns no model can use
+    id_columns: list[str]
+
+
+@dataclass
+class PreparedTable:
+    """A table ready to learn from: task, features, split, encoded parts and their truth."""
+
+    path: Path
+    frame: pd.DataFrame  # the rows with a target value
+    task: Task
+    task_reason: str
+    target: dict[str, Any]  # the model file's "target": name, classes or mean and std
+    features: FeatureColumns
+    preprocessor: Preprocessor
+    split_sizes: dict[str, Any]
+    encoded: dict[str, EncodedFeatures]  # per part: train, valid, test
+    truth: dict[str, np.ndarray]  # per part: class indices or values in target units
+
+
+@dataclass
+class Scores:
+    """The network's metrics per part, the baselines' test metrics and the verdict."""
+
+    metrics: dict[str, dict[str, Any]]
+    baselines: dict[str, dict[str, Any]]
+    verdict: str
+    beats_baselines: bool
+
+
+def verdict(
+    task: Task, test_metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]
 ) -> tuple[str, bool]:
-    metric, _ = PRIMARY_METRIC[task]
+    """The sentence judging the network against its best baseline, and whether it won."""
+    metric = task.primary_metric
     network = test_metrics[metric]
-    best_name = min(
-        baselines,
-        key=lambda name: (
-            -baselines[name][metric] if PRIMARY_METRIC[task][1] else baselines[name][metric]
-        ),
-    )
+    best_name = task.best_of(baselines)
     best_value = baselines[best_name][metric]
-    if better(task, network, best_value):
+    if task.better(network, best_value):
         return (
             f"The network beats every baseline on test {metric}: {network:.4f} vs "
             f"{best_value:.4f} for {best_name}.",
@@ -111,91 +166,69 @@ def train_tabular(
     `score_test=False` skips the test split and the baselines (a tuning trial must never
     look at the test rows).
     """
-    import numpy as np
-    import torch
-    from torch import nn
-
-    from nncli.baselines import tabular_baselines
-    from nncli.models.feedforward import MLP, MLPConfig, embedding_size
-    from nncli.models.rbf import RBFConfig, RBFNetwork
-    from nncli.training.loop import fit, seed_everything
-
     reporter = reporter or CollectingReporter()
-    warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        warnings.append(message)
-        reporter.warn(message)
-
+    log = WarningLog(reporter)
     options.validate()
     options = replace(
         options, training=replace(options.training, device=resolve_device(options.training.device))
     )
     if frame is None:
         frame = read_csv(path, options.csv, reporter=reporter)
-    require_rows(frame, path)
-    named = [c for c in (options.split_col, options.time_col) if c]
-    require_columns(frame, path, [options.target], "target")
-    require_columns(frame, path, [*options.drop, *options.id_columns, *named], "named")
+    table = prepare_table(path, frame, options, log, refit_on_train_and_valid)
+    network, config = build_network(options, table, log)
+    history = fit_network(network, table, options, callbacks, refit_on_train_and_valid)
+    model = TabularModel(
+        network, table.preprocessor, {"task": table.task.name, "target": table.target}
+    )
+    scores = score_against_baselines(model, table, options.training.seed, score_test=score_test)
+    overfitting = table.task.overfitting_warning(scores.metrics["train"], scores.metrics["valid"])
+    if overfitting:
+        log.warn(overfitting)
+    model.metadata = model_metadata(table, options, config, history, scores, network)
+    return TrainReport(
+        model=model,
+        history=history,
+        task_reason=table.task_reason,
+        test_metrics=scores.metrics.get("test", {}),
+        train_metrics=scores.metrics["train"],
+        valid_metrics=scores.metrics["valid"],
+        baselines=scores.baselines,
+        verdict=scores.verdict,
+        beats_baselines=scores.beats_baselines,
+        split_sizes=table.split_sizes,
+        warnings=log.warnings,
+    )
+
+
+def prepare_table(
+    path: Path,
+    frame: pd.DataFrame,
+    options: TabularOptions,
+    reporter: Reporter,
+    refit_on_train_and_valid: bool = False,
+) -> PreparedTable:
+    """Everything before the network: labelled rows, task, features, split and encoded parts.
+
+    With `refit_on_train_and_valid` the training part is train+validation (and validation
+    repeats it), for a refit that stops at a fixed epoch count.
+    """
+    import numpy as np
+
+    frame = labelled_frame(path, frame, options, reporter)
     target = options.target
-    missing_target = int(frame[target].isna().sum())
-    if missing_target == len(frame):
-        raise DataError(
-            f"{path}: target column {target!r} has no values (all missing)",
-            hint="choose another --target, or fill in the labels",
-        )
-    if missing_target:
-        warn(f"{missing_target} row(s) with a missing {target!r} were left out")
-        # Keep the file's row labels: later errors ("text at data row 12") name file rows.
-        frame = frame[frame[target].notna()]
-    if len(frame) < MIN_TRAINING_ROWS:
-        raise DataError(
-            f"{path}: only {len(frame)} row(s) with a {target!r} value; training needs at "
-            f"least {MIN_TRAINING_ROWS} (some to train, some to validate, some to test)",
-            hint="add rows",
-        )
     choice = infer_task(frame[target], target)
-    task = options.task or choice.task
-    task_reason = choice.reason if options.task is None else f"--task {task} given"
-    reporter.info(f"task: {task} ({task_reason})")
-
-    excluded = {target, *options.drop, *options.id_columns, *named}
-    schema = infer_schema(frame.drop(columns=list(excluded)))
-    kinds = {c.name: c.kind for c in schema if c.kind in MODEL_INPUT_KINDS}
-    ignored = {c.name: str(c.kind) for c in schema if c.kind not in MODEL_INPUT_KINDS}
-    if ignored:
-        reporter.info(
-            "not used as features: "
-            + ", ".join(f"{name} ({kind})" for name, kind in ignored.items())
-        )
-    if not kinds:
-        raise DataError(
-            f"{path}: no usable feature columns besides the target",
-            hint="nncli uses numeric, categorical and boolean columns",
-        )
-    id_columns = list(options.id_columns) + [n for n, k in ignored.items() if k == ColumnKind.ID]
-
-    if task == "classification":
-        from nncli.data.preprocessing import category_strings
-
-        classes = sorted(category_strings(frame[target]).unique().tolist(), key=label_sort_key)
-        if len(classes) < 2:
-            raise DataError(
-                f"{path}: target {target!r} has a single class ({classes[0]!r})",
-                hint="classification needs at least two classes",
-            )
-        labels_all = class_indices(frame[target], classes)
-    else:
-        classes = []
-        labels_all = numeric_values(frame[target], path, target).to_numpy(np.float64)
-
+    task = task_for(options.task or choice.task)
+    task_reason = choice.reason if options.task is None else f"--task {task.name} given"
+    reporter.info(f"task: {task.name} ({task_reason})")
+    features = feature_columns(path, frame, options, reporter)
+    truth_all, target_meta = task.read_target(frame[target], path, target)
     split = split_rows(
         frame,
         method=options.split,
         seed=options.training.seed,
         valid_size=options.valid_size,
         test_size=options.test_size,
-        labels=frame[target].astype(str) if task == "classification" else None,
+        labels=task.stratify_by(frame[target]),
         time_col=options.time_col,
         split_col=options.split_col,
         path=path,
@@ -210,45 +243,93 @@ def train_tabular(
         f"split ({split.method}): {sizes['train']} train, {sizes['valid']} validation, {sizes['test']} test rows"
     )
     if refit_on_train_and_valid:
-        # The refit trains on everything but the test rows and stops at a fixed epoch count.
         split.train = np.sort(np.concatenate([split.train, split.valid]))
         split.valid = split.train
-    parts = {
-        name: frame.iloc[rows]
-        for name, rows in (("train", split.train), ("valid", split.valid), ("test", split.test))
-    }
+    rows = {"train": split.train, "valid": split.valid, "test": split.test}
+    parts = {name: frame.iloc[rows[name]] for name in PARTS}
     preprocessor = fit_preprocessor(
-        parts["train"], kinds, path=path, max_categories=options.max_categories
+        parts["train"], features.kinds, path=path, max_categories=options.max_categories
     )
-    encoded = {name: transform(preprocessor, part, path=path) for name, part in parts.items()}
-    truth = {
-        "train": labels_all[split.train],
-        "valid": labels_all[split.valid],
-        "test": labels_all[split.test],
-    }
+    truth = {name: truth_all[rows[name]] for name in PARTS}
+    return PreparedTable(
+        path=path,
+        frame=frame,
+        task=task,
+        task_reason=task_reason,
+        target=task.fit_target(target_meta, truth["train"]),
+        features=features,
+        preprocessor=preprocessor,
+        split_sizes=sizes,
+        encoded={name: transform(preprocessor, part, path=path) for name, part in parts.items()},
+        truth=truth,
+    )
 
-    if task == "classification":
-        n_outputs = len(classes)
-        target_meta: dict[str, Any] = {"name": target, "classes": classes}
-        counts = np.bincount(truth["train"], minlength=n_outputs).astype(np.float64)
-        weight = None
-        if options.class_weights:
-            weight = torch.tensor(
-                counts.sum() / (n_outputs * np.maximum(counts, 1)), dtype=torch.float32
-            )
-        loss_fn: nn.Module = nn.CrossEntropyLoss(weight=weight)
-        tensor_targets = {k: torch.from_numpy(v) for k, v in truth.items()}
-    else:
-        n_outputs = 1
-        mean, std = float(truth["train"].mean()), float(truth["train"].std()) or 1.0
-        target_meta = {"name": target, "mean": mean, "std": std}
-        loss_fn = nn.MSELoss()
-        tensor_targets = {
-            k: torch.from_numpy(((v - mean) / std).astype(np.float32)).unsqueeze(1)
-            for k, v in truth.items()
-        }
 
+def labelled_frame(
+    path: Path, frame: pd.DataFrame, options: TabularOptions, reporter: Reporter
+) -> pd.DataFrame:
+    """The rows with a target value, after checking the named columns exist."""
+    require_rows(frame, path)
+    named = [c for c in (options.split_col, options.time_col) if c]
+    require_columns(frame, path, [options.target], "target")
+    require_columns(frame, path, [*options.drop, *options.id_columns, *named], "named")
+    target = options.target
+    missing_target = int(frame[target].isna().sum())
+    if missing_target == len(frame):
+        raise DataError(
+            f"{path}: target column {target!r} has no values (all missing)",
+            hint="choose another --target, or fill in the labels",
+        )
+    if missing_target:
+        reporter.warn(f"{missing_target} row(s) with a missing {target!r} were left out")
+        # Keep the file's row labels: later errors ("text at data row 12") name file rows.
+        frame = frame[frame[target].notna()]
+    if len(frame) < MIN_TRAINING_ROWS:
+        raise DataError(
+            f"{path}: only {len(frame)} row(s) with a {target!r} value; training needs at "
+            f"least {MIN_TRAINING_ROWS} (some to train, some to validate, some to test)",
+            hint="add rows",
+        )
+    return frame
+
+
+def feature_columns(
+    path: Path, frame: pd.DataFrame, options: TabularOptions, reporter: Reporter
+) -> FeatureColumns:
+    """The columns the network reads: every usable column not named as target, ID or dropped."""
+    named = [c for c in (options.split_col, options.time_col) if c]
+    excluded = {options.target, *options.drop, *options.id_columns, *named}
+    schema = infer_schema(frame.drop(columns=list(excluded)))
+    kinds = {c.name: c.kind for c in schema if c.kind in MODEL_INPUT_KINDS}
+    ignored = {c.name: str(c.kind) for c in schema if c.kind not in MODEL_INPUT_KINDS}
+    if ignored:
+        reporter.info(
+            "not used as features: "
+            + ", ".join(f"{name} ({kind})" for name, kind in ignored.items())
+        )
+    if not kinds:
+        raise DataError(
+            f"{path}: no usable feature columns besides the target",
+            hint="nncli uses numeric, categorical and boolean columns",
+        )
+    id_columns = list(options.id_columns) + [n for n, k in ignored.items() if k == ColumnKind.ID]
+    return FeatureColumns(schema, kinds, ignored, id_columns)
+
+
+def build_network(
+    options: TabularOptions, table: PreparedTable, reporter: Reporter
+) -> tuple[MLP | RBFNetwork, MLPConfig | RBFConfig]:
+    """The seeded, untrained network for the table (warns when it dwarfs the training rows)."""
+    import torch
+
+    from nncli.models.feedforward import MLP, MLPConfig, embedding_size
+    from nncli.models.rbf import RBFConfig, RBFNetwork
+    from nncli.training.loop import seed_everything
+
+    preprocessor = table.preprocessor
+    n_outputs = table.task.n_outputs(table.target)
     cardinalities = [spec.cardinality for spec in preprocessor.categorical]
+    embedding_dims = [embedding_size(c) for c in cardinalities]
     config: MLPConfig | RBFConfig
     network: MLP | RBFNetwork
     if options.arch == "rbf":
@@ -256,22 +337,21 @@ def train_tabular(
             n_numeric=preprocessor.n_numeric_features,
             n_outputs=n_outputs,
             categorical_cardinalities=cardinalities,
-            embedding_dims=[embedding_size(c) for c in cardinalities],
+            embedding_dims=embedding_dims,
             n_centres=options.centres or options.hidden_sizes[0],
         )
         generator = seed_everything(options.training.seed)
         network = RBFNetwork(config)
+        train = table.encoded["train"]
         network.init_centres(
-            torch.from_numpy(encoded["train"].numeric),
-            torch.from_numpy(encoded["train"].categorical),
-            generator,
+            torch.from_numpy(train.numeric), torch.from_numpy(train.categorical), generator
         )
     else:
         config = MLPConfig(
             n_numeric=preprocessor.n_numeric_features,
             n_outputs=n_outputs,
             categorical_cardinalities=cardinalities,
-            embedding_dims=[embedding_size(c) for c in cardinalities],
+            embedding_dims=embedding_dims,
             hidden_sizes=list(options.hidden_sizes),
             activation=options.activation,
             dropout=options.dropout,
@@ -280,134 +360,125 @@ def train_tabular(
         seed_everything(options.training.seed)
         network = MLP(config)
     parameters = sum(p.numel() for p in network.parameters())
-    if sizes["train"] < 50 or parameters > 50 * sizes["train"]:
-        warn(
-            f"only {sizes['train']} training rows for {parameters} parameters; the network may "
+    train_rows = table.split_sizes["train"]
+    if train_rows < 50 or parameters > 50 * train_rows:
+        reporter.warn(
+            f"only {train_rows} training rows for {parameters} parameters; the network may "
             "overfit (try a smaller --hidden or more data)"
         )
+    return network, config
 
-    metric_name, _ = PRIMARY_METRIC[task]
-    target_std = target_meta.get("std", 1.0)
 
-    def valid_metric(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-        if task == "classification":
-            return float((outputs.argmax(dim=1) == targets).float().mean())
-        return float(torch.sqrt(torch.mean((outputs - targets) ** 2))) * target_std
+def fit_network(
+    network: MLP | RBFNetwork,
+    table: PreparedTable,
+    options: TabularOptions,
+    callbacks: tuple[Callback, ...] = (),
+    fixed_epochs: bool = False,
+) -> History:
+    """Train `network` on the table's training part, early-stopping on validation.
 
-    def tensors(name: str) -> list[torch.Tensor]:
-        return [
-            torch.from_numpy(encoded[name].numeric),
-            torch.from_numpy(encoded[name].categorical),
-        ]
+    `fixed_epochs` runs exactly `training.epochs` epochs (a refit: no early stopping).
+    Leaves the network on the CPU with its best weights.
+    """
+    import numpy as np
+    import torch
 
-    training_config = options.training
-    if refit_on_train_and_valid:  # a fixed number of epochs: no early stopping
-        training_config = replace(training_config, patience=training_config.epochs + 1)
+    from nncli.training.loop import fit
+
+    task, target = table.task, table.target
+
+    def part(name: str) -> tuple[list[torch.Tensor], torch.Tensor]:
+        encoded = table.encoded[name]
+        inputs = [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)]
+        return inputs, task.encode(table.truth[name], target)
+
+    training = options.training
+    if fixed_epochs:
+        training = replace(training, patience=training.epochs + 1)
     history = fit(
         network,
-        loss_fn,
-        (tensors("train"), tensor_targets["train"]),
-        (tensors("valid"), tensor_targets["valid"]),
-        training_config,
-        valid_metric,
-        metric_name,
+        task.loss(target, table.truth["train"], class_weights=options.class_weights),
+        part("train"),
+        part("valid"),
+        training,
+        task.validation_metric(target),
+        task.primary_metric,
         callbacks,
     )
     network.cpu()
     if not np.isfinite(history.best.train_loss):
         raise DataError(
-            f"{path}: training diverged (the loss became NaN or infinite)",
+            f"{table.path}: training diverged (the loss became NaN or infinite)",
             hint="lower --lr, or check the data for extreme values",
         )
+    return history
 
-    model = TabularModel(network, preprocessor, {"task": task, "target": target_meta})
-    scored = ("train", "valid", "test") if score_test else ("train", "valid")
-    scores = {
-        name: score(task, model.outputs(encoded[name]), truth[name], n_outputs) for name in scored
+
+def score_against_baselines(
+    model: TabularModel, table: PreparedTable, seed: int, *, score_test: bool = True
+) -> Scores:
+    """The model's metrics per part and, with `score_test`, the baselines and the verdict."""
+    task, target = table.task, table.target
+    scored = PARTS if score_test else ("train", "valid")
+    metrics = {
+        name: task.score(model.outputs(table.encoded[name]), table.truth[name], target)
+        for name in scored
     }
-    baselines: dict[str, dict[str, Any]] = {}
-    verdict, beats = "not scored on the test split", False
-    if score_test:
-        baselines = tabular_baselines(
-            task,
-            encoded["train"].one_hot(cardinalities),
-            truth["train"],
-            encoded["test"].one_hot(cardinalities),
-            truth["test"],
-            n_outputs,
-            options.training.seed,
-        )
-        verdict, beats = _verdict(task, scores["test"], baselines)
-    gap_warning = _overfitting_warning(task, scores["train"], scores["valid"])
-    if gap_warning:
-        warn(gap_warning)
+    if not score_test:
+        return Scores(metrics, {}, "not scored on the test split", False)
+    cardinalities = [spec.cardinality for spec in table.preprocessor.categorical]
+    baselines = task.fit_baselines(
+        (table.encoded["train"].one_hot(cardinalities), table.truth["train"]),
+        (table.encoded["test"].one_hot(cardinalities), table.truth["test"]),
+        target,
+        seed,
+    )
+    sentence, beats = verdict(task, metrics["test"], baselines)
+    return Scores(metrics, baselines, sentence, beats)
 
-    state = network.state_dict()
-    model_id = weights_digest(state)
-    model.metadata = {
+
+def model_metadata(
+    table: PreparedTable,
+    options: TabularOptions,
+    config: MLPConfig | RBFConfig,
+    history: History,
+    scores: Scores,
+    network: MLP | RBFNetwork,
+) -> dict[str, Any]:
+    """The model file's metadata: schema, preprocessing, architecture, training and scores."""
+    features = table.features
+    return {
         "kind": "tabular",
-        "model_id": model_id,
-        "task": task,
-        "task_reason": task_reason,
-        "target": target_meta,
+        "model_id": weights_digest(network.state_dict()),
+        "task": table.task.name,
+        "task_reason": table.task_reason,
+        "target": table.target,
         "schema": {
-            "columns": [c.to_dict() for c in schema if c.name in kinds],
-            "input_columns": preprocessor.input_columns,
-            "id_columns": id_columns,
-            "ignored_columns": ignored,
+            "columns": [c.to_dict() for c in features.schema if c.name in features.kinds],
+            "input_columns": table.preprocessor.input_columns,
+            "id_columns": features.id_columns,
+            "ignored_columns": features.ignored,
             "dropped_columns": list(options.drop),
         },
-        "preprocessing": preprocessor.to_dict(),
+        "preprocessing": table.preprocessor.to_dict(),
         "architecture": {"name": options.arch, **config.to_dict()},
         "training": {
             **options.training.to_dict(),
             "class_weights": options.class_weights,
-            "split": sizes,
+            "split": table.split_sizes,
             "valid_size": options.valid_size,
             "test_size": options.test_size,
             "max_categories": options.max_categories,
         },
         "history": history.to_dict(),
-        "metrics": {**scores, "baselines": baselines, "verdict": verdict},
+        "metrics": {**scores.metrics, "baselines": scores.baselines, "verdict": scores.verdict},
         "data": {
-            "path": str(path),
-            "name": path.name,
-            "sha256": file_sha256(path),
-            "rows": len(frame),
+            "path": str(table.path),
+            "name": table.path.name,
+            "sha256": file_sha256(table.path),
+            "rows": len(table.frame),
         },
         "seed": options.training.seed,
         **provenance(),
     }
-    return TrainReport(
-        model=model,
-        history=history,
-        task_reason=task_reason,
-        test_metrics=scores.get("test", {}),
-        train_metrics=scores["train"],
-        valid_metrics=scores["valid"],
-        baselines=baselines,
-        verdict=verdict,
-        beats_baselines=beats,
-        split_sizes=sizes,
-        warnings=warnings,
-    )
-
-
-
-
-def _overfitting_warning(task: str, train: dict[str, Any], valid: dict[str, Any]) -> str | None:
-    if task == "classification":
-        gap = train["accuracy"] - valid["accuracy"]
-        if gap > 0.1:
-            return (
-                f"overfitting: train accuracy {train['accuracy']:.3f} vs validation "
-                f"{valid['accuracy']:.3f}; try more --dropout, --weight-decay or a smaller --hidden"
-            )
-    elif valid["rmse"] > 1.5 * train["rmse"] > 0:
-        return (
-            f"overfitting: train RMSE {train['rmse']:.4g} vs validation {valid['rmse']:.4g}; "
-            "try more --dropout, --weight-decay or a smaller --hidden"
-        )
-    return None
-
-

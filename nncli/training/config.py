@@ -38,6 +38,13 @@ class TrainingConfig:
         0, help="Random seed: same data, seed and options give the same model.", check=AtLeast(0)
     )
     device: str = option("cpu", help="cpu, cuda, cuda:N or auto.", panel=TRAINING)
+    threads: int | None = option(
+        None,
+        help="CPU threads for the network's arithmetic (default: torch's choice, one per core).",
+        panel=TRAINING,
+        check=AtLeast(1),
+        hidden_default=True,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from nncli.training.config import TrainingConfig
+# Re-exported: callers have long imported TrainingConfig from here.
+from nncli.training.config import TrainingConfig as TrainingConfig
+from nncli.training.optimizer import AdamW
 
 Inputs = Sequence[torch.Tensor]
 
@@ -78,7 +80,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def train_epoch(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: AdamW,
     loss_fn: nn.Module,
     inputs: Inputs,
     targets: torch.Tensor,
@@ -125,15 +127,15 @@ def fit(
 ) -> History:
     """Train with AdamW and early stopping on validation loss; restores the best weights."""
     generator = seed_everything(config.seed)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     device = torch.device(config.device)
     model.to(device)
     train_inputs = [tensor.to(device) for tensor in train[0]]
     train_targets = train[1].to(device)
     valid_inputs = [tensor.to(device) for tensor in valid[0]]
     valid_targets = valid[1].to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     batch_size = config.batch_size or auto_batch_size(train_targets.shape[0])
     history = History(metric_name=metric_name)
     best_loss = math.inf

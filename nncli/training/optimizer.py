@@ -49,8 +49,8 @@ class AdamW:
         live = [i for i, p in enumerate(self.parameters) if p.grad is not None]
         if not live:
             return
-        params = [self.parameters[i] for i in live]
-        grads = [p.grad for p in params if p.grad is not None]
+        params: list[torch.Tensor] = [self.parameters[i] for i in live]
+        grads: list[torch.Tensor] = [p.grad for p in params if p.grad is not None]
         first = [self.first_moments[i] for i in live]
         second = [self.second_moments[i] for i in live]
         beta1, beta2 = self.betas

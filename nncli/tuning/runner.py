@@ -16,8 +16,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nncli.data.loading import CsvOptions
 from nncli.errors import NncliError, UsageError
-from nncli.tuning.space import FORECAST_SPACE, TABULAR_SPACE, ParamSpec, build_space, sample
+from nncli.tuning.options import ForecastSearchOptions, SearchOptions
+from nncli.tuning.space import (
+    FORECAST_SPACE,
+    TABULAR_SPACE,
+    ParamSpec,
+    build_space,
+    read_space_overrides,
+    sample,
+)
 from nncli.tuning.storage import is_rdb, open_storage, redact
 
 if TYPE_CHECKING:
@@ -27,7 +36,6 @@ if TYPE_CHECKING:
     from nncli.tabular.options import TabularOptions
     from nncli.training.loop import EpochRecord, History
 
-PRUNERS = ("median", "hyperband", "none")
 SURPLUS = "nncli_surplus"
 INTERRUPTED = "nncli_interrupted"
 
@@ -47,20 +55,74 @@ class TuneJob:
     space_source: str = "config"
     tabular: TabularOptions | None = None
     forecast: ForecastOptions | None = None
+    # How a forecast search reads its file (a tabular search reads it as `tabular.csv` says).
+    csv: CsvOptions = field(default_factory=CsvOptions)
     folds: int = 1
     timeout: float | None = None
     heartbeat_seconds: int = 10
     quiet: bool = False
 
+    @classmethod
+    def for_search(
+        cls,
+        data: Path,
+        search: SearchOptions,
+        study_name: str,
+        *,
+        tabular: TabularOptions | None = None,
+        forecast: ForecastOptions | None = None,
+        csv: CsvOptions | None = None,
+        config: Path | None = None,
+        quiet: bool = False,
+    ) -> TuneJob:
+        """The job `search` describes over `data` (after checking the data and output files).
+
+        Give `tabular` or `forecast`: the options every trial starts from. The search space is
+        the default one with the ``[tune.space]`` (``[forecast.tune.space]``) table of the
+        TOML file `config` applied.
+        """
+        from nncli.files import check_input_file, check_output_path
+
+        kind = "tabular" if tabular is not None else "forecast"
+        base = tabular or forecast
+        if base is None:
+            raise TypeError("TuneJob.for_search needs tabular or forecast options")
+        check_input_file(data)
+        if search.save_best is not None:
+            check_output_path(search.save_best, data)
+        command = ("tune",) if kind == "tabular" else ("forecast", "tune")
+        overrides, source = read_space_overrides(config, *command)
+        return cls(
+            kind=kind,
+            data=data,
+            study_name=study_name,
+            storage_url=search.url(),
+            trials=search.trials,
+            pruner=search.pruner,
+            seed=base.training.seed,
+            space_overrides=overrides,
+            space_source=source,
+            tabular=tabular,
+            forecast=forecast,
+            csv=tabular.csv if tabular is not None else csv or CsvOptions(),
+            folds=search.folds if isinstance(search, ForecastSearchOptions) else 1,
+            timeout=search.timeout,
+            heartbeat_seconds=search.heartbeat,
+            quiet=quiet,
+        )
+
     def validate(self) -> None:
-        if self.trials < 1:
-            raise UsageError(f"--trials must be at least 1, not {self.trials}")
-        if self.pruner not in PRUNERS:
-            raise UsageError(f"--pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
-        if self.folds < 1:
-            raise UsageError(f"--folds must be at least 1, not {self.folds}")
-        if self.heartbeat_seconds < 1:
-            raise UsageError("--heartbeat must be at least 1 second")
+        """Check the settings against the option declarations, and the search space."""
+        from nncli.options import check_options
+
+        check_options(
+            ForecastSearchOptions(
+                trials=self.trials,
+                pruner=self.pruner,
+                folds=self.folds,
+                heartbeat=self.heartbeat_seconds,
+            )
+        )
         self.space()
 
     def space(self) -> dict[str, ParamSpec]:
@@ -140,6 +202,58 @@ def forecast_options(base: ForecastOptions, params: dict[str, Any]) -> ForecastO
     )
 
 
+# The options each search draws from its space, by flag: a value given for one of them on the
+# command line (or in the config's command table) is replaced in every trial.
+SEARCHED_OPTIONS = {
+    "tabular": {
+        "--arch": "arch",
+        "--hidden": "hidden_sizes",
+        "--centres": "centres",
+        "--dropout": "dropout",
+        "--activation": "activation",
+        "--lr": "training.learning_rate",
+        "--weight-decay": "training.weight_decay",
+        "--batch-size": "training.batch_size",
+    },
+    "forecast": {
+        "--arch": "arch",
+        "--lookback": "lookback",
+        "--hidden-size": "hidden_size",
+        "--layers": "num_layers",
+        "--dropout": "dropout",
+        "--lr": "training.learning_rate",
+    },
+}
+
+
+def _declared_default(options: Any, path: str) -> Any:
+    """The default of the (possibly nested, 'training.learning_rate') option at `path`."""
+    import dataclasses
+
+    first, *rest = path.split(".")
+    declared = {f.name: f for f in dataclasses.fields(options)}[first]
+    if declared.default_factory is not dataclasses.MISSING:
+        value = declared.default_factory()
+    else:
+        value = declared.default
+    for name in rest:
+        value = getattr(value, name)
+    return value
+
+
+def options_the_search_replaces(job: TuneJob) -> list[str]:
+    """Flags set away from their defaults that the search draws anyway (so they are ignored)."""
+    base = job.tabular if job.kind == "tabular" else job.forecast
+    changed = []
+    for flag, path in SEARCHED_OPTIONS[job.kind].items():
+        value: Any = base
+        for name in path.split("."):
+            value = getattr(value, name)
+        if value != _declared_default(base, path):
+            changed.append(flag)
+    return changed
+
+
 def _tabular_objective(job: TuneJob) -> Callable[[optuna.Trial], float]:
     from nncli.data.loading import read_csv
     from nncli.tabular.train import train_tabular
@@ -173,7 +287,7 @@ def _forecast_objective(job: TuneJob) -> Callable[[optuna.Trial], float]:
 
     assert job.forecast is not None
     base = job.forecast
-    panel = load_panel(job.data, base.panel)
+    panel = load_panel(job.data, base.panel, job.csv)
     space = job.space()
     horizon = base.horizon
 
@@ -372,6 +486,14 @@ def _stderr_line(message: str) -> None:
     sys.stderr.flush()
 
 
+def run_search(
+    job: TuneJob, workers: int = 1, log: Callable[[str], None] | None = None
+) -> TuneReport:
+    """Run the search (see `run_study`) and summarise the study it leaves."""
+    run_study(job, workers, log)
+    return summarize(open_study(job), job.storage_url, job.space())
+
+
 def run_study(job: TuneJob, workers: int = 1, log: Callable[[str], None] | None = None) -> None:
     """Run the search here (one worker) or in `workers` local processes sharing the study."""
     import multiprocessing
@@ -484,58 +606,79 @@ def summarize(
     )
 
 
-def refit_best(job: TuneJob, report: TuneReport, path: Path, reporter: Any) -> dict[str, Any]:
-    """Retrain the best configuration on train+validation and save it with its provenance."""
+@dataclass
+class RefitPlan:
+    """What the refit of a study's best trial trains, and the provenance it records."""
+
+    params: dict[str, Any]  # the whole point of the space: fixed parameters and drawn ones
+    epochs: int  # the best trial's best epoch: the refit has no validation to stop on
+    provenance: dict[str, Any]
+
+
+def plan_refit(job: TuneJob, report: TuneReport) -> RefitPlan:
+    """The best trial's full configuration, its epoch count and its provenance."""
     if report.best is None:
         raise NncliError(
             f"study {job.study_name!r} has no complete trial to refit",
             hint="run more trials (all were pruned or failed)",
         )
-    params = report.best["params"]
     space = job.space()
-    full = {name: spec.value for name, spec in space.items() if spec.kind == "fixed"} | params
-    epochs = max(1, int(report.best["user_attrs"].get("best_epoch", 1)))
+    fixed = {name: spec.value for name, spec in space.items() if spec.kind == "fixed"}
+    params = fixed | report.best["params"]
     provenance = {
         "study": job.study_name,
         "trial": report.best["number"],
         "value": report.best["value"],
-        "params": full,
+        "params": params,
         "storage": redact(job.storage_url),
     }
-    if job.kind == "tabular":
-        from nncli.tabular.model import save_tabular_model
-        from nncli.tabular.train import train_tabular
+    epochs = max(1, int(report.best["user_attrs"].get("best_epoch", 1)))
+    return RefitPlan(params, epochs, provenance)
 
-        assert job.tabular is not None
-        tabular = tabular_options(job.tabular, full)
-        tabular = replace(tabular, training=replace(tabular.training, epochs=epochs))
-        trained = train_tabular(job.data, tabular, reporter=reporter, refit_on_train_and_valid=True)
-        trained.model.metadata["tuning"] = provenance
-        save_tabular_model(path, trained.model)
-        return {
-            "model_path": str(path),
-            "model_id": trained.model.metadata["model_id"],
-            "test_metrics": trained.test_metrics,
-            "baselines": trained.baselines,
-            "verdict": trained.verdict,
-        }
-    from nncli.files import file_sha256
-    from nncli.forecasting.model import holdout_scores, save_forecast_model, train_forecaster
+
+def refit_best(job: TuneJob, report: TuneReport, path: Path, reporter: Any) -> dict[str, Any]:
+    """Retrain the best configuration on train+validation through the domain's training path
+    and save it with its provenance; returns what the refit scored."""
+    plan = plan_refit(job, report)
+    if job.kind == "tabular":
+        return _refit_tabular(job, plan, path, reporter)
+    return _refit_forecast(job, plan, path, reporter)
+
+
+def _refit_tabular(job: TuneJob, plan: RefitPlan, path: Path, reporter: Any) -> dict[str, Any]:
+    from nncli.tabular.model import save_tabular_model
+    from nncli.tabular.train import train_tabular
+
+    assert job.tabular is not None
+    options = tabular_options(job.tabular, plan.params)
+    options = replace(options, training=replace(options.training, epochs=plan.epochs))
+    trained = train_tabular(job.data, options, reporter=reporter, refit_on_train_and_valid=True)
+    trained.model.metadata["tuning"] = plan.provenance
+    save_tabular_model(path, trained.model)
+    return {
+        "model_path": str(path),
+        "model_id": trained.model.metadata["model_id"],
+        "test_metrics": trained.test_metrics,
+        "baselines": trained.baselines,
+        "verdict": trained.verdict,
+    }
+
+
+def _refit_forecast(job: TuneJob, plan: RefitPlan, path: Path, reporter: Any) -> dict[str, Any]:
+    from nncli.forecasting.model import save_forecast_model
     from nncli.forecasting.series import load_panel
+    from nncli.forecasting.train import train_forecast
 
     assert job.forecast is not None
-    options = forecast_options(job.forecast, full)
-    options = replace(options, training=replace(options.training, epochs=epochs))
-    panel = load_panel(job.data, options.panel, reporter=reporter)
-    model, _ = train_forecaster(panel, options, reporter=reporter, refit_on_all=True)
-    save_forecast_model(
-        path,
-        model,
-        {
-            "tuning": provenance,
-            "seed": options.training.seed,
-            "data": {"path": str(job.data), "name": job.data.name, "sha256": file_sha256(job.data)},
-            "metrics": {"validation (seen in the refit)": holdout_scores(model, panel, options)},
-        },
+    options = forecast_options(job.forecast, plan.params)
+    options = replace(options, training=replace(options.training, epochs=plan.epochs))
+    panel = load_panel(job.data, options.panel, job.csv, reporter=reporter)
+    trained = train_forecast(
+        panel, options, reporter=reporter, refit_on_all=True, data_path=job.data
     )
-    return {"model_path": str(path), "model_id": model.metadata["model_id"]}
+    save_forecast_model(path, trained.model, {"tuning": plan.provenance})
+    return {
+        "model_path": str(path),
+        "model_id": trained.model.metadata["model_id"],
+        "verdict": trained.verdict,  # it says the scores come from windows the refit saw
+    }

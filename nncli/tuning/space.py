@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import UsageError
@@ -137,6 +138,25 @@ def build_space(
             )
         space[name] = _override(defaults[name], value, where)
     return space
+
+
+def read_space_overrides(config: Path | None, *command: str) -> tuple[dict[str, Any], str]:
+    """The ``[<command>.space]`` table of a TOML config file, and where it came from.
+
+    `command` names the command's table, e.g. ("tune",) or ("forecast", "tune").
+    """
+    import tomllib
+
+    if config is None:
+        return {}, "config"
+    data: Any = tomllib.loads(config.read_text(encoding="utf-8"))
+    for part in command:
+        data = data.get(part, {}) if isinstance(data, dict) else {}
+    space = data.get("space", {}) if isinstance(data, dict) else {}
+    where = f"{config} [{'.'.join((*command, 'space'))}]"
+    if not isinstance(space, dict):
+        raise UsageError(f"{where} must be a table of search parameters")
+    return dict(space), where
 
 
 def sample(space: dict[str, ParamSpec], trial: optuna.Trial) -> dict[str, Any]:

@@ -217,3 +217,9 @@ def test_json_output_of_train(cli, recent_prices: Path, tmp_path: Path) -> None:
     )
     document = json.loads(result.stdout)
     assert document["series"] == ["AAPL", "GOOG", "IBM", "MSFT"] and "verdict" in document
+
+
+def test_the_scheduled_job_takes_every_training_option(cli) -> None:
+    shown = cli("forecast", "run", "--help").stdout
+    for flag in ("--batch-size", "--weight-decay", "--valid-size", "--device", "--lr", "--wide"):
+        assert flag in shown

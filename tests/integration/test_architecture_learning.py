@@ -8,13 +8,12 @@ from typing import Any
 from nncli.artifacts import read_metadata
 from nncli.data.preprocessing import transform
 from nncli.forecasting.model import (
-    ForecastOptions,
     holdout_scores,
     load_forecast_model,
     save_forecast_model,
     train_forecaster,
 )
-from nncli.forecasting.series import PanelSpec
+from nncli.forecasting.options import ForecastOptions, PanelSpec
 from nncli.tabular.model import load_tabular_model, save_tabular_model
 from nncli.tabular.options import TabularOptions
 from nncli.tabular.train import train_tabular

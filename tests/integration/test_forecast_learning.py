@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nncli.forecasting.backtest import BacktestOptions, walk_forward
-from nncli.forecasting.model import ForecastOptions, holdout_scores, train_forecaster
-from nncli.forecasting.series import PanelSpec, Series, load_panel
+from nncli.forecasting.backtest import walk_forward
+from nncli.forecasting.model import holdout_scores, train_forecaster
+from nncli.forecasting.options import BacktestOptions, ForecastOptions, PanelSpec
+from nncli.forecasting.series import Series, load_panel
 from nncli.training.loop import TrainingConfig
 
 
@@ -93,3 +94,39 @@ def test_real_prices_smoke(sample_data: Path) -> None:
         assert np.isfinite(overall["network"][key])
     assert report.per_fold[1]["retrained"] is False
     assert "naive forecast on MASE" in report.verdict
+
+
+def test_train_forecast_judges_records_provenance_and_saving_is_pure(tmp_path: Path) -> None:
+    import copy
+
+    from nncli.artifacts import read_metadata
+    from nncli.forecasting.model import save_forecast_model
+    from nncli.forecasting.train import train_forecast
+
+    series = seasonal_series(length=200)
+    data = tmp_path / "wave.csv"
+    data.write_text("date,value\n")  # provenance needs a file to checksum
+    options = ForecastOptions(
+        panel=PanelSpec("date", "value"),
+        arch="mlp",
+        lookback=10,
+        horizon=3,
+        transform="diff",
+        hidden_size=8,
+        training=TrainingConfig(epochs=2, patience=2, seed=0),
+    )
+    report = train_forecast([series], options, data_path=data)
+    assert {"network", "naive", "drift"} <= set(report.scores)
+    assert report.best_baseline in ("naive", "drift")
+    assert "naive forecast on validation MASE" in report.verdict
+    metadata = report.model.metadata
+    assert metadata["data"]["name"] == "wave.csv" and len(metadata["data"]["sha256"]) == 64
+    assert metadata["seed"] == 0 and metadata["metrics"]["verdict"] == report.verdict
+    assert report.to_dict()["beats_baselines"] is report.beats_baselines
+    before = copy.deepcopy(metadata)
+    save_forecast_model(tmp_path / "m.nncli", report.model)
+    assert report.model.metadata == before  # saving has no side effect on the model
+    saved, _ = read_metadata(tmp_path / "m.nncli")
+    assert saved["model_id"] == metadata["model_id"] and "created_at" in saved
+    refit = train_forecast([series], options, refit_on_all=True)
+    assert set(refit.model.metadata["metrics"]) == {"validation (seen in the refit)"}

@@ -47,3 +47,59 @@ def test_early_stopping_restores_the_best_weights(sample_data: Path) -> None:
     assert history.best.valid_loss == best_valid_loss
     # The restored weights reproduce the best epoch's validation RMSE, not the last epoch's.
     assert abs(report.valid_metrics["rmse"] - history.best.valid_metric) < 1e-3
+
+
+def test_train_steps_run_one_by_one(sample_data: Path) -> None:
+    from nncli.data.loading import read_csv
+    from nncli.reporting import CollectingReporter
+    from nncli.tabular.model import TabularModel
+    from nncli.tabular.train import (
+        build_network,
+        fit_network,
+        model_metadata,
+        prepare_table,
+        score_against_baselines,
+    )
+
+    path = sample_data / "penguins.csv"
+    options = TabularOptions(target="species", training=TrainingConfig(epochs=3, seed=0))
+    reporter = CollectingReporter()
+    table = prepare_table(path, read_csv(path), options, reporter)
+    assert table.task.name == "classification"
+    assert table.target == {"name": "species", "classes": ["Adelie", "Chinstrap", "Gentoo"]}
+    assert sum(len(table.truth[part]) for part in ("train", "valid", "test")) == 344
+    assert "species" not in table.features.kinds
+    network, config = build_network(options, table, reporter)
+    history = fit_network(network, table, options)
+    assert len(history.records) == 3 and history.metric_name == "accuracy"
+    model = TabularModel(
+        network, table.preprocessor, {"task": "classification", "target": table.target}
+    )
+    scores = score_against_baselines(model, table, seed=0)
+    assert set(scores.baselines) == {"majority class", "logistic regression"}
+    assert scores.verdict.startswith("The network")
+    metadata = model_metadata(table, options, config, history, scores, network)
+    assert metadata["metrics"]["verdict"] == scores.verdict
+    assert metadata["schema"]["input_columns"] == table.preprocessor.input_columns
+
+
+def test_verdict_names_the_best_baseline_in_both_directions() -> None:
+    from nncli.tabular.train import verdict
+    from nncli.tasks import task_for
+
+    regression = task_for("regression")
+    baselines = {"mean": {"rmse": 5.0}, "linear regression": {"rmse": 3.0}}
+    text, beats = verdict(regression, {"rmse": 2.0}, baselines)
+    assert beats
+    assert text == (
+        "The network beats every baseline on test rmse: 2.0000 vs 3.0000 for linear regression."
+    )
+    text, beats = verdict(regression, {"rmse": 4.0}, baselines)
+    assert not beats
+    assert text == (
+        "The network does NOT beat linear regression on test rmse (4.0000 vs 3.0000); "
+        "prefer the simpler model or try other settings."
+    )
+    classification = task_for("classification")
+    text, beats = verdict(classification, {"accuracy": 0.5}, {"majority class": {"accuracy": 0.6}})
+    assert not beats and "NOT beat majority class on test accuracy" in text

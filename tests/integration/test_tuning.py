@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -157,6 +158,43 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
         code=ExitCode.USAGE,
     )
     assert "unknown search parameter 'depth'" in result.stderr
+
+
+def test_tune_takes_train_data_options_and_names_the_flags_the_search_replaces(
+    cli, sample_data: Path, tmp_path: Path, journal: str
+) -> None:
+    semicolons = tmp_path / "penguins.csv"
+    semicolons.write_text((sample_data / "penguins.csv").read_text().replace(",", ";"))
+    document = cli.json(
+        "tune",
+        semicolons,
+        "-t",
+        "species",
+        "--sep",
+        ";",
+        "--valid-size",
+        "0.2",
+        "--lr",
+        "0.05",
+        "--hidden",
+        "8",
+        "--trials",
+        "1",
+        "--epochs",
+        "2",
+        "--storage",
+        journal,
+    )
+    assert document["study"] == "penguins-tabular" and document["counts"]["complete"] == 1
+    assert any(w.startswith("--hidden, --lr: drawn by the search") for w in document["warnings"])
+    for bad, message in (
+        (["--trials", "0"], "--trials must be at least 1, not 0"),
+        (["--pruner", "random"], "--pruner must be one of median, hyperband, none"),
+    ):
+        result = cli("tune", semicolons, "-t", "species", *bad, code=ExitCode.USAGE)
+        assert message in result.stderr
+    result = cli("study", "export", "penguins-tabular", "--storage", journal, "--json")
+    assert [t["number"] for t in json.loads(result.stdout)] == [0]
 
 
 def test_forecast_tune_prunes_across_folds(cli, tmp_path: Path, journal: str) -> None:

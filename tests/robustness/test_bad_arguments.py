@@ -40,8 +40,8 @@ def clean_series(corpus: Callable[..., Path]) -> Path:
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (["--epochs", "-3"], "--epochs, --batch-size and --patience must be at least 1"),
-        (["--batch-size", "0"], "--epochs, --batch-size and --patience must be at least 1"),
+        (["--epochs", "-3"], "--epochs must be at least 1, not -3"),
+        (["--batch-size", "0"], "--batch-size must be at least 1, not 0"),
         (["--lookback", "0"], "--lookback must be at least 1"),
     ],
 )

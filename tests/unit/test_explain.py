@@ -8,16 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nncli.api import load_model, model_id, model_kind
 from nncli.data.preprocessing import EncodedFeatures, transform
-from nncli.errors import DataError, UsageError
-from nncli.explain import ExplainOptions, explain_forecast, explain_tabular, lag_blocks
-from nncli.forecasting.model import ForecastOptions, train_forecaster
+from nncli.errors import DataError, ExitCode, ModelFileError, UsageError
+from nncli.explain import ExplainOptions
+from nncli.forecasting.explain import explain_forecast, lag_blocks
+from nncli.forecasting.model import ForecastModel, ForecastOptions, train_forecaster
 from nncli.forecasting.series import PanelSpec, load_panel
 from nncli.reporting import CollectingReporter
+from nncli.tabular.explain import explain_tabular
 from nncli.tabular.model import TabularModel
 from nncli.tabular.options import TabularOptions
 from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "main-51c24c7"
 
 
 def _signal_table(task: str, rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -195,3 +200,28 @@ def test_forecast_importance_finds_the_informative_input(kind: str, tmp_path: Pa
     assert report.samples == 2 * round(0.15 * origins)
     fewer = explain_forecast(model, path, ExplainOptions(repeats=1, windows=5))
     assert fewer.samples == 10
+
+
+def test_load_model_returns_the_kind_the_file_records() -> None:
+    table = load_model(FIXTURES / "penguins.nncli")
+    assert isinstance(table, TabularModel) and model_kind(table) == "tabular"
+    series = load_model(FIXTURES / "stocks.nncli")
+    assert isinstance(series, ForecastModel) and model_kind(series) == "forecast"
+    assert model_id(table) and model_id(series) and model_id(table) != model_id(series)
+
+
+def test_load_model_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    import torch
+
+    from nncli.artifacts import save_model_file
+
+    not_a_model = FIXTURES / "penguins_predictions.csv"
+    with pytest.raises(ModelFileError, match="not an nncli model file") as caught:
+        load_model(not_a_model)
+    assert caught.value.exit_code == ExitCode.BAD_MODEL == 4
+    assert caught.value.one_line().startswith(f"{not_a_model}: ")
+    unknown_kind = tmp_path / "other.nncli"
+    save_model_file(unknown_kind, {"w": torch.zeros(1)}, {"kind": "image", "model_id": "x"})
+    with pytest.raises(ModelFileError, match="kind 'image'") as caught:
+        load_model(unknown_kind)
+    assert caught.value.exit_code == ExitCode.BAD_MODEL

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
+from nncli.api import export_model
 from nncli.errors import QualityGateError, UsageError
-from nncli.export import ExportOptions, export_model, preprocessing_path
+from nncli.export import ExportOptions, preprocessing_path
 from nncli.forecasting.model import (
     ForecastOptions,
     load_forecast_model,
@@ -237,7 +238,7 @@ def test_a_failed_parity_check_writes_nothing(
     import nncli.export
 
     output = tmp_path / "net.onnx"
-    monkeypatch.setattr(nncli.export, "_max_difference", lambda got, expected: 0.5)
+    monkeypatch.setattr(nncli.export, "max_difference", lambda got, expected: 0.5)
     with pytest.raises(QualityGateError, match="parity check failed"):
         export_model(penguins_model, ExportOptions("onnx", output))
     assert list(tmp_path.iterdir()) == []

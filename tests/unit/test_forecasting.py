@@ -13,13 +13,7 @@ from nncli.errors import DataError, StaleDataError
 from nncli.forecasting.calendar import future_timestamps, infer_frequency
 from nncli.forecasting.predict import append_history, check_freshness, parse_age
 from nncli.forecasting.series import PanelSpec, load_panel
-from nncli.forecasting.transforms import (
-    TRANSFORMS,
-    cumulative_change,
-    invert_cumulative,
-    invert_steps,
-    step_values,
-)
+from nncli.forecasting.transforms import TRANSFORMS, get_transform
 from nncli.forecasting.windows import make_future, make_windows, window_origins
 from nncli.reporting import CollectingReporter
 
@@ -28,9 +22,12 @@ PRICES = np.array([100.0, 101.5, 99.8, 102.3, 104.0, 103.1, 105.7, 107.2])
 
 @pytest.mark.parametrize("name", TRANSFORMS)
 def test_transform_then_invert_returns_the_series(name: str) -> None:
-    steps = step_values(name, PRICES)
+    transform = get_transform(name)
+    steps = transform.step_values(PRICES)
     rebuilt = (
-        invert_steps(name, PRICES[0], steps[1:]) if name != "none" else invert_steps(name, 0, steps)
+        transform.invert_steps(PRICES[0], steps[1:])
+        if name != "none"
+        else transform.invert_steps(0, steps)
     )
     expected = PRICES[1:] if name != "none" else PRICES
     np.testing.assert_allclose(rebuilt, expected, rtol=1e-12)
@@ -40,16 +37,17 @@ def test_transform_then_invert_returns_the_series(name: str) -> None:
 def test_cumulative_change_inverts_exactly_also_for_quantiles(name: str) -> None:
     origins = PRICES[:3]
     future = np.stack([PRICES[1:4], PRICES[2:5], PRICES[3:6]])
-    change = cumulative_change(name, origins, future)
-    np.testing.assert_allclose(invert_cumulative(name, origins, change), future, rtol=1e-12)
+    transform = get_transform(name)
+    change = transform.cumulative_change(origins, future)
+    np.testing.assert_allclose(transform.invert_cumulative(origins, change), future, rtol=1e-12)
     # Monotone: a higher change is a higher level, so quantiles map to level quantiles.
     stacked = np.stack([change - 0.01, change, change + 0.01], axis=-1)
-    levels = invert_cumulative(name, origins, stacked)
+    levels = transform.invert_cumulative(origins, stacked)
     assert np.all(np.diff(levels, axis=-1) > 0)
 
 
 def test_log_return_values() -> None:
-    steps = step_values("log-return", PRICES)
+    steps = get_transform("log-return").step_values(PRICES)
     assert np.isnan(steps[0])
     assert steps[1] == pytest.approx(np.log(101.5 / 100.0))
 
@@ -193,3 +191,168 @@ def test_freshness_check(sample_data: Path) -> None:
     with pytest.raises(StaleDataError, match="2013-03-01"):
         check_freshness(panel, 3, pd.Timestamp("2013-03-10").to_pydatetime())
     assert parse_age("36h") == 1.5 and parse_age("2w") == 14 and parse_age("3") == 3
+
+
+# --- transforms as objects -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_registry_round_trips_by_name(name: str) -> None:
+    transform = get_transform(name)
+    assert transform.name == name and get_transform(transform) is transform
+    assert transform.first_valid == (0 if name == "none" else 1)
+    steps = transform.step_values(PRICES)
+    # The per-step values inverted from the origin rebuild every later level ...
+    start = transform.first_valid
+    origin = PRICES[start - 1] if start else 0.0
+    np.testing.assert_allclose(transform.invert_steps(origin, steps[start:]), PRICES[start:])
+    # ... and the cumulative change of each future level inverts back to it.
+    future = PRICES[None, 1:]
+    change = transform.cumulative_change(PRICES[:1], future)
+    np.testing.assert_allclose(transform.invert_cumulative(PRICES[:1], change), future)
+
+
+def test_unknown_transform_is_a_usage_error() -> None:
+    from nncli.errors import UsageError
+
+    with pytest.raises(UsageError, match="--transform must be one of log-return, diff, pct, none"):
+        get_transform("log")
+
+
+def test_ratio_transforms_refuse_non_positive_levels() -> None:
+    levels = np.array([3.0, 0.0, 2.0])
+    for name in TRANSFORMS:
+        transform = get_transform(name)
+        if transform.positive_levels:
+            with pytest.raises(DataError, match="position 2 is not positive"):
+                transform.check_levels(levels, "s")
+        else:
+            transform.check_levels(levels, "s")
+
+
+def test_forecast_architectures_match_the_networks() -> None:
+    from nncli.forecasting.options import FORECAST_ARCHITECTURES
+    from nncli.models.recurrent import ARCHITECTURES
+
+    assert FORECAST_ARCHITECTURES == ARCHITECTURES
+
+
+# --- options, verdicts and quality gates ------------------------------------------------------
+
+
+def _scores(network: float, naive: float, drift: float | None = None) -> dict:
+    scores = {"network": {"mase": network}, "naive": {"mase": naive}}
+    if drift is not None:
+        scores["drift"] = {"mase": drift}
+    return scores
+
+
+def test_forecast_options_are_checked_from_their_declarations() -> None:
+    from nncli.errors import UsageError
+    from nncli.forecasting.options import ForecastOptions
+    from nncli.training.config import TrainingConfig
+
+    spec = PanelSpec("date", "value")
+    with pytest.raises(UsageError, match="--epochs must be at least 1, not -3"):
+        ForecastOptions(spec, training=TrainingConfig(epochs=-3)).validate()
+    with pytest.raises(UsageError, match=r"include 0\.5"):
+        ForecastOptions(spec, quantiles=[0.1, 0.9]).validate()
+    with pytest.raises(UsageError, match=r"--valid-size must be in \(0, 0\.5\)"):
+        ForecastOptions(spec, valid_size=0.5).validate()
+    ForecastOptions(spec).validate()
+
+
+def test_backtest_options_need_a_window_length_for_fixed_windows() -> None:
+    from nncli.errors import UsageError
+    from nncli.forecasting.options import BacktestOptions
+
+    with pytest.raises(UsageError, match="--window fixed needs --train-window"):
+        BacktestOptions(window="fixed").validate()
+    BacktestOptions(window="fixed", train_window=100).validate()
+
+
+def test_no_gate_requested_passes() -> None:
+    from nncli.forecasting.gates import check_gates
+    from nncli.forecasting.options import QualityGates
+
+    result = check_gates(_scores(2.0, 1.0), QualityGates())
+    assert result.passed and result.message == "passed"
+    result.raise_if_failed()
+
+
+def test_the_naive_gate_fails_when_the_network_is_not_better() -> None:
+    from nncli.errors import QualityGateError
+    from nncli.forecasting.gates import check_gates
+    from nncli.forecasting.options import QualityGates
+
+    gates = QualityGates(fail_if_worse_than_naive=True)
+    assert check_gates(_scores(0.9, 1.0), gates).passed
+    result = check_gates(_scores(1.0, 1.0), gates, what="live")
+    assert result.message == (
+        "quality gate failed: live MASE 1.000 is not below the naive forecast's 1.000"
+    )
+    with pytest.raises(QualityGateError, match="not below the naive"):
+        result.raise_if_failed()
+
+
+def test_the_max_mase_gate_and_both_gates_at_once() -> None:
+    from nncli.forecasting.gates import check_gates
+    from nncli.forecasting.options import QualityGates
+
+    assert check_gates(_scores(0.5, 1.0), QualityGates(max_mase=0.5)).passed
+    result = check_gates(_scores(0.6, 1.0), QualityGates(max_mase=0.5))
+    assert result.message == "quality gate failed: backtest MASE 0.600 > --max-mase 0.5"
+    both = check_gates(_scores(1.2, 1.0), QualityGates(fail_if_worse_than_naive=True, max_mase=1))
+    assert len(both.failures) == 2
+
+
+def test_gates_pass_when_nothing_can_be_scored_yet() -> None:
+    from nncli.forecasting.gates import check_gates
+    from nncli.forecasting.options import QualityGates
+
+    strict = QualityGates(fail_if_worse_than_naive=True, max_mase=0.1)
+    assert check_gates({}, strict).passed  # no forecast has matured
+    assert not check_gates({"network": {"mase": 0.5}}, strict).passed  # no naive: max-mase only
+
+
+@pytest.mark.parametrize(
+    ("scores", "beats", "best", "fragment"),
+    [
+        (
+            _scores(0.8, 1.0, 0.9),
+            True,
+            "drift",
+            "beats the naive forecast on MASE (0.800 vs 1.000) and every other baseline.",
+        ),
+        (
+            _scores(0.95, 1.0, 0.9),
+            False,
+            "drift",
+            "beats the naive forecast on MASE (0.950 vs 1.000) but does not beat drift (0.900).",
+        ),
+        (
+            _scores(1.1, 1.0, 0.9),
+            False,
+            "drift",
+            "does not beat the naive forecast on MASE (1.100 vs 1.000), nor drift (0.900), the best baseline.",
+        ),
+        (
+            _scores(1.1, 1.0, 1.2),
+            False,
+            "naive",
+            "does not beat the naive forecast on MASE (1.100 vs 1.000).",
+        ),
+        (
+            _scores(0.9, 1.0),
+            True,
+            "naive",
+            "The LSTM beats the naive forecast on MASE (0.900 vs 1.000).",
+        ),
+    ],
+)
+def test_the_verdict_names_the_baseline_that_won(scores, beats, best, fragment) -> None:
+    from nncli.forecasting.gates import compare_with_baselines
+
+    comparison = compare_with_baselines(scores)
+    assert comparison.beats_baselines is beats and comparison.best_baseline == best
+    assert comparison.verdict("LSTM").endswith(fragment)

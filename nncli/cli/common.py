@@ -1,0 +1,105 @@
+"""Pieces every command layer shares: output paths, --plot, the epoch progress bar, the loss line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nncli.output import Ui
+
+if TYPE_CHECKING:
+    from nncli.training.loop import EpochRecord, History
+
+OutModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        envvar="NNCLI_OUT",
+        help="Model file to write (default: <data name>.nncli).",
+        show_default=False,
+    ),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        envvar="NNCLI_PLOT",
+        help="Also draw a picture to this .png/.svg/.pdf file (needs pip install 'nncli[plot]').",
+        show_default=False,
+        rich_help_panel="Output",
+    ),
+]
+
+
+class EpochProgress:
+    """A Rich progress bar over epochs on a TTY; silent otherwise."""
+
+    def __init__(self, ui: Ui, epochs: int) -> None:
+        self.ui = ui
+        self.epochs = epochs
+        self.progress: Any = None
+
+    def __enter__(self) -> EpochProgress:
+        if self.ui.interactive:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.ui.err,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=self.epochs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def on_epoch_end(self, record: EpochRecord, history: History) -> None:
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                completed=record.epoch,
+                description=(
+                    f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
+                    f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"
+                ),
+            )
+
+
+def default_model_path(data: Path) -> Path:
+    """`sales.csv.gz` -> `sales.nncli` in the working directory."""
+    name = data.name
+    for suffix in (".gz", ".bz2", ".xz", ".csv", ".tsv", ".txt"):
+        name = name.removesuffix(suffix)
+    return Path(f"{name or 'model'}.nncli")
+
+
+def show_loss_sparkline(ui: Ui, history: History) -> None:
+    """On a terminal, the validation loss per epoch as one line of block characters."""
+    if ui.interactive and history.records:
+        import math
+
+        from nncli.output import sparkline
+
+        losses = [record.valid_loss for record in history.records]
+        # On a log scale, so the first epochs' large losses do not flatten the rest.
+        shape = [math.log(v) if v > 0 else math.nan for v in losses]
+        ui.info(
+            f"val loss {sparkline(shape, width=60)}  "
+            f"{losses[0]:.4g} → {history.best.valid_loss:.4g} (best epoch {history.best_epoch})"
+        )

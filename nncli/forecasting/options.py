@@ -1,0 +1,327 @@
+"""What to forecast and how: the options of the forecast commands, declared once.
+
+`PanelSpec` names the columns, `ForecastOptions` the model and its training,
+`BacktestOptions` the walk-forward folds, `QualityGates` the exit-5 checks, `Freshness` the
+stale-data refusal, and `JobOptions` the scheduled job (`forecast run`) built from all of them.
+The CLI spells each field out as a flag (`nncli.cli.options.command`); a Python caller builds
+the same dataclasses.
+
+Light on purpose: imported when the CLI starts, so no numpy, pandas or torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from nncli.errors import UsageError
+from nncli.forecasting.transforms import TRANSFORMS, Transform, get_transform
+from nncli.options import AtLeast, NonNegative, OneOf, Within, check_options, option
+from nncli.training.config import TrainingConfig
+
+SERIES = "Series"
+MODEL = "Model"
+BACKTEST = "Backtest"
+JOB = "Job"
+GATES = "Quality gates"
+
+# The same names as nncli.models.recurrent.ARCHITECTURES (which imports torch); a unit test
+# keeps the two in step.
+FORECAST_ARCHITECTURES = ("lstm", "gru", "rnn", "tcn", "mlp")
+WINDOWS = ("expanding", "fixed")
+PARTIAL_LAST_ROW = ("error", "drop", "allow")
+
+
+def parse_quantiles(text: str) -> list[float]:
+    """'0.1,0.5,0.9' -> [0.1, 0.5, 0.9] (sorted, duplicates removed)."""
+    try:
+        return sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError as exc:
+        raise UsageError(f"--quantiles {text!r}: use numbers in (0, 1), e.g. 0.1,0.5,0.9") from exc
+
+
+def show_quantiles(quantiles: list[float]) -> str:
+    """[0.1, 0.5, 0.9] -> '0.1,0.5,0.9'."""
+    return ",".join(f"{q:g}" for q in quantiles)
+
+
+def parse_age(text: str) -> float:
+    """'36h', '3d', '2w' or plain days -> days."""
+    units = {"h": 1 / 24, "d": 1.0, "w": 7.0}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError as exc:
+        raise UsageError(f"--max-age {text!r}: use a number of days or e.g. 36h, 3d, 2w") from exc
+
+
+@dataclass
+class PanelSpec:
+    """Which columns hold time, series name, target and covariates."""
+
+    time_col: str = option(help="Timestamp column.", panel=SERIES)
+    target: str = option(help="Column to forecast (e.g. adj_close).", short="-t", panel=SERIES)
+    group_col: str | None = option(
+        None,
+        help="Column naming the series (e.g. ticker): one global model for all.",
+        panel=SERIES,
+    )
+    covariates: list[str] = option(
+        default_factory=list,
+        help="Past-observed covariate column (repeatable), e.g. volume.",
+        flag="--covariate",
+        panel=SERIES,
+        repeatable=True,
+    )
+    wide: bool = option(
+        False,
+        help="The file is wide: a time column and one numeric column per series.",
+        panel=SERIES,
+    )
+
+
+@dataclass
+class ForecastOptions:
+    """What to forecast and how; every field is a `nncli forecast train` option."""
+
+    panel: PanelSpec
+    arch: str = option(
+        "lstm",
+        help="lstm, gru, rnn, tcn (dilated causal convolutions), or mlp (feedforward on flattened lags).",
+        panel=MODEL,
+        parse=str.lower,
+        check=OneOf(FORECAST_ARCHITECTURES),
+    )
+    lookback: int = option(60, help="Past steps the network reads.", panel=MODEL, check=AtLeast(1))
+    horizon: int = option(5, help="Future steps forecast at once.", panel=MODEL, check=AtLeast(1))
+    transform: str = option(
+        "log-return",
+        help="log-return, diff, pct or none; forecasts are inverted back to levels.",
+        panel=MODEL,
+        check=OneOf(TRANSFORMS),
+    )
+    hidden_size: int = option(
+        64, help="Recurrent state, TCN channels, or MLP layer width.", panel=MODEL, check=AtLeast(1)
+    )
+    num_layers: int = option(
+        1,
+        help="Stacked recurrent layers (tcn: at least this many residual blocks).",
+        flag="--layers",
+        panel=MODEL,
+        check=AtLeast(1),
+    )
+    dropout: float = option(
+        0.0, help="Dropout between layers.", panel=MODEL, check=Within(0, 1, "[)")
+    )
+    quantiles: list[float] = option(
+        default_factory=lambda: [0.1, 0.5, 0.9],
+        help="Quantiles trained with pinball loss; lowest/highest give the interval, 0.5 the forecast.",
+        panel=MODEL,
+        parse=parse_quantiles,
+        show=show_quantiles,
+    )
+    valid_size: float = option(
+        0.15,
+        help="Newest share of each series' windows used for validation.",
+        panel="Training",
+        check=Within(0, 0.5, "()"),
+    )
+    training: TrainingConfig = field(default_factory=lambda: TrainingConfig(epochs=30, patience=5))
+
+    def check_combination(self) -> None:
+        """Rules no single declaration can state."""
+        if (
+            not self.quantiles
+            or any(not 0 < q < 1 for q in self.quantiles)
+            or 0.5 not in self.quantiles
+        ):
+            raise UsageError("--quantiles must lie in (0, 1) and include 0.5 (the point forecast)")
+
+    def validate(self) -> None:
+        """Reject impossible settings before any data is read."""
+        check_options(self)
+
+    @property
+    def target_transform(self) -> Transform:
+        """The transform object named by `transform`."""
+        return get_transform(self.transform)
+
+    @property
+    def first_valid(self) -> int:
+        """The first index with a defined per-step value (returns need a predecessor)."""
+        return self.target_transform.first_valid
+
+    def min_length(self, with_validation: bool = True) -> int:
+        """Rows a series needs: one window, its horizon, and a few validation origins."""
+        base = self.first_valid + self.lookback + self.horizon
+        return base + (2 * self.horizon + 1 if with_validation else 0)
+
+
+@dataclass
+class BacktestOptions:
+    """Folds, their spacing, the training window and the retraining schedule."""
+
+    folds: int = option(
+        5, help="Forecast origins, walking forward.", panel=BACKTEST, check=AtLeast(1)
+    )
+    stride: int | None = option(
+        None,
+        help="Steps between origins (default: the horizon).",
+        panel=BACKTEST,
+        check=AtLeast(1),
+        hidden_default=True,
+    )
+    window: str = option(
+        "expanding",
+        help="expanding (all history) or fixed (--train-window rows).",
+        panel=BACKTEST,
+        check=OneOf(WINDOWS),
+    )
+    train_window: int | None = option(
+        None, help="Rows per series for --window fixed.", panel=BACKTEST, check=AtLeast(1)
+    )
+    retrain_every: int = option(
+        1,
+        help="Retrain at every N-th fold (mimics a scheduled retrain).",
+        panel=BACKTEST,
+        check=AtLeast(1),
+    )
+    season: int | None = option(
+        None,
+        help="Season length for the seasonal-naive baseline and MASE (e.g. 5 for weekdays).",
+        panel=BACKTEST,
+        check=AtLeast(1),
+    )
+
+    def check_combination(self) -> None:
+        """A fixed window needs its length."""
+        if self.window == "fixed" and not self.train_window:
+            raise UsageError("--window fixed needs --train-window ROWS")
+
+    def validate(self, horizon: int | None = None) -> None:
+        """Reject impossible settings before any data is read (`horizon` is not needed)."""
+        check_options(self)
+
+
+@dataclass
+class QualityGates:
+    """Checks that turn a poor score into exit code 5 (backtest, live ledger, scheduled job)."""
+
+    fail_if_worse_than_naive: bool = option(
+        False,
+        help="Exit 5 when the network's MASE is not below the naive forecast's.",
+        panel=GATES,
+    )
+    max_mase: float | None = option(
+        None,
+        help="Exit 5 when the network's MASE is above this.",
+        panel=GATES,
+        check=NonNegative(),
+        hidden_default=True,
+    )
+
+
+@dataclass
+class Freshness:
+    """Refuse data whose newest row is too old (exit code 6)."""
+
+    max_age_days: float | None = option(
+        None,
+        help="Refuse (exit 6) when the newest row is older than this (days, or 36h, 3d, 2w).",
+        flag="--max-age",
+        parse=parse_age,
+        hidden_default=True,
+    )
+    as_of: datetime | None = option(
+        None,
+        help="The 'now' for --max-age and the retrain schedule (default: the current time).",
+        hidden_default=True,
+    )
+
+
+@dataclass
+class LedgerScoring:
+    """How matured forecasts in the ledger are scored."""
+
+    window: int = option(
+        20, help="Trailing window: the newest N forecast origins.", check=AtLeast(1)
+    )
+
+
+@dataclass
+class RetrainSchedule:
+    """When the scheduled job retrains, and whether a retrained model must beat naive."""
+
+    retrain_every_days: float | None = option(
+        7.0,
+        help="Retrain when the model is this many days old.",
+        panel=JOB,
+        check=NonNegative(),
+    )
+    retrain_every_runs: int | None = option(
+        None,
+        help="Retrain after this many runs.",
+        panel=JOB,
+        check=AtLeast(1),
+        hidden_default=True,
+    )
+    retrain_if_mase_above: float | None = option(
+        None,
+        help="Retrain when the trailing live MASE exceeds this.",
+        panel=JOB,
+        check=NonNegative(),
+        hidden_default=True,
+    )
+    require_beats_naive: bool = option(
+        False,
+        help="Keep the previous model when a retrained one does not beat naive on validation MASE.",
+        panel=GATES,
+    )
+
+
+@dataclass
+class JobOptions:
+    """A scheduled job (`nncli forecast run`): its files, schedule, gates and forecaster."""
+
+    forecast: ForecastOptions
+    data: Path = option(help="The price/series CSV to read.", panel=JOB)
+    model: Path = option(
+        help="The job's model file (created on the first run, replaced on retrains).", panel=JOB
+    )
+    ledger: Path = option(help="The forecast ledger CSV (append-only).", panel=JOB)
+    lock: Path | None = option(
+        None, help="Lock file (default: MODEL.lock).", panel=JOB, hidden_default=True
+    )
+    wait_seconds: float = option(
+        0.0,
+        help="Seconds to wait for a running job's lock before giving up (exit 7).",
+        flag="--wait",
+        panel=JOB,
+        check=NonNegative(),
+    )
+    partial_last_row: str = option(
+        "error",
+        help="A last line without a line ending (a file still being written): error, drop (with a warning) or allow.",
+        panel=JOB,
+        check=OneOf(PARTIAL_LAST_ROW),
+    )
+    freshness: Freshness = field(default_factory=Freshness)
+    schedule: RetrainSchedule = field(default_factory=RetrainSchedule)
+    gates: QualityGates = field(default_factory=QualityGates)
+    scoring: LedgerScoring = field(default_factory=LedgerScoring)
+    state: Path | None = None  # library only: default MODEL.state.json
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock or self.model.with_name(self.model.name + ".lock")
+
+    @property
+    def state_path(self) -> Path:
+        return self.state or self.model.with_name(self.model.name + ".state.json")
+
+    @property
+    def backup_path(self) -> Path:
+        return self.model.with_name(self.model.name + ".prev")

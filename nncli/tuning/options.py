@@ -1,0 +1,112 @@
+"""What a search does: the options of `nncli tune`, `nncli forecast tune` and `nncli study`,
+declared once.
+
+The CLI imports this module when it starts, so it stays light: no optuna, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nncli.forecasting.options import ForecastOptions
+from nncli.options import AtLeast, OneOf, option
+from nncli.tabular.options import TabularOptions
+from nncli.training.config import TrainingConfig
+
+SEARCH = "Search"
+PRUNERS = ("median", "hyperband", "none")
+
+
+def search_option(default: Any, help: str, **spec: Any) -> Any:
+    """An option of the Search panel (every option of this module is one)."""
+    return option(default, help=help, panel=SEARCH, **spec)
+
+
+@dataclass
+class StudyStorage:
+    """Where studies live: every search and every `study` command reads this."""
+
+    # No NNCLI_STORAGE flag default: `url()` reads it after the flag, then OPTUNA_STORAGE.
+    storage: str | None = search_option(
+        None,
+        "Optuna storage URL (postgresql://…, mysql://…, sqlite:///…, journal:/path) "
+        "(default: NNCLI_STORAGE, OPTUNA_STORAGE, or the local journal file).",
+        envvar=False,
+        hidden_default=True,
+    )
+
+    def url(self) -> str:
+        """The storage URL to open: the flag, then the environment, then the local journal."""
+        from nncli.tuning.storage import resolve_storage_url
+
+        return resolve_storage_url(self.storage)
+
+
+@dataclass
+class SearchOptions(StudyStorage):
+    """How many trials, in which study, with which pruner and how many local workers."""
+
+    trials: int = search_option(
+        20,
+        "Finished trials the study should hold in total (shared by all workers); "
+        "rerun with more to add trials.",
+        short="-n",
+        check=AtLeast(1),
+    )
+    study: str | None = search_option(
+        None,
+        "Study name; an existing study is resumed (default: derived from the data file).",
+        hidden_default=True,
+    )
+    pruner: str = search_option("median", "median, hyperband or none.", check=OneOf(PRUNERS))
+    workers: int = search_option(1, "Local worker processes sharing the study.", check=AtLeast(1))
+    timeout: float | None = search_option(
+        None, "Stop starting trials after this many seconds.", hidden_default=True
+    )
+    save_best: Path | None = option(
+        None,
+        help="Retrain the best configuration on train+validation and write this model file.",
+        panel=SEARCH,
+        hidden_default=True,
+    )
+    heartbeat: int = search_option(
+        10,
+        "Seconds between RDB heartbeats; a trial silent for 3 heartbeats is failed and retried.",
+        check=AtLeast(1),
+    )
+
+
+@dataclass
+class ForecastSearchOptions(SearchOptions):
+    """A forecaster search also chooses how many walk-forward folds score each trial."""
+
+    folds: int = search_option(
+        1, "Walk-forward folds per trial (pruning across folds when > 1).", check=AtLeast(1)
+    )
+
+
+# A search trains many networks, so each trial trains for less long than `train` would.
+def _tabular_trial_training() -> TrainingConfig:
+    return TrainingConfig(epochs=100, patience=10)
+
+
+def _forecast_trial_training() -> TrainingConfig:
+    return TrainingConfig(epochs=20, patience=5)
+
+
+@dataclass
+class TabularTrialOptions(TabularOptions):
+    """`nncli train`'s options as every trial starts from them (at most 100 epochs, patience
+    10 by default); the search draws the architecture and optimiser settings of its space."""
+
+    training: TrainingConfig = field(default_factory=_tabular_trial_training)
+
+
+@dataclass
+class ForecastTrialOptions(ForecastOptions):
+    """`nncli forecast train`'s options as every trial starts from them (at most 20 epochs,
+    patience 5 by default); the search draws the architecture, lookback, size and rate."""
+
+    training: TrainingConfig = field(default_factory=_forecast_trial_training)
