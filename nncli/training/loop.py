@@ -18,6 +18,7 @@ from torch import nn
 # Re-exported: callers have long imported TrainingConfig from here.
 from nncli.training.config import TrainingConfig as TrainingConfig
 from nncli.training.optimizer import AdamW
+from nncli.training.threads import ThreadGovernor, batch_work
 
 Inputs = Sequence[torch.Tensor]
 
@@ -127,8 +128,6 @@ def fit(
 ) -> History:
     """Train with AdamW and early stopping on validation loss; restores the best weights."""
     generator = seed_everything(config.seed)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     device = torch.device(config.device)
     model.to(device)
     train_inputs = [tensor.to(device) for tensor in train[0]]
@@ -137,10 +136,14 @@ def fit(
     valid_targets = valid[1].to(device)
     optimizer = AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     batch_size = config.batch_size or auto_batch_size(train_targets.shape[0])
+    parameters = sum(p.numel() for p in model.parameters())
+    sequence = train_inputs[0].shape[1] if train_inputs[0].dim() == 3 else 1
+    threads = ThreadGovernor(config.threads, batch_work(parameters, batch_size, sequence))
     history = History(metric_name=metric_name)
     best_loss = math.inf
     best_state: dict[str, torch.Tensor] = {}
     for epoch in range(1, config.epochs + 1):
+        threads.adjust()
         train_loss = train_epoch(
             model, optimizer, loss_fn, train_inputs, train_targets, batch_size, generator
         )
