@@ -31,8 +31,12 @@ typecheck: install
 	$(BIN)/mypy
 
 bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/csv_loading.py
+	$(BIN)/python benchmarks/command_speed.py
+	$(BIN)/python benchmarks/tabular_accuracy.py
+	$(BIN)/python benchmarks/forecast_accuracy.py
 
 clean:
 	rm -rf $(VENV) nncli-demo .pytest_cache .ruff_cache .mypy_cache

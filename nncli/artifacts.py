@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import platform
+import stat
 import struct
 import sys
 from collections.abc import Iterator
@@ -34,7 +37,12 @@ NetworkT = TypeVar("NetworkT", bound="torch.nn.Module")
 FORMAT_NAME = "nncli-model"
 FORMAT_VERSION = 1
 _METADATA_KEY = "nncli"
-_MAX_HEADER_BYTES = 512 * 1024 * 1024
+_TENSORS_DIGEST_KEY = "nncli_tensors_sha256"
+_SEAL_DIGEST_KEY = "nncli_metadata_sha256"
+# A real header is a few KiB to a few MiB (category vocabularies); a bigger one is refused
+# before it is parsed, and so is metadata nested deeper than any nncli writes.
+MAX_HEADER_BYTES = 64 * 1024 * 1024
+MAX_METADATA_DEPTH = 64
 
 
 @dataclass
@@ -82,13 +90,45 @@ def provenance() -> dict[str, Any]:
 
 
 def save_model_file(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    """Write tensors + metadata atomically; the file appears only when complete."""
+    """Write tensors + metadata atomically; the file appears only when complete.
+
+    The header also carries two SHA-256 digests, verified on every load: one of the tensors
+    (names, dtypes, shapes and bytes) and one sealing the metadata to those tensors, so a
+    flipped bit anywhere that matters is refused instead of silently changing predictions.
+    """
     from safetensors.torch import save
 
     document = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **metadata}
     cpu_tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
-    payload = save(cpu_tensors, metadata={_METADATA_KEY: json.dumps(document, allow_nan=False)})
+    text = json.dumps(document, allow_nan=False)
+    unsealed = save(cpu_tensors, metadata={_METADATA_KEY: text})
+    header, body = _split(unsealed)
+    tensors_digest = _tensors_sha256(header, body)
+    digests = {
+        _TENSORS_DIGEST_KEY: tensors_digest,
+        _SEAL_DIGEST_KEY: _seal_sha256(text, tensors_digest),
+    }
+    payload = save(cpu_tensors, metadata={_METADATA_KEY: text, **digests})
     atomic_write_bytes(path, payload)
+
+
+def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """The safetensors header (parsed) and the tensor bytes after it, of a payload we wrote."""
+    (length,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + length]), data[8 + length :]
+
+
+def _tensors_sha256(header: dict[str, Any], body: bytes) -> str:
+    """SHA-256 of the tensor layout (names, dtypes, shapes, offsets) and the tensor bytes."""
+    layout = {name: spec for name, spec in header.items() if name != "__metadata__"}
+    digest = hashlib.sha256(json.dumps(layout, sort_keys=True).encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _seal_sha256(metadata_text: str, tensors_digest: str) -> str:
+    """SHA-256 binding the metadata, exactly as stored, to the tensors it describes."""
+    return hashlib.sha256(f"{tensors_digest}\n{metadata_text}".encode()).hexdigest()
 
 
 def _bad(path: Path, problem: str, hint: str | None = None) -> ModelFileError:
@@ -98,25 +138,125 @@ def _bad(path: Path, problem: str, hint: str | None = None) -> ModelFileError:
     )
 
 
-def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
-    """Validate the file's framing and return its nncli metadata and raw bytes."""
-    if not path.exists():
-        raise _bad(path, "no such model file", hint="check the path")
-    if path.is_dir():
-        raise _bad(path, "is a directory, not a model file")
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes, read only if it is a regular file and never past its stated size.
+
+    `os.stat` comes before any open, so a FIFO never blocks the read and a symlink to
+    /dev/zero or /dev/urandom is never read; the descriptor is checked again after opening
+    (O_NONBLOCK) in case the path was swapped in between.
+    """
     try:
-        data = path.read_bytes()
+        status = path.stat()
+    except FileNotFoundError:
+        raise _bad(path, "no such model file", hint="check the path") from None
     except OSError as exc:
         raise _bad(path, f"cannot read the model file ({exc.strerror})") from exc
+    if stat.S_ISDIR(status.st_mode):
+        raise _bad(path, "is a directory, not a model file")
+    if not stat.S_ISREG(status.st_mode):
+        raise _bad(path, "is not a regular file (a device, FIFO or socket); refusing to read it")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise _bad(path, f"cannot read the model file ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode):
+            raise _bad(
+                path, "is not a regular file (a device, FIFO or socket); refusing to read it"
+            )
+        try:
+            return handle.read(opened.st_size)
+        except OSError as exc:
+            raise _bad(path, f"cannot read the model file ({exc.strerror})") from exc
+
+
+def _refuse_constant(token: str) -> float:
+    raise ValueError(f"non-finite number {token} in the metadata")
+
+
+def _metadata_defect(document: Any) -> str | None:
+    """Why the parsed metadata cannot be trusted (too deep, a non-finite number), or None."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_METADATA_DEPTH:
+            return f"metadata nested deeper than {MAX_METADATA_DEPTH} levels"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "a non-finite number (NaN or infinity) in its metadata"
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return None
+
+
+def _parse_header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
+    """The safetensors header of `data` and its length, or ModelFileError."""
     if len(data) < 8:
         raise _bad(path, "not an nncli model file (too short)")
     (header_length,) = struct.unpack("<Q", data[:8])
-    if header_length > min(_MAX_HEADER_BYTES, len(data) - 8):
+    if header_length > len(data) - 8:
         raise _bad(path, "not an nncli model file, or truncated (bad header length)")
+    if header_length > MAX_HEADER_BYTES:
+        raise _bad(path, f"header larger than {MAX_HEADER_BYTES >> 20} MiB; refusing to parse it")
     try:
-        header = json.loads(data[8 : 8 + header_length])
-        document = json.loads(header["__metadata__"][_METADATA_KEY])
+        header = json.loads(data[8 : 8 + header_length], parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _bad(path, "corrupt model file (metadata nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _bad(path, "not an nncli model file (no nncli metadata in its header)") from exc
+    if not isinstance(header, dict):
+        raise _bad(path, "not an nncli model file (no nncli metadata in its header)")
+    return header, header_length
+
+
+def _verify_digests(path: Path, header: dict[str, Any], body: bytes) -> None:
+    """Check the SHA-256 digests, if the file has them (files written before nncli sealed its
+    model files have none, and still load; their weights are checked against the model id)."""
+    stored = header.get("__metadata__") or {}
+    tensors_digest = stored.get(_TENSORS_DIGEST_KEY)
+    seal = stored.get(_SEAL_DIGEST_KEY)
+    if tensors_digest is None and seal is None:
+        return
+    ends = [
+        offsets[1]
+        for name, spec in header.items()
+        if name != "__metadata__" and isinstance(spec, dict)
+        for offsets in [spec.get("data_offsets")]
+        if isinstance(offsets, list) and len(offsets) == 2 and isinstance(offsets[1], int)
+    ]
+    if ends and max(ends) != len(body):
+        raise _bad(
+            path, f"corrupt or truncated tensors ({len(body)} bytes where {max(ends)} belong)"
+        )
+    if _tensors_sha256(header, body) != tensors_digest:
+        raise _bad(
+            path,
+            "corrupt model file: its weights do not match their SHA-256 checksum",
+            hint="the file was damaged (disk, copy or transfer); restore it or train again",
+        )
+    if _seal_sha256(str(stored.get(_METADATA_KEY)), tensors_digest) != seal:
+        raise _bad(
+            path,
+            "corrupt or edited model file: its metadata does not match its weights "
+            "(SHA-256 checksum)",
+            hint="restore the file or train again",
+        )
+
+
+def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
+    """Validate the file's framing and checksums; return its nncli metadata and raw bytes."""
+    data = _read_regular_file(path)
+    header, header_length = _parse_header(path, data)
+    try:
+        text = header["__metadata__"][_METADATA_KEY]
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _bad(path, "corrupt model file (metadata nested too deeply)") from None
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        if "non-finite" in str(exc):
+            raise _bad(path, "a non-finite number (NaN or infinity) in its metadata") from exc
         raise _bad(path, "not an nncli model file (no nncli metadata in its header)") from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _bad(path, "not an nncli model file (wrong format tag)")
@@ -127,7 +267,29 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
             f"model format version {version} is newer than this nncli understands ({FORMAT_VERSION})",
             hint="upgrade nncli (pip install -U nncli)",
         )
+    # After the version check: a newer format may seal its files differently.
+    _verify_digests(path, header, data[8 + header_length :])
+    defect = _metadata_defect(document)
+    if defect is not None:
+        raise _bad(path, f"corrupt model file ({defect})")
     return document, data
+
+
+def _check_weights(path: Path, document: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse non-finite weights, and weights that do not give the file's model id."""
+    import torch
+
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise _bad(path, f"corrupt model file (non-finite weights in {name!r})")
+    model_id = document.get("model_id")
+    if isinstance(model_id, str) and model_id != weights_digest(tensors):
+        raise _bad(
+            path,
+            f"corrupt model file: its weights do not give its model id {model_id}",
+            hint="the file was damaged or edited; restore it or train again",
+        )
 
 
 def load_model_file(path: Path, expect_kind: str | None = None) -> ModelFile:
@@ -147,6 +309,7 @@ def load_model_file(path: Path, expect_kind: str | None = None) -> ModelFile:
             f"this is a {document.get('kind')} model, not a {expect_kind} model",
             hint=f"use {commands.get(str(document.get('kind')), 'the matching command')}",
         )
+    _check_weights(path, document, tensors)
     return ModelFile(path, document, tensors)
 
 
@@ -205,3 +368,32 @@ def _initialisers_skipped() -> Iterator[None]:
 
 def _return_first_argument(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     return tensor
+
+
+ModelT = TypeVar("ModelT")
+
+
+def load_network_model(
+    path: Path,
+    kind: str,
+    build: Callable[[dict[str, Any]], NetworkT],
+    assemble: Callable[[NetworkT, dict[str, Any]], ModelT],
+) -> ModelT:
+    """Load a model file of `kind` and rebuild its network on the CPU, ready to predict.
+
+    `build(metadata)` makes the untrained network the weights must fit; `assemble(network,
+    metadata)` wraps it as the domain's model, raising on metadata it cannot use. Metadata
+    that is incomplete or disagrees with the weights is a ModelFileError.
+    """
+    loaded = load_model_file(path, expect_kind=kind)
+    meta = loaded.metadata
+    try:
+        network = network_matching(lambda: build(meta), loaded.tensors)
+        model = assemble(network, meta)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise ModelFileError(
+            f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
+            hint="retrain the model with this version of nncli",
+        ) from exc
+    network.eval()
+    return model

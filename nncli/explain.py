@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
+from nncli.option_presets import automatic_count
 from nncli.options import AtLeast, Check, check_options, option
 from nncli.reporting import CollectingReporter, Reporter
 
@@ -83,12 +84,9 @@ class ExplainOptions:
         show=show_lags,
         hidden_default=True,
     )
-    windows: int | None = option(
-        None,
+    windows: int | None = automatic_count(
         help="Newest forecast origins per series (default: the model's validation share).",
         panel=SERIES_PANEL,
-        check=AtLeast(1),
-        hidden_default=True,
     )
     csv: CsvOptions = field(default_factory=CsvOptions)
 

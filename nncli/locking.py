@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nncli.errors import LockedError, UsageError
+from nncli.errors import FileWriteError, LockedError, UsageError
 from nncli.files import process_exists
 from nncli.reporting import Reporter
 
@@ -87,3 +87,36 @@ def job_lock(path: Path, reporter: Reporter, wait_seconds: float = 0.0) -> Itera
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def sidecar_lock_path(path: Path) -> Path:
+    """The lock file that guards appends to `path`: `.NAME.lock` beside it.
+
+    The lock cannot live on `path` itself: an append replaces that file atomically (a new
+    inode), and a lock held on the old inode would not exclude the next writer.
+    """
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def append_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of `path`, waiting for other writers.
+
+    Concurrent `forecast predict --append` runs (and the scheduled job's ledger) take turns,
+    so no run's rows are lost to another's rename. The kernel drops the lock if the holder dies.
+    """
+    import fcntl
+
+    lock_path = sidecar_lock_path(path)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FileWriteError(
+            f"{lock_path}: cannot create the lock file for {path.name} ({exc.strerror or exc})",
+            hint="make the directory writable",
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -103,3 +104,45 @@ def show_loss_sparkline(ui: Ui, history: History) -> None:
             f"val loss {sparkline(shape, width=60)}  "
             f"{losses[0]:.4g} → {history.best.valid_loss:.4g} (best epoch {history.best_epoch})"
         )
+
+
+def check_plot(plot: Path | None, *inputs: Path) -> None:
+    """When --plot is given, check it before any work (and that it overwrites no input)."""
+    if plot is not None:
+        from nncli.plots import check_plot_path
+
+        check_plot_path(plot, *inputs)
+
+
+@dataclass
+class TrainOutputs:
+    """Where `train` writes: the model file and the --plot picture, both checked before training."""
+
+    model_path: Path
+    plot: Path | None
+
+    @classmethod
+    def check(cls, data: Path, out: Path | None, plot: Path | None) -> TrainOutputs:
+        """Check `--out` (default: a file named after the data) and --plot before any work."""
+        from nncli.files import check_output_path
+
+        model_path = check_output_path(out or default_model_path(data), data)
+        check_plot(plot, data, model_path)
+        return cls(model_path, plot)
+
+    def report(
+        self, ui: Ui, history: History, model_id: str, *, title: str, with_metric: bool
+    ) -> None:
+        """On stderr: the epochs run and the best one, the file saved, the loss line; the plot."""
+        best = f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}"
+        if with_metric:
+            best += f", val {history.metric_name} {history.best.valid_metric:.4f}"
+        early = " (early stop)" if history.stopped_early else ""
+        ui.info(f"trained {len(history.records)} epoch(s){early}{best}")
+        ui.info(f"saved {self.model_path} (model id {model_id})")
+        show_loss_sparkline(ui, history)
+        if self.plot is not None:
+            from nncli.plots import plot_training
+
+            plot_training(history.to_dict(), self.plot, title=title)
+            ui.info(f"wrote {self.plot}")

@@ -7,13 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nncli.cli.common import (
-    EpochProgress,
-    OutModelOpt,
-    PlotOpt,
-    default_model_path,
-    show_loss_sparkline,
-)
+from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, command
 from nncli.data.loading import CsvOptions
 from nncli.forecasting.options import BacktestOptions, ForecastOptions, Freshness, QualityGates
@@ -52,36 +46,20 @@ def train(
     plot: PlotOpt = None,
 ) -> None:
     """Train a forecaster on one or many series; compare it with naive on the newest windows."""
-    from nncli.files import check_output_path
     from nncli.forecasting.model import save_forecast_model
     from nncli.forecasting.series import load_panel
     from nncli.forecasting.train import train_forecast
 
-    model_path = check_output_path(out or default_model_path(data), data)
-    if plot is not None:
-        from nncli.plots import check_plot_path
-
-        check_plot_path(plot, data, model_path)
+    outputs = TrainOutputs.check(data, out, plot)
     panel = load_panel(data, options.panel, csv, reporter=ui)
     with EpochProgress(ui, options.training.epochs) as progress:
         report = train_forecast(panel, options, reporter=ui, callbacks=(progress,), data_path=data)
-    save_forecast_model(model_path, report.model)
-    history = report.history
-    ui.info(
-        f"trained {len(history.records)} epoch(s)"
-        + (" (early stop)" if history.stopped_early else "")
-        + f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}"
-    )
-    ui.info(f"saved {model_path} (model id {report.model.metadata['model_id']})")
-    show_loss_sparkline(ui, history)
-    if plot is not None:
-        from nncli.plots import plot_training
-
-        title = f"training {options.arch.upper()}: {data.name} → {options.panel.target}"
-        plot_training(history.to_dict(), plot, title=title)
-        ui.info(f"wrote {plot}")
+    save_forecast_model(outputs.model_path, report.model)
+    title = f"training {options.arch.upper()}: {data.name} → {options.panel.target}"
+    model_id = report.model.metadata["model_id"]
+    outputs.report(ui, report.history, model_id, title=title, with_metric=False)
     if ui.json_mode:
-        ui.emit_json({"ok": True, "model_path": str(model_path), **report.to_dict()})
+        ui.emit_json({"ok": True, "model_path": str(outputs.model_path), **report.to_dict()})
     else:
         render_train(ui, report, options)
 
@@ -108,10 +86,7 @@ def backtest(
     from nncli.forecasting.gates import check_gates
     from nncli.forecasting.series import load_panel
 
-    if plot is not None:
-        from nncli.plots import check_plot_path
-
-        check_plot_path(plot, data)
+    check_plot(plot, data)
     panel = load_panel(data, options.panel, csv, reporter=ui)
     report = walk_forward(panel, options, walk, reporter=ui)
     if plot is not None:
@@ -196,19 +171,17 @@ def predict(
     import sys
     from datetime import datetime
 
-    from nncli.files import atomic_writer, check_output_path
+    from nncli.files import atomic_writer, check_distinct_outputs, check_output_path
     from nncli.forecasting.model import load_forecast_model
     from nncli.forecasting.options import PanelSpec
     from nncli.forecasting.predict import append_history, check_freshness, forecast_next
     from nncli.forecasting.series import load_panel
 
+    check_distinct_outputs({"--output": output, "--append": append})
     for path in (output, append):
         if path is not None:
             check_output_path(path, data, model)
-    if plot is not None:
-        from nncli.plots import check_plot_path
-
-        check_plot_path(plot, data, model)
+    check_plot(plot, data, model)
     loaded = load_forecast_model(model)
     panel = load_panel(data, PanelSpec(**loaded.metadata["panel"]), csv, reporter=ui)
     if freshness.max_age_days is not None:

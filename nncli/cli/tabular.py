@@ -7,13 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nncli.cli.common import (
-    EpochProgress,
-    OutModelOpt,
-    PlotOpt,
-    default_model_path,
-    show_loss_sparkline,
-)
+from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, ModelArg, command
 from nncli.data.loading import CsvOptions
 from nncli.output import Ui, make_table
@@ -50,10 +44,7 @@ def inspect(
     from nncli.data.loading import read_csv, require_columns
     from nncli.data.schema import inspect_table
 
-    if plot is not None:
-        from nncli.plots import check_plot_path
-
-        check_plot_path(plot, data)
+    check_plot(plot, data)
     frame = read_csv(data, csv, reporter=ui)
     if options.target is not None:
         require_columns(frame, data, [options.target], "target")
@@ -162,36 +153,19 @@ def train(
     plot: PlotOpt = None,
 ) -> None:
     """Train an MLP on a CSV table; report test metrics next to baselines; save one model file."""
-    from nncli.files import check_output_path
     from nncli.tabular.model import save_tabular_model
     from nncli.tabular.train import train_tabular
 
-    model_path = check_output_path(out or default_model_path(data), data)
-    if plot is not None:
-        from nncli.plots import check_plot_path
-
-        check_plot_path(plot, data, model_path)
+    outputs = TrainOutputs.check(data, out, plot)
     with EpochProgress(ui, options.training.epochs) as progress:
         report = train_tabular(data, options, reporter=ui, callbacks=(progress,))
-    save_tabular_model(model_path, report.model)
-    history = report.history
-    ui.info(
-        f"trained {len(history.records)} epoch(s)"
-        + (" (early stop)" if history.stopped_early else "")
-        + f"; best epoch {history.best_epoch}: val loss {history.best.valid_loss:.4f}, "
-        f"val {history.metric_name} {history.best.valid_metric:.4f}"
-    )
-    ui.info(f"saved {model_path} (model id {report.model.metadata['model_id']})")
-    show_loss_sparkline(ui, history)
-    if plot is not None:
-        from nncli.plots import plot_training
-
-        name = report.model.metadata["architecture"]["name"].upper()
-        title = f"training {name}: {data.name} → {options.target}"
-        plot_training(history.to_dict(), plot, title=title)
-        ui.info(f"wrote {plot}")
+    save_tabular_model(outputs.model_path, report.model)
+    name = str(report.model.metadata.get("architecture", {}).get("name", "mlp")).upper()
+    title = f"training {name}: {data.name} → {options.target}"
+    model_id = report.model.metadata["model_id"]
+    outputs.report(ui, report.history, model_id, title=title, with_metric=True)
     if ui.json_mode:
-        ui.emit_json({"ok": True, "model_path": str(model_path), **report.to_dict()})
+        ui.emit_json({"ok": True, "model_path": str(outputs.model_path), **report.to_dict()})
     else:
         render_train(ui, report)
 
@@ -223,10 +197,7 @@ def evaluate(
     from nncli.tabular.evaluate import evaluate_tabular
     from nncli.tabular.model import load_tabular_model
 
-    if plot is not None:
-        from nncli.plots import check_plot_path
-
-        check_plot_path(plot, data, model)
+    check_plot(plot, data, model)
     loaded = load_tabular_model(model)
     report = evaluate_tabular(loaded, data, csv=csv, reporter=ui)
     if plot is not None:

@@ -131,7 +131,9 @@ def render_report(ui: Ui, report: TuneReport) -> None:
         )
     )
     names = list(best["params"])
-    rows = [[t["number"], t["value"], *(t["params"].get(n) for n in names)] for t in report.top]
+    rows = [
+        [t["number"], t["value"], *(t["params"].get(n) for n in names)] for t in report.top_trials
+    ]
     ui.print(make_table("top trials", ["trial", "value", *names], rows))
     if report.importances:
         rows = [
@@ -191,7 +193,9 @@ def study_show(ui: Ui, name: StudyArg, where: StudyStorage, fmt: FormatOpt = "ta
     if ui.json_mode or fmt == "json":
         ui.emit_json({"ok": True, **report.to_dict()})
     elif fmt == "csv":
-        rows = [{"trial": t["number"], "value": t["value"], **t["params"]} for t in report.top]
+        rows = [
+            {"trial": t["number"], "value": t["value"], **t["params"]} for t in report.top_trials
+        ]
         _emit_rows(ui, "csv", rows, "")
     else:
         render_report(ui, report)
@@ -245,6 +249,7 @@ def study_export(
 
     from nncli.errors import UsageError
     from nncli.files import atomic_writer, check_output_path
+    from nncli.tuning.storage import storage_files
     from nncli.tuning.studies import export_trials
 
     if output is not None:
@@ -257,7 +262,7 @@ def study_export(
     if output is None:
         sys.stdout.write(text)
         return
-    check_output_path(output)
+    check_output_path(output, *storage_files(where.url()))  # never over the studies' own file
     with atomic_writer(output) as handle:
         handle.write(text)
     ui.info(f"wrote {count} trial(s) of {name!r} to {output}")

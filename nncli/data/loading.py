@@ -15,14 +15,26 @@ from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError, UsageError
 from nncli.files import check_input_file
-from nncli.options import option
+from nncli.options import Check, option
 from nncli.reporting import Reporter
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_OPENERS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+# Compression is recognised by the file's first bytes, whatever its name says.
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"))
 _SEPARATORS = (",", ";", "\t", "|")
+_MAX_HEADER_LINE = 16 * 1024 * 1024  # read the whole header line, up to this many bytes
+# pandas' default missing-value markers, less the two that are also real names: a class
+# called "None", a ticker or a country code "NA". Those stay text unless --na-values says
+# otherwise, or the column is otherwise all numbers (an R export's NA).
+_NAMES_THAT_LOOK_MISSING = ("NA", "None")
+MISSING_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NULL", "NaN", "n/a", "nan", "null",
+)  # fmt: skip
 
 
 def parse_separator(text: str) -> str:
@@ -31,6 +43,30 @@ def parse_separator(text: str) -> str:
     if len(sep) != 1:
         raise UsageError(f"{sep!r}: --sep must be one character (or 'tab')")
     return sep
+
+
+@dataclass(frozen=True)
+class KnownEncoding(Check):
+    """A text encoding Python's codecs know (utf-8, latin-1, cp1252, …)."""
+
+    def problem(self, value: Any) -> str | None:
+        import codecs
+
+        try:
+            codecs.lookup(str(value))
+        except LookupError:
+            return f"{value!r} is not a known text encoding (e.g. utf-8, latin-1, cp1252)"
+        return None
+
+
+@dataclass(frozen=True)
+class NumberMark(Check):
+    """One character that may mark decimals or thousands in numbers."""
+
+    def problem(self, value: Any) -> str | None:
+        if value is None or value in (".", ",", "'", " ", "_"):
+            return None
+        return f"must be one of . , ' _ or a space, not {value!r}"
 
 
 @dataclass(frozen=True)
@@ -44,18 +80,82 @@ class CsvOptions:
         parse=parse_separator,
         hidden_default=True,
     )
-    encoding: str = option("utf-8", help="Text encoding of the CSV (e.g. latin-1).", panel="Data")
+    encoding: str = option(
+        "utf-8",
+        help="Text encoding of the CSV (e.g. latin-1).",
+        panel="Data",
+        check=KnownEncoding(),
+    )
+    decimal: str | None = option(
+        None,
+        help="Decimal mark of numbers: '.' or ',' (default: '.', and numbers written with a "
+        "decimal comma are reported).",
+        panel="Data",
+        hidden_default=True,
+        check=NumberMark(),
+    )
+    thousands: str | None = option(
+        None,
+        help="Thousands separator inside numbers, e.g. ',' for 1,234.5 (default: none).",
+        panel="Data",
+        hidden_default=True,
+        check=NumberMark(),
+    )
+    na_values: list[str] = option(
+        default_factory=list,
+        help="A cell text that means missing, besides empty cells, NaN, null and N/A; 'NA' and "
+        "'None' are read as text unless given here (repeatable).",
+        flag="--na-values",
+        panel="Data",
+        repeatable=True,
+    )
+
+    def check_combination(self) -> None:
+        marks = [("--sep", self.sep), ("--decimal", self.decimal), ("--thousands", self.thousands)]
+        given = [(flag, mark) for flag, mark in marks if mark is not None]
+        for index, (flag, mark) in enumerate(given):
+            for other_flag, other in given[index + 1 :]:
+                if mark == other:
+                    raise UsageError(f"{flag} and {other_flag} are both {mark!r}")
 
 
-def _open_text_head(path: Path, encoding: str, size: int = 65536, shown: str = "") -> str:
-    opener = _OPENERS.get(path.suffix.lower())
+def detect_compression(path: Path) -> str | None:
+    """'gzip', 'bz2' or 'xz' from the file's first bytes (not its name), or None for plain text.
+
+    A name that promises compression the bytes lack is refused rather than guessed at.
+    """
     try:
-        if opener is not None:
-            with opener(path, "rb") as handle:
-                raw = handle.read(size)
-        else:
-            with path.open("rb") as handle:
-                raw = handle.read(size)
+        with path.open("rb") as handle:
+            magic = handle.read(6)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    found = next((kind for prefix, kind in _MAGIC if magic.startswith(prefix)), None)
+    if found is None and magic[:3] == b"BZh" and magic[3:4].isdigit():
+        found = "bz2"
+    if found == "zip":
+        raise DataError(f"{path}: is a zip archive", hint="extract the CSV file from it first")
+    named = _SUFFIXES.get(path.suffix.lower())
+    if named is not None and found != named:
+        raise DataError(
+            f"{path}: cannot read the file (named {path.suffix} but not {named}-compressed)",
+            hint="rename it to what it holds",
+        )
+    return found
+
+
+def _open_text_head(
+    path: Path, encoding: str, compression: str | None, size: int = 65536, shown: str = ""
+) -> str:
+    """The file's first `size` bytes as text, extended to the end of the header line."""
+    opener = _OPENERS.get(compression or "")
+    try:
+        with opener(path, "rb") if opener is not None else path.open("rb") as handle:
+            raw = handle.read(size)
+            while b"\n" not in raw and len(raw) < _MAX_HEADER_LINE:
+                more = handle.read(size)
+                if not more:
+                    break
+                raw += more
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from exc
     try:
@@ -89,19 +189,25 @@ def read_csv(
     reporter: Reporter | None = None,
     dtype: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV (optionally .gz/.bz2/.xz) into a DataFrame, or raise a one-line DataError."""
-    import pandas as pd
-
+    """Read a CSV (optionally gzip/bz2/xz, recognised by its bytes) into a DataFrame, or raise
+    a one-line DataError. Numbers in a locale format the options do not declare are refused
+    with the flag that reads them, never turned silently into categories."""
     options = options or CsvOptions()
     check_input_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
+    problem = KnownEncoding().problem(options.encoding)
+    if problem is not None:
+        raise UsageError(f"--encoding {problem}")
     encoding = (
         "utf-8-sig"
         if options.encoding.lower().replace("_", "-") in {"utf-8", "utf8"}
         else (options.encoding)
     )
-    head = _open_text_head(path, encoding, shown=options.encoding)
+    compression = detect_compression(path)
+    if compression is not None and path.suffix.lower() not in _SUFFIXES and reporter is not None:
+        reporter.info(f"{path}: {compression}-compressed; reading it decompressed")
+    head = _open_text_head(path, encoding, compression, shown=options.encoding)
     if not head.strip():
         raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
     sep = options.sep
@@ -109,6 +215,31 @@ def read_csv(
         sep = sniff_separator(head)
         if sep != "," and reporter is not None:
             reporter.info(f"{path}: reading with separator {sep!r} (sniffed; override with --sep)")
+    _check_header(path, head, sep)
+    if sep in (options.decimal, options.thousands):
+        raise UsageError(f"{path}: the field separator {sep!r} is also the number mark")
+    arguments: dict[str, Any] = {
+        "sep": sep,
+        "encoding": encoding,
+        "compression": compression,
+        "engine": "c",
+        "skipinitialspace": False,
+        "keep_default_na": False,
+        "na_values": [*MISSING_MARKERS, *options.na_values],
+        "decimal": options.decimal or ".",
+        "thousands": options.thousands,
+    }
+    frame = _parse(path, arguments, dtype, options.encoding)
+    skip = set(dtype or ())
+    frame = _missing_words_in_numeric_columns(path, frame, arguments, options, skip)
+    frame.columns = [str(name).strip() for name in frame.columns]
+    if options.decimal is None and options.thousands is None:
+        refuse_locale_numbers(path, frame, skip)
+    return frame
+
+
+def _check_header(path: Path, head: str, sep: str) -> None:
+    """Refuse duplicated column names, and a header the separator did not split."""
     header = _header_fields(head, sep)
     seen: set[str] = set()
     duplicates = sorted({name for name in header if name in seen or seen.add(name)})  # type: ignore[func-returns-value]
@@ -119,20 +250,21 @@ def read_csv(
         )
     if len(header) == 1 and sep == "," and any(s in head.splitlines()[0] for s in ";\t|"):
         raise DataError(f"{path}: only one column found", hint="pass --sep with the delimiter")
+
+
+def _parse(
+    path: Path, arguments: dict[str, Any], dtype: dict[str, str] | None, shown_encoding: str
+) -> pd.DataFrame:
+    """pandas' C parser over the file, every failure turned into a one-line DataError."""
+    import pandas as pd
+
     try:
         # The C parser in its default chunked mode: low_memory=False was measured 1.9x slower
         # on 1M x 50 numbers (benchmarks/RESULTS.md). A column whose chunks disagree in type
         # (numbers, then a stray word) comes back as objects, which numeric_values checks.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(
-                path,
-                sep=sep,
-                encoding=encoding,
-                engine="c",
-                dtype=dtype,
-                skipinitialspace=False,
-            )
+            return pd.read_csv(path, dtype=dtype, **arguments)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: no columns to read", hint="the file needs a header line") from exc
     except pd.errors.ParserError as exc:
@@ -143,13 +275,72 @@ def read_csv(
         ) from exc
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path}: the file is not valid {options.encoding}",
+            f"{path}: the file is not valid {shown_encoding}",
             hint="pass --encoding with the file's encoding (e.g. --encoding latin-1)",
         ) from exc
     except (OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the CSV ({' '.join(str(exc).split())})") from exc
-    frame.columns = [str(name).strip() for name in frame.columns]
-    return frame
+
+
+def _missing_words_in_numeric_columns(
+    path: Path,
+    frame: pd.DataFrame,
+    arguments: dict[str, Any],
+    options: CsvOptions,
+    skip: set[str],
+) -> pd.DataFrame:
+    """Columns of numbers with 'NA' or 'None' cells (an R or Python export) read again with
+    those words as missing; in any other column the words stay text (a label, a name)."""
+    import pandas as pd
+
+    words = [word for word in _NAMES_THAT_LOOK_MISSING if word not in options.na_values]
+    numeric = []
+    for name in frame.select_dtypes(include=["object", "string"]).columns:
+        if name in skip:
+            continue
+        column = frame[name]
+        marked = column.isin(words)
+        if not marked.any():
+            continue
+        rest = column[~marked].dropna()
+        if len(rest) and pd.to_numeric(rest, errors="coerce").notna().all():
+            numeric.append(name)
+    if not numeric:
+        return frame
+    again = {**arguments, "na_values": [*arguments["na_values"], *words]}
+    reread = _parse(path, again | {"usecols": numeric}, None, options.encoding)
+    return frame.assign(**{str(name): reread[name] for name in numeric})
+
+
+_LOCALE_EVIDENCE = 3  # fewer cells than this are too little to call a column's number format
+# Numbers as locales write them, which a '.'-decimal reader would take for text.
+_LOCALE_NUMBERS = (
+    (r"[-+]?\d{1,3}(\.\d{3})+,\d+", "'.' separating thousands and ',' marking decimals",
+     "--decimal , --thousands ."),
+    (r"[-+]?\d{1,3}(,\d{3})+\.\d+", "',' separating thousands", "--thousands ,"),
+    (r"[-+]?\d{1,3}(,\d{3})+", "',' separating thousands or marking decimals",
+     "--thousands , (if ',' separates thousands) or --decimal , (if it marks decimals)"),
+    (r"[-+]?(\d+,\d*|\d*,\d+)", "a decimal comma", "--decimal ,"),
+)  # fmt: skip
+
+
+def refuse_locale_numbers(path: Path, frame: pd.DataFrame, skip: set[str]) -> None:
+    """A DataError naming a text column whose cells are numbers in a locale's format."""
+    for name in frame.select_dtypes(include=["object", "string"]).columns:
+        if name in skip:
+            continue
+        sample = frame[name].dropna().astype(str).str.strip().head(500)
+        if len(sample) < _LOCALE_EVIDENCE:
+            continue
+        for pattern, meaning, flags in _LOCALE_NUMBERS:
+            matches = sample.str.fullmatch(pattern)
+            if matches.mean() >= 0.9:
+                example = sample[matches].iloc[0]
+                raise DataError(
+                    f"{path}: column {name!r} holds numbers written with {meaning} "
+                    f"(e.g. {example!r}); read as text they would be categories",
+                    hint=f"pass {flags} (or --decimal . to keep them as text)",
+                )
 
 
 def require_rows(frame: pd.DataFrame, path: Path, minimum: int = 1) -> None:

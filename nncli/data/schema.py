@@ -181,13 +181,19 @@ def infer_schema(frame: pd.DataFrame) -> list[ColumnInfo]:
     return [infer_column(str(name), frame[name]) for name in frame.columns]
 
 
-def infer_task(target: pd.Series, name: str) -> TaskChoice:
-    """Classification for labels and small sets of integers, regression for other numbers."""
+def infer_task(target: pd.Series, name: str, path: Path | None = None) -> TaskChoice:
+    """Classification for labels and small sets of integers, regression for other numbers.
+
+    A target of many distinct numbers with a unit (`12kg`, `5%`) or of dates is refused
+    with a DataError: as labels it would become dozens of one-row classes.
+    """
     import pandas as pd
 
     non_null = target.dropna()
     unique = int(non_null.nunique())
     if not _is_numeric(target):
+        if unique > CLASSIFICATION_MAX_INT_CLASSES:
+            refuse_unit_or_date_target(non_null, name, path)
         numbers = pd.to_numeric(non_null.astype(str), errors="coerce")
         if len(non_null) and numbers.notna().mean() >= 0.9 and not _is_whole_small_set(numbers):
             # Numbers with a few stray words ('n/a', 'oops'): a regression target with bad
@@ -213,6 +219,30 @@ def infer_task(target: pd.Series, name: str) -> TaskChoice:
     )
 
 
+_NUMBER_WITH_UNIT = re.compile(
+    r"\s*[$€£¥]?\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)\s*([%‰]|[A-Za-zµ°$€£¥/²³]+\.?)\s*"
+)
+
+
+def refuse_unit_or_date_target(values: pd.Series, name: str, path: Path | None = None) -> None:
+    """A DataError for a text target that is really numbers with a unit, or dates."""
+    where = f"{path}: " if path is not None else ""
+    text = values.astype(str).head(500)
+    with_unit = text[[bool(_NUMBER_WITH_UNIT.fullmatch(cell)) for cell in text]]
+    if len(with_unit) >= 0.9 * len(text):
+        raise DataError(
+            f"{where}target {name!r} holds numbers with a unit or percent sign "
+            f"(e.g. {with_unit.iloc[0]!r}); as labels they would be "
+            f"{values.nunique()} classes of a few rows each",
+            hint="strip the unit so the column holds plain numbers, then train (a regression)",
+        )
+    if _looks_like_datetime(values):
+        raise DataError(
+            f"{where}target {name!r} holds dates or times (e.g. {str(values.iloc[0])!r})",
+            hint="choose another --target; to predict values over time, use 'nncli forecast'",
+        )
+
+
 def _is_whole_small_set(numbers: pd.Series) -> bool:
     """Few distinct whole numbers (class codes like 0/1/2), where labels stay labels."""
     parsed = numbers.dropna()
@@ -233,7 +263,7 @@ def summarize_target(
             f"{where}target column {name!r} has no values (all missing)",
             hint="choose another --target, or fill in the labels",
         )
-    choice = infer_task(series, name)
+    choice = infer_task(series, name, path)
     if task is not None and task != choice.task:
         choice = TaskChoice(task, f"--task {task} given")
     summary = TargetSummary(name=name, task=choice, missing=int(series.isna().sum()))

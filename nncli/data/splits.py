@@ -52,66 +52,96 @@ def split_rows(
     the oldest rows for training and the newest for testing; `column` reads train/valid/test
     from `split_col`. `path`, when given, starts every error message.
     """
+    if not (0 < valid_size < 1 and 0 < test_size < 1 and valid_size + test_size < 0.9):
+        raise UsageError("--valid-size and --test-size must be in (0, 1) and leave 10% to train")
+    where = f"{path}: " if path is not None else ""
+    if method == "column" or split_col is not None:
+        if split_col is None:
+            raise UsageError("--split column needs --split-col NAME")
+        return split_by_column(frame, split_col, where)
+    if method == "time":
+        return split_by_time(frame, time_col, valid_size, test_size, where)
+    stratify = labels if method in ("auto", "stratified") else None
+    return split_shuffled(frame, stratify, seed, valid_size, test_size, where)
+
+
+def split_by_column(frame: pd.DataFrame, split_col: str, where: str) -> Split:
+    """Read each row's part (train/valid/test and their aliases) from `split_col`."""
+    import numpy as np
+
+    positions = np.arange(len(frame))
+    parts = frame[split_col].astype(str).str.strip().str.lower().map(_SPLIT_LABELS)
+    if parts.isna().any():
+        bad = frame[split_col][parts.isna()].iloc[0]
+        raise DataError(
+            f"{where}split column {split_col!r} holds {bad!r}",
+            hint="use train, valid or test in every row",
+        )
+    picked = {name: positions[(parts == name).to_numpy()] for name in ("train", "valid", "test")}
+    for name, rows in picked.items():
+        if len(rows) == 0:
+            raise DataError(
+                f"{where}split column {split_col!r} has no {name!r} rows",
+                hint="mark some rows train, some valid and some test",
+            )
+    return Split(picked["train"], picked["valid"], picked["test"], "column")
+
+
+def time_order(frame: pd.DataFrame, time_col: str | None, where: str) -> np.ndarray:
+    """Row positions from oldest to newest: sorted by `time_col`, or file order without one."""
+    import numpy as np
+    import pandas as pd
+
+    if time_col is None:
+        return np.arange(len(frame))  # file order is time order
+    stamps = pd.to_datetime(frame[time_col], errors="coerce", format="mixed")
+    if stamps.isna().any():
+        position = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+        label = frame.index[position]  # the file's row when rows were left out
+        row = int(label) + 1 if pd.api.types.is_integer(label) else position + 1
+        raise DataError(
+            f"{where}time column {time_col!r} has missing or unparseable values "
+            f"(first: {frame[time_col].iloc[position]!r} at data row {row})",
+            hint="use one date format, e.g. 2024-01-31, and fill every cell",
+        )
+    return np.argsort(stamps.to_numpy(), kind="stable")
+
+
+def split_by_time(
+    frame: pd.DataFrame, time_col: str | None, valid_size: float, test_size: float, where: str
+) -> Split:
+    """Oldest rows train, the next ones validate, the newest test."""
+    order = time_order(frame, time_col, where)
+    n_test = max(1, round(len(order) * test_size))
+    n_valid = max(1, round(len(order) * valid_size))
+    train_end = len(order) - n_test - n_valid
+    if train_end < 1:
+        raise DataError(
+            f"{where}cannot split {len(frame)} rows by time: no rows are left to train on",
+            hint="add rows or lower --valid-size/--test-size",
+        )
+    return Split(
+        order[:train_end],
+        order[train_end : train_end + n_valid],
+        order[train_end + n_valid :],
+        "time",
+    )
+
+
+def split_shuffled(
+    frame: pd.DataFrame,
+    labels: pd.Series | None,
+    seed: int,
+    valid_size: float,
+    test_size: float,
+    where: str,
+) -> Split:
+    """Shuffle rows into parts, stratified by class when `labels` are given."""
     import numpy as np
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    if not (0 < valid_size < 1 and 0 < test_size < 1 and valid_size + test_size < 0.9):
-        raise UsageError("--valid-size and --test-size must be in (0, 1) and leave 10% to train")
-    where = f"{path}: " if path is not None else ""
-    positions = np.arange(len(frame))
-    if method == "column" or split_col is not None:
-        if split_col is None:
-            raise UsageError("--split column needs --split-col NAME")
-        parts = frame[split_col].astype(str).str.strip().str.lower().map(_SPLIT_LABELS)
-        if parts.isna().any():
-            bad = frame[split_col][parts.isna()].iloc[0]
-            raise DataError(
-                f"{where}split column {split_col!r} holds {bad!r}",
-                hint="use train, valid or test in every row",
-            )
-        picked = {
-            name: positions[(parts == name).to_numpy()] for name in ("train", "valid", "test")
-        }
-        for name, rows in picked.items():
-            if len(rows) == 0:
-                raise DataError(
-                    f"{where}split column {split_col!r} has no {name!r} rows",
-                    hint="mark some rows train, some valid and some test",
-                )
-        return Split(picked["train"], picked["valid"], picked["test"], "column")
-    if method == "time":
-        if time_col is not None:
-            stamps = pd.to_datetime(frame[time_col], errors="coerce", format="mixed")
-            if stamps.isna().any():
-                position = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-                label = frame.index[position]  # the file's row when rows were left out
-                row = int(label) + 1 if pd.api.types.is_integer(label) else position + 1
-                raise DataError(
-                    f"{where}time column {time_col!r} has missing or unparseable values "
-                    f"(first: {frame[time_col].iloc[position]!r} at data row {row})",
-                    hint="use one date format, e.g. 2024-01-31, and fill every cell",
-                )
-            order = np.argsort(stamps.to_numpy(), kind="stable")
-        else:
-            order = positions  # file order is time order
-        n_test = max(1, round(len(order) * test_size))
-        n_valid = max(1, round(len(order) * valid_size))
-        train_end = len(order) - n_test - n_valid
-        if train_end < 1:
-            raise DataError(
-                f"{where}cannot split {len(frame)} rows by time: no rows are left to train on",
-                hint="add rows or lower --valid-size/--test-size",
-            )
-        return Split(
-            order[:train_end],
-            order[train_end : train_end + n_valid],
-            order[train_end + n_valid :],
-            "time",
-        )
-    stratify = (
-        labels.to_numpy() if (method in ("auto", "stratified") and labels is not None) else None
-    )
+    stratify = labels.to_numpy() if labels is not None else None
     if stratify is not None:
         counts = pd.Series(stratify).value_counts()
         if counts.min() < 3:
@@ -121,6 +151,7 @@ def split_rows(
                 "per class",
                 hint="add rows, drop that class, or use --split random",
             )
+    positions = np.arange(len(frame))
     try:
         rest, test = train_test_split(
             positions, test_size=test_size, random_state=seed, stratify=stratify

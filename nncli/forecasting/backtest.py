@@ -7,7 +7,7 @@ baselines are computed from the same history at the same origins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError
@@ -55,16 +55,8 @@ class BacktestReport:
     best_baseline: str = "naive"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch,
-            "overall": self.overall,
-            "per_fold": self.per_fold,
-            "per_series": self.per_series,
-            "verdict": self.verdict,
-            "beats_naive": self.beats_naive,
-            "beats_baselines": self.beats_baselines,
-            "best_baseline": self.best_baseline,
-        }
+        """Every field but the forecasts themselves (those are for --plot)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "forecasts"}
 
 
 def fold_origins(series: Series, folds: int, stride: int, horizon: int) -> list[int]:

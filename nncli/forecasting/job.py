@@ -99,9 +99,20 @@ def retrain_reason(
 def run_job(options: JobOptions, reporter: Reporter) -> JobSummary:
     """Run the scheduled job once. A failed live-quality gate is reported in `summary.gate`
     (the forecast is still written); the caller turns it into exit code 5."""
+    from nncli.files import check_distinct_outputs
     from nncli.forecasting.model import load_forecast_model
-    from nncli.locking import job_lock
+    from nncli.locking import job_lock, sidecar_lock_path
 
+    # Before anything is opened: taking the lock truncates its file (issue 14).
+    check_distinct_outputs(
+        {
+            "--lock": options.lock_path,
+            "--data": options.data,
+            "--ledger": options.ledger,
+            "--model": options.model,
+            "the ledger's append lock": sidecar_lock_path(options.ledger),
+        }
+    )
     now = options.freshness.as_of or datetime.now(UTC).replace(tzinfo=None)
     summary = JobSummary(started=now.isoformat(timespec="seconds"))
     with job_lock(options.lock_path, reporter, options.wait_seconds):

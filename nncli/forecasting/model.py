@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import DataError, ModelFileError
+from nncli.errors import DataError
 from nncli.forecasting.options import ForecastOptions as ForecastOptions  # its old home
 from nncli.forecasting.series import Series
 from nncli.forecasting.transforms import Transform, get_transform
@@ -384,22 +384,17 @@ def save_forecast_model(
 
 def load_forecast_model(path: Path) -> ForecastModel:
     """Load a forecaster model file and rebuild its network on the CPU."""
-    from nncli.artifacts import load_model_file, network_matching
+    from nncli.artifacts import load_network_model
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
 
-    loaded = load_model_file(path, expect_kind="forecast")
-    meta = loaded.metadata
-    try:
-        config = SequenceConfig(**meta["architecture"])
-        network = network_matching(lambda: SequenceForecaster(config), loaded.tensors)
+    def assemble(network: SequenceForecaster, meta: dict[str, Any]) -> ForecastModel:
         _ = meta["transform"], meta["series"].items(), meta["panel"]["time_col"]
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise ModelFileError(
-            f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
-            hint="retrain the model with this version of nncli",
-        ) from exc
-    network.eval()
-    return ForecastModel(network, meta)
+        return ForecastModel(network, meta)
+
+    def build(meta: dict[str, Any]) -> SequenceForecaster:
+        return SequenceForecaster(SequenceConfig(**meta["architecture"]))
+
+    return load_network_model(path, "forecast", build, assemble)
 
 
 def holdout_scores(

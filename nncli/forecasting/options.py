@@ -17,14 +17,20 @@ from pathlib import Path
 
 from nncli.errors import UsageError
 from nncli.forecasting.transforms import TRANSFORMS, Transform, get_transform
+from nncli.option_presets import (
+    BACKTEST,
+    JOB,
+    MODEL,
+    SERIES,
+    automatic_count,
+    backtest_option,
+    gate_option,
+    model_option,
+    series_option,
+    training_option,
+)
 from nncli.options import AtLeast, NonNegative, OneOf, Within, check_options, option
 from nncli.training.config import TrainingConfig
-
-SERIES = "Series"
-MODEL = "Model"
-BACKTEST = "Backtest"
-JOB = "Job"
-GATES = "Quality gates"
 
 # The same names as nncli.models.recurrent.ARCHITECTURES (which imports torch); a unit test
 # keeps the two in step.
@@ -62,12 +68,10 @@ def parse_age(text: str) -> float:
 class PanelSpec:
     """Which columns hold time, series name, target and covariates."""
 
-    time_col: str = option(help="Timestamp column.", panel=SERIES)
-    target: str = option(help="Column to forecast (e.g. adj_close).", short="-t", panel=SERIES)
-    group_col: str | None = option(
-        None,
-        help="Column naming the series (e.g. ticker): one global model for all.",
-        panel=SERIES,
+    time_col: str = series_option(help="Timestamp column.")
+    target: str = series_option(help="Column to forecast (e.g. adj_close).", short="-t")
+    group_col: str | None = series_option(
+        None, help="Column naming the series (e.g. ticker): one global model for all."
     )
     covariates: list[str] = option(
         default_factory=list,
@@ -76,10 +80,8 @@ class PanelSpec:
         panel=SERIES,
         repeatable=True,
     )
-    wide: bool = option(
-        False,
-        help="The file is wide: a time column and one numeric column per series.",
-        panel=SERIES,
+    wide: bool = series_option(
+        False, help="The file is wide: a time column and one numeric column per series."
     )
 
 
@@ -88,34 +90,29 @@ class ForecastOptions:
     """What to forecast and how; every field is a `nncli forecast train` option."""
 
     panel: PanelSpec
-    arch: str = option(
+    arch: str = model_option(
         "lstm",
         help="lstm, gru, rnn, tcn (dilated causal convolutions), or mlp (feedforward on flattened lags).",
-        panel=MODEL,
         parse=str.lower,
         check=OneOf(FORECAST_ARCHITECTURES),
     )
-    lookback: int = option(60, help="Past steps the network reads.", panel=MODEL, check=AtLeast(1))
-    horizon: int = option(5, help="Future steps forecast at once.", panel=MODEL, check=AtLeast(1))
-    transform: str = option(
+    lookback: int = model_option(60, help="Past steps the network reads.", check=AtLeast(1))
+    horizon: int = model_option(5, help="Future steps forecast at once.", check=AtLeast(1))
+    transform: str = model_option(
         "log-return",
         help="log-return, diff, pct or none; forecasts are inverted back to levels.",
-        panel=MODEL,
         check=OneOf(TRANSFORMS),
     )
-    hidden_size: int = option(
-        64, help="Recurrent state, TCN channels, or MLP layer width.", panel=MODEL, check=AtLeast(1)
+    hidden_size: int = model_option(
+        64, help="Recurrent state, TCN channels, or MLP layer width.", check=AtLeast(1)
     )
-    num_layers: int = option(
+    num_layers: int = model_option(
         1,
         help="Stacked recurrent layers (tcn: at least this many residual blocks).",
         flag="--layers",
-        panel=MODEL,
         check=AtLeast(1),
     )
-    dropout: float = option(
-        0.0, help="Dropout between layers.", panel=MODEL, check=Within(0, 1, "[)")
-    )
+    dropout: float = model_option(0.0, help="Dropout between layers.", check=Within(0, 1, "[)"))
     quantiles: list[float] = option(
         default_factory=lambda: [0.1, 0.5, 0.9],
         help="Quantiles trained with pinball loss; lowest/highest give the interval, 0.5 the forecast.",
@@ -123,10 +120,9 @@ class ForecastOptions:
         parse=parse_quantiles,
         show=show_quantiles,
     )
-    valid_size: float = option(
+    valid_size: float = training_option(
         0.15,
         help="Newest share of each series' windows used for validation.",
-        panel="Training",
         check=Within(0, 0.5, "()"),
     )
     training: TrainingConfig = field(default_factory=lambda: TrainingConfig(epochs=30, patience=5))
@@ -164,35 +160,24 @@ class ForecastOptions:
 class BacktestOptions:
     """Folds, their spacing, the training window and the retraining schedule."""
 
-    folds: int = option(
-        5, help="Forecast origins, walking forward.", panel=BACKTEST, check=AtLeast(1)
+    folds: int = backtest_option(5, help="Forecast origins, walking forward.", check=AtLeast(1))
+    stride: int | None = automatic_count(
+        help="Steps between origins (default: the horizon).", panel=BACKTEST
     )
-    stride: int | None = option(
-        None,
-        help="Steps between origins (default: the horizon).",
-        panel=BACKTEST,
-        check=AtLeast(1),
-        hidden_default=True,
-    )
-    window: str = option(
+    window: str = backtest_option(
         "expanding",
         help="expanding (all history) or fixed (--train-window rows).",
-        panel=BACKTEST,
         check=OneOf(WINDOWS),
     )
-    train_window: int | None = option(
-        None, help="Rows per series for --window fixed.", panel=BACKTEST, check=AtLeast(1)
+    train_window: int | None = backtest_option(
+        None, help="Rows per series for --window fixed.", check=AtLeast(1)
     )
-    retrain_every: int = option(
-        1,
-        help="Retrain at every N-th fold (mimics a scheduled retrain).",
-        panel=BACKTEST,
-        check=AtLeast(1),
+    retrain_every: int = backtest_option(
+        1, help="Retrain at every N-th fold (mimics a scheduled retrain).", check=AtLeast(1)
     )
-    season: int | None = option(
+    season: int | None = backtest_option(
         None,
         help="Season length for the seasonal-naive baseline and MASE (e.g. 5 for weekdays).",
-        panel=BACKTEST,
         check=AtLeast(1),
     )
 
@@ -210,15 +195,12 @@ class BacktestOptions:
 class QualityGates:
     """Checks that turn a poor score into exit code 5 (backtest, live ledger, scheduled job)."""
 
-    fail_if_worse_than_naive: bool = option(
-        False,
-        help="Exit 5 when the network's MASE is not below the naive forecast's.",
-        panel=GATES,
+    fail_if_worse_than_naive: bool = gate_option(
+        False, help="Exit 5 when the network's MASE is not below the naive forecast's."
     )
-    max_mase: float | None = option(
+    max_mase: float | None = gate_option(
         None,
         help="Exit 5 when the network's MASE is above this.",
-        panel=GATES,
         check=NonNegative(),
         hidden_default=True,
     )
@@ -256,17 +238,10 @@ class RetrainSchedule:
     """When the scheduled job retrains, and whether a retrained model must beat naive."""
 
     retrain_every_days: float | None = option(
-        7.0,
-        help="Retrain when the model is this many days old.",
-        panel=JOB,
-        check=NonNegative(),
+        7.0, help="Retrain when the model is this many days old.", panel=JOB, check=NonNegative()
     )
-    retrain_every_runs: int | None = option(
-        None,
-        help="Retrain after this many runs.",
-        panel=JOB,
-        check=AtLeast(1),
-        hidden_default=True,
+    retrain_every_runs: int | None = automatic_count(
+        help="Retrain after this many runs.", panel=JOB
     )
     retrain_if_mase_above: float | None = option(
         None,
@@ -275,10 +250,9 @@ class RetrainSchedule:
         check=NonNegative(),
         hidden_default=True,
     )
-    require_beats_naive: bool = option(
+    require_beats_naive: bool = gate_option(
         False,
         help="Keep the previous model when a retrained one does not beat naive on validation MASE.",
-        panel=GATES,
     )
 
 

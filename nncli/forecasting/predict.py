@@ -96,34 +96,79 @@ def forecast_next(
 def append_history(path: Path, forecasts: pd.DataFrame) -> int:
     """Add the forecasts whose (series, origin, step) is not in the history yet; return how many.
 
-    The file is rewritten atomically with every earlier row kept, so a run killed mid-write
-    leaves the previous history intact, and running twice adds nothing the second time.
+    Earlier rows are copied byte for byte (never parsed and formatted again); the new rows
+    follow them. The read-modify-write holds a lock shared by every nncli process, so two
+    concurrent appends both land, and the file is replaced atomically, so a run killed
+    mid-write leaves the previous history intact. Running twice adds nothing the second time.
     """
+    from nncli.files import atomic_writer, is_special_file
+    from nncli.locking import append_lock
+
+    if is_special_file(path):  # /dev/stdout and the like: nothing to read back or lock
+        fresh = _fresh_rows(forecasts, set())
+        with atomic_writer(path) as handle:
+            handle.write(_csv_rows(fresh, list(fresh.columns), "\n", header=True))
+        return len(fresh)
+    with append_lock(path):
+        earlier = path.read_bytes() if path.exists() else b""
+        if not earlier.strip():
+            fresh = _fresh_rows(forecasts, set())
+            text = _csv_rows(fresh, list(fresh.columns), "\n", header=True)
+            content = text.encode()
+        else:
+            columns, seen = history_keys(path, earlier)
+            fresh = _fresh_rows(forecasts, seen)
+            eol = "\r\n" if b"\r\n" in earlier.split(b"\n", 1)[0] + b"\n" else "\n"
+            separator = b"" if earlier.endswith(b"\n") else eol.encode()
+            content = earlier + separator + _csv_rows(fresh, columns, eol).encode()
+        if fresh.empty:
+            return 0
+        with atomic_writer(path, "wb", encoding=None) as handle:
+            handle.write(content)
+    return len(fresh)
+
+
+def history_keys(path: Path, content: bytes) -> tuple[list[str], set[tuple[str, str, int]]]:
+    """The history's columns and its (series, origin, step) keys, read as written.
+
+    Every cell is read as text with no missing-value guessing, so a series named `NA` or
+    `None` keeps its name and is matched as such.
+    """
+    import io
+
     import pandas as pd
 
-    from nncli.files import atomic_writer
-
-    new = forecasts.astype({"series": str, "origin": str, "step": int})
-    if path.exists() and path.stat().st_size > 0:
+    try:
+        existing = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: the forecast history is not a readable CSV ({exc})") from exc
+    missing = [c for c in FORECAST_COLUMNS if c not in existing.columns]
+    if missing:
+        raise DataError(f"{path}: not a forecast history (missing column {missing[0]!r})")
+    seen = set()
+    for line, (series, origin, step) in enumerate(
+        existing[HISTORY_KEY].itertuples(index=False, name=None), start=2
+    ):
         try:
-            existing = pd.read_csv(
-                path, dtype={"series": str, "origin": str, "timestamp": str, "model_id": str}
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: the forecast history is not a readable CSV ({exc})") from exc
-        missing = [c for c in FORECAST_COLUMNS if c not in existing.columns]
-        if missing:
-            raise DataError(f"{path}: not a forecast history (missing column {missing[0]!r})")
-        seen = set(existing[HISTORY_KEY].astype({"step": int}).itertuples(index=False, name=None))
-        fresh = new[
-            [key not in seen for key in new[HISTORY_KEY].itertuples(index=False, name=None)]
-        ]
-        combined = pd.concat([existing, fresh], ignore_index=True)
-    else:
-        fresh = new
-        combined = new
-    if fresh.empty:
-        return 0
-    with atomic_writer(path) as handle:
-        combined.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
-    return len(fresh)
+            seen.add((series, origin, int(step)))
+        except ValueError:
+            raise DataError(
+                f"{path}: line {line}: step {step!r} is not a whole number",
+                hint="repair or move the forecast history file",
+            ) from None
+    return list(existing.columns), seen
+
+
+def _fresh_rows(forecasts: pd.DataFrame, seen: set[tuple[str, str, int]]) -> pd.DataFrame:
+    new = forecasts.astype({"series": str, "origin": str, "step": int})
+    keys = new[HISTORY_KEY].itertuples(index=False, name=None)
+    return new[[key not in seen for key in keys]]
+
+
+def _csv_rows(rows: pd.DataFrame, columns: list[str], eol: str, header: bool = False) -> str:
+    """`rows` as CSV text in the history's column order (columns it lacks left empty)."""
+    return str(
+        rows.reindex(columns=columns).to_csv(
+            index=False, header=header, float_format="%.10g", lineterminator=eol
+        )
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import itertools
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from nncli.models.embeddings import TabularNetwork, TabularNetworkConfig
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -24,53 +26,37 @@ def embedding_size(cardinality: int) -> int:
 
 
 @dataclass
-class MLPConfig:
+class MLPConfig(TabularNetworkConfig):
     """Everything needed to rebuild the network; saved in the model file."""
 
-    n_numeric: int
-    n_outputs: int
-    categorical_cardinalities: list[int] = field(default_factory=list)
-    embedding_dims: list[int] = field(default_factory=list)
     hidden_sizes: list[int] = field(default_factory=lambda: [128, 64])
     activation: str = "relu"
     dropout: float = 0.1
     batch_norm: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-
-class MLP(nn.Module):
+class MLP(TabularNetwork):
     """Feedforward network over numeric features and categorical codes."""
 
+    config: MLPConfig
+
     def __init__(self, config: MLPConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(cardinality, dim)
-            for cardinality, dim in zip(
-                config.categorical_cardinalities, config.embedding_dims, strict=True
-            )
-        )
-        width = config.n_numeric + sum(config.embedding_dims)
+        super().__init__(config)
+        widths = [config.input_width, *config.hidden_sizes]
         layers: list[nn.Module] = []
-        for hidden in config.hidden_sizes:
+        for width, hidden in itertools.pairwise(widths):
             layers.append(nn.Linear(width, hidden))
             if config.batch_norm:
                 layers.append(nn.BatchNorm1d(hidden))
             layers.append(ACTIVATIONS[config.activation]())
             if config.dropout > 0:
                 layers.append(nn.Dropout(config.dropout))
-            width = hidden
-        layers.append(nn.Linear(width, config.n_outputs))
+        layers.append(nn.Linear(widths[-1], config.n_outputs))
         self.layers = nn.Sequential(*layers)
 
     def forward(
         self, numeric: torch.Tensor, categorical: torch.Tensor | None = None
     ) -> torch.Tensor:
         # numeric: [B, n_numeric] float32; categorical: [B, n_categorical] int64 -> [B, n_outputs]
-        if len(self.embeddings) and categorical is not None:
-            embedded = [emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)]
-            numeric = torch.cat([numeric, *embedded], dim=1)
-        outputs: torch.Tensor = self.layers(numeric)
+        outputs: torch.Tensor = self.layers(self.embed(numeric, categorical))
         return outputs

@@ -9,29 +9,19 @@ picked k-means++ style (spread out over the data), so every unit begins where th
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from nncli.models.embeddings import TabularNetwork, TabularNetworkConfig
+
 
 @dataclass
-class RBFConfig:
+class RBFConfig(TabularNetworkConfig):
     """Everything needed to rebuild the network; saved in the model file."""
 
-    n_numeric: int
-    n_outputs: int
-    categorical_cardinalities: list[int] = field(default_factory=list)
-    embedding_dims: list[int] = field(default_factory=list)
     n_centres: int = 32
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def input_width(self) -> int:
-        return self.n_numeric + sum(self.embedding_dims)
 
 
 def kmeans_plus_plus(points: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -54,18 +44,16 @@ def kmeans_plus_plus(points: torch.Tensor, k: int, generator: torch.Generator) -
     return points[chosen].clone()
 
 
-class RBFNetwork(nn.Module):
-    """Gaussian units over numeric features and categorical embeddings, then a linear layer."""
+class RBFNetwork(TabularNetwork):
+    """Gaussian units over numeric features and categorical embeddings, then a linear layer.
+
+    A row's point in the RBF input space is `embed(numeric, categorical)`.
+    """
+
+    config: RBFConfig
 
     def __init__(self, config: RBFConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(cardinality, dim)
-            for cardinality, dim in zip(
-                config.categorical_cardinalities, config.embedding_dims, strict=True
-            )
-        )
+        super().__init__(config)
         width = config.input_width
         # Until init_centres sees data: standard-normal centres (inputs are standardised) and
         # widths of the typical distance between two such points, sqrt(2 * width).
@@ -74,13 +62,6 @@ class RBFNetwork(nn.Module):
             torch.full((config.n_centres,), 0.5 * math.log(2.0 * max(width, 1)))
         )
         self.output = nn.Linear(config.n_centres, config.n_outputs)
-
-    def embed(self, numeric: torch.Tensor, categorical: torch.Tensor | None) -> torch.Tensor:
-        """The point each row is in the RBF input space: [B, n_numeric + embedding dims]."""
-        if len(self.embeddings) and categorical is not None:
-            embedded = [emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)]
-            return torch.cat([numeric, *embedded], dim=1)
-        return numeric
 
     def activations(
         self, numeric: torch.Tensor, categorical: torch.Tensor | None = None

@@ -6,19 +6,19 @@ All emit every horizon step at once (direct multi-step) and one output per quant
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from nncli.models import NetworkConfig
 from nncli.models.convolutional import TemporalConvNet
 
 ARCHITECTURES = ("lstm", "gru", "rnn", "tcn", "mlp")
 
 
 @dataclass
-class SequenceConfig:
+class SequenceConfig(NetworkConfig):
     """Everything needed to rebuild a forecaster; saved in the model file."""
 
     arch: str
@@ -29,9 +29,6 @@ class SequenceConfig:
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class SequenceForecaster(nn.Module):

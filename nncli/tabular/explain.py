@@ -23,8 +23,6 @@ from nncli.explain import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import numpy as np
-
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.reporting import Reporter
     from nncli.tabular.model import TabularModel
@@ -42,13 +40,22 @@ def explain_tabular(
 ) -> ExplainReport:
     """Permutation importance of every input column of a tabular model on labelled DATA."""
     from nncli.data.preprocessing import EncodedFeatures
+    from nncli.tabular.evaluate import read_labelled_rows
 
     options, reporter = checked(options, reporter)
     if options.lag_blocks is not None or options.windows is not None:
         reporter.warn(
             "--lag-blocks and --windows apply to forecast models only; ignored for this table"
         )
-    encoded, truth = _labelled_rows(model, data, options, reporter)
+    labelled = read_labelled_rows(
+        model,
+        data,
+        options.csv,
+        reporter,
+        training_file_note="the importances include training rows and show what the model "
+        "learned, not only what generalises",
+    )
+    encoded, truth = labelled.encoded, labelled.truth
     rows = len(truth)
     if rows < FEW_SAMPLES:
         reporter.warn(f"only {rows} labelled rows: the importances will be noisy")
@@ -81,26 +88,6 @@ def explain_tabular(
         seed=options.seed,
         features=features,
     )
-
-
-def _labelled_rows(
-    model: TabularModel, data: Path, options: ExplainOptions, reporter: Reporter
-) -> tuple[EncodedFeatures, np.ndarray]:
-    """The rows of DATA with a label the model knows: their encoding and their truth."""
-    from nncli.data.loading import read_csv, require_rows
-    from nncli.files import file_sha256
-    from nncli.tabular.evaluate import labelled_rows
-    from nncli.tabular.model import encode_rows
-
-    frame = read_csv(data, options.csv, reporter=reporter)
-    require_rows(frame, data)
-    if file_sha256(data) == model.metadata.get("data", {}).get("sha256"):
-        reporter.warn(
-            f"{data} is the file the model was trained on: the importances include training rows "
-            "and show what the model learned, not only what generalises"
-        )
-    labelled, truth = labelled_rows(model, frame, data, reporter)
-    return encode_rows(model, labelled, data, reporter), truth
 
 
 def _column_groups(model: TabularModel, inputs: EncodedFeatures) -> list[FeatureGroup]:

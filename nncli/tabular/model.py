@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nncli.artifacts import load_model_file, network_matching, save_model_file
+from nncli.artifacts import load_network_model, save_model_file
 from nncli.data.preprocessing import Preprocessor, transform
 from nncli.errors import DataError
 from nncli.tabular.options import TABULAR_ARCHITECTURES
 from nncli.tasks import TASKS, Task, task_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     import numpy as np
@@ -71,31 +70,30 @@ def save_tabular_model(path: Path, model: TabularModel) -> None:
 
 def load_tabular_model(path: Path) -> TabularModel:
     """Load a tabular model file and rebuild its network on the CPU."""
-    from nncli.errors import ModelFileError
+    return load_network_model(path, "tabular", build_tabular_network, _assemble)
+
+
+def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork:
+    """The untrained MLP or RBF network the metadata's architecture describes."""
     from nncli.models.feedforward import MLP, MLPConfig
     from nncli.models.rbf import RBFConfig, RBFNetwork
 
-    loaded = load_model_file(path, expect_kind="tabular")
-    meta = loaded.metadata
-    try:
-        architecture = {k: v for k, v in meta["architecture"].items() if k != "name"}
-        name = meta["architecture"].get("name", "mlp")
-        if name not in TABULAR_ARCHITECTURES:
-            raise ValueError(f"unknown architecture {name!r}")
-        build: Callable[[], MLP | RBFNetwork] = (
-            (lambda: RBFNetwork(RBFConfig(**architecture)))
-            if name == "rbf"
-            else (lambda: MLP(MLPConfig(**architecture)))
-        )
-        network = network_matching(build, loaded.tensors)
-        preprocessor = Preprocessor.from_dict(meta["preprocessing"])
-        _check_metadata_matches_network(meta, preprocessor, architecture)
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise ModelFileError(
-            f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
-            hint="retrain the model with this version of nncli",
-        ) from exc
-    network.eval()
+    name = meta["architecture"].get("name", "mlp")
+    if name not in TABULAR_ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}")
+    architecture = _architecture(meta)
+    if name == "rbf":
+        return RBFNetwork(RBFConfig(**architecture))
+    return MLP(MLPConfig(**architecture))
+
+
+def _architecture(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta["architecture"].items() if k != "name"}
+
+
+def _assemble(network: MLP | RBFNetwork, meta: dict[str, Any]) -> TabularModel:
+    preprocessor = Preprocessor.from_dict(meta["preprocessing"])
+    _check_metadata_matches_network(meta, preprocessor, _architecture(meta))
     return TabularModel(network, preprocessor, meta)
 
 

@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
+from nncli.option_presets import (
+    DATA,
+    MODEL,
+    automatic_count,
+    data_option,
+    model_option,
+    split_option,
+    training_option,
+)
 from nncli.options import AtLeast, OneOf, Within, option
 from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
@@ -14,9 +23,6 @@ MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test 
 TABULAR_ARCHITECTURES = ("mlp", "rbf")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 SPLITS = ("auto", "stratified", "random", "time", "column")
-MODEL = "Model"
-DATA = "Data"
-SPLIT = "Split"
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -39,9 +45,7 @@ class InspectOptions:
     """What `nncli inspect` looks at besides the columns; every field is one of its options."""
 
     target: str | None = option(
-        None,
-        help="Column to predict: adds its balance, the task and leakage checks.",
-        short="-t",
+        None, help="Column to predict: adds its balance, the task and leakage checks.", short="-t"
     )
     time_col: str | None = option(
         None, help="Time column: --plot draws each series' history and return distribution."
@@ -63,10 +67,7 @@ class TabularOptions:
         hidden_default=True,
     )
     drop: list[str] = option(
-        default_factory=list,
-        help="Column to leave out (repeatable).",
-        panel=DATA,
-        repeatable=True,
+        default_factory=list, help="Column to leave out (repeatable).", panel=DATA, repeatable=True
     )
     id_columns: list[str] = option(
         default_factory=list,
@@ -75,31 +76,24 @@ class TabularOptions:
         panel=DATA,
         repeatable=True,
     )
-    max_categories: int = option(
+    max_categories: int = data_option(
         1000,
         help="Most frequent categories kept per column; rarer ones share the unknown bucket.",
-        panel=DATA,
         check=AtLeast(1),
     )
-    split: str = option(
+    split: str = split_option(
         "auto",
         help="auto (stratified for classes), stratified, random, time, or column.",
-        panel=SPLIT,
         check=OneOf(SPLITS),
     )
-    split_col: str | None = option(
-        None, help="Column holding train/valid/test per row.", panel=SPLIT, envvar=False
+    split_col: str | None = split_option(
+        None, help="Column holding train/valid/test per row.", envvar=False
     )
-    time_col: str | None = option(
-        None,
-        help="Time column for --split time (oldest rows train, newest test).",
-        panel=SPLIT,
-        envvar=False,
+    time_col: str | None = split_option(
+        None, help="Time column for --split time (oldest rows train, newest test).", envvar=False
     )
-    valid_size: float = option(
-        0.15, help="Share of rows for validation (early stopping).", panel=SPLIT
-    )
-    test_size: float = option(0.15, help="Share of rows held out for the final test.", panel=SPLIT)
+    valid_size: float = split_option(0.15, help="Share of rows for validation (early stopping).")
+    test_size: float = split_option(0.15, help="Share of rows held out for the final test.")
     hidden_sizes: list[int] = option(
         default_factory=lambda: [128, 64],
         help="Hidden layer widths, comma-separated.",
@@ -108,35 +102,23 @@ class TabularOptions:
         parse=parse_sizes,
         show=show_sizes,
     )
-    activation: str = option(
-        "relu",
-        help="relu, gelu, silu, tanh, leaky_relu or elu.",
-        panel=MODEL,
-        check=OneOf(ACTIVATIONS),
+    activation: str = model_option(
+        "relu", help="relu, gelu, silu, tanh, leaky_relu or elu.", check=OneOf(ACTIVATIONS)
     )
-    dropout: float = option(
-        0.1, help="Dropout after each hidden layer.", panel=MODEL, check=Within(0, 1, "[)")
+    dropout: float = model_option(
+        0.1, help="Dropout after each hidden layer.", check=Within(0, 1, "[)")
     )
-    batch_norm: bool = option(
-        False, help="Batch normalisation after each hidden layer.", panel=MODEL
-    )
-    arch: str = option(
+    batch_norm: bool = model_option(False, help="Batch normalisation after each hidden layer.")
+    arch: str = model_option(
         "mlp",
         help="mlp, or rbf (a radial-basis-function network: Gaussian units around learned centres).",
-        panel=MODEL,
         parse=str.lower,
         check=OneOf(TABULAR_ARCHITECTURES),
     )
-    centres: int | None = option(
-        None,
-        help="RBF units (--arch rbf) (default: the first --hidden width).",
-        panel=MODEL,
-        check=AtLeast(1),
-        hidden_default=True,
+    centres: int | None = automatic_count(
+        help="RBF units (--arch rbf) (default: the first --hidden width).", panel=MODEL
     )
-    class_weights: bool = option(
-        False, help="Weight classes by inverse frequency.", panel="Training"
-    )
+    class_weights: bool = training_option(False, help="Weight classes by inverse frequency.")
     training: TrainingConfig = field(default_factory=TrainingConfig)
     csv: CsvOptions = field(default_factory=CsvOptions)
 

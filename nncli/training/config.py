@@ -5,45 +5,33 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nncli.option_presets import TRAINING, automatic_count, training_option
 from nncli.options import AtLeast, NonNegative, Positive, option
-
-TRAINING = "Training"
 
 
 @dataclass
 class TrainingConfig:
     """Optimiser and loop settings shared by every network nncli trains."""
 
-    epochs: int = option(200, help="Maximum epochs.", panel=TRAINING, check=AtLeast(1))
-    batch_size: int | None = option(
-        None,
+    epochs: int = training_option(200, help="Maximum epochs.", check=AtLeast(1))
+    batch_size: int | None = automatic_count(
         help="Examples (rows or windows) per mini-batch (default: examples / 16, within 32..1024).",
         panel=TRAINING,
-        check=AtLeast(1),
-        hidden_default=True,
     )
-    learning_rate: float = option(
-        1e-3, help="AdamW learning rate.", flag="--lr", panel=TRAINING, check=Positive()
+    learning_rate: float = training_option(
+        1e-3, help="AdamW learning rate.", flag="--lr", check=Positive()
     )
-    weight_decay: float = option(
-        1e-4, help="AdamW weight decay.", panel=TRAINING, check=NonNegative()
-    )
-    patience: int = option(
-        20,
-        help="Stop after this many epochs without a better validation loss.",
-        panel=TRAINING,
-        check=AtLeast(1),
+    weight_decay: float = training_option(1e-4, help="AdamW weight decay.", check=NonNegative())
+    patience: int = training_option(
+        20, help="Stop after this many epochs without a better validation loss.", check=AtLeast(1)
     )
     seed: int = option(
         0, help="Random seed: same data, seed and options give the same model.", check=AtLeast(0)
     )
-    device: str = option("cpu", help="cpu, cuda, cuda:N or auto.", panel=TRAINING)
-    threads: int | None = option(
-        None,
+    device: str = training_option("cpu", help="cpu, cuda, cuda:N or auto.")
+    threads: int | None = automatic_count(
         help="CPU threads for the network's arithmetic (default: torch's choice, one per core).",
         panel=TRAINING,
-        check=AtLeast(1),
-        hidden_default=True,
     )
 
     def to_dict(self) -> dict[str, Any]:

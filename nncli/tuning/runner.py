@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -545,21 +545,12 @@ class TuneReport:
     kind: str
     counts: dict[str, int]
     best: dict[str, Any] | None
-    top: list[dict[str, Any]]
+    top_trials: list[dict[str, Any]]
     importances: dict[str, float]
     space: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "study": self.study,
-            "storage": self.storage,
-            "kind": self.kind,
-            "counts": self.counts,
-            "best": self.best,
-            "top_trials": self.top,
-            "importances": self.importances,
-            "space": self.space,
-        }
+        return asdict(self)
 
 
 def summarize(
@@ -600,7 +591,7 @@ def summarize(
         kind=str(study.user_attrs.get("nncli_kind", "")),
         counts=budget_state(study),
         best=rows[0] if rows else None,
-        top=rows,
+        top_trials=rows,
         importances=importances,
         space={name: spec.describe() for name, spec in (space or {}).items()},
     )

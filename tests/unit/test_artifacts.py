@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from nncli.artifacts import FORMAT_VERSION, load_model_file, read_metadata
+from nncli.artifacts import FORMAT_VERSION, load_model_file, read_metadata, save_model_file
 from nncli.errors import ExitCode, ModelFileError
 from nncli.tabular.model import load_tabular_model
 from nncli.tabular.predict import predict_tabular
@@ -117,16 +117,17 @@ def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path) -> None:
 
 
 def _with_metadata(source: Path, target: Path, change) -> Path:
-    """A copy of a model file whose nncli metadata was edited by `change` (valid JSON still)."""
+    """A copy of a model file whose nncli metadata was edited by `change` (valid JSON still)
+    and sealed again with valid checksums: a crafted file, which the checks after the
+    checksums must still refuse."""
+    from safetensors.torch import load
+
     data = source.read_bytes()
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + length])
     document = json.loads(header["__metadata__"]["nncli"])
     change(document)
-    header["__metadata__"]["nncli"] = json.dumps(document)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    target.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + length :])
+    save_model_file(target, load(data), document)
     return target
 
 
@@ -185,3 +186,123 @@ def test_metadata_of_the_wrong_shape_is_a_bad_model_file_not_a_crash(
 ) -> None:
     edited = _with_metadata(penguins_model, tmp_path / "edited.nncli", change)
     _expect_bad_tabular(edited, "metadata is incomplete or does not match its weights")
+
+
+# --- integrity: checksums, non-finite numbers, bounded reads (issue 14, item 2) ---
+
+LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "main-51c24c7"
+
+
+def _header(path: Path) -> tuple[dict, bytes]:
+    data = path.read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + length]), data[8 + length :]
+
+
+def _write(path: Path, header: dict, body: bytes) -> Path:
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + body)
+    return path
+
+
+def test_new_files_carry_sha256_digests_of_weights_and_metadata(penguins_model: Path) -> None:
+    header, _ = _header(penguins_model)
+    stored = header["__metadata__"]
+    assert len(stored["nncli_tensors_sha256"]) == 64
+    assert len(stored["nncli_metadata_sha256"]) == 64
+
+
+@pytest.mark.parametrize("name", ["penguins.nncli", "stocks.nncli"])
+def test_files_written_before_checksums_still_load(name: str) -> None:
+    loaded = load_model_file(LEGACY / name)
+    assert "nncli_tensors_sha256" not in _header(LEGACY / name)[0]["__metadata__"]
+    assert loaded.model_id
+
+
+def test_a_flipped_weight_in_a_file_without_checksums_is_refused_by_its_model_id(
+    tmp_path: Path,
+) -> None:
+    data = bytearray((LEGACY / "penguins.nncli").read_bytes())
+    data[-5] ^= 0x01  # the last tensor's bytes
+    path = tmp_path / "legacy_flipped.nncli"
+    path.write_bytes(bytes(data))
+    _expect_bad(path, "do not give its model id")
+
+
+def test_a_flipped_tensor_byte_is_refused(penguins_model: Path, tmp_path: Path) -> None:
+    header, body = _header(penguins_model)
+    flipped = bytearray(body)
+    flipped[len(body) // 2] ^= 0x10
+    path = _write(tmp_path / "flipped.nncli", header, bytes(flipped))
+    _expect_bad(path, "weights do not match their SHA-256 checksum")
+
+
+def test_edited_metadata_is_refused_by_its_seal(penguins_model: Path, tmp_path: Path) -> None:
+    header, body = _header(penguins_model)
+    header["__metadata__"]["nncli"] = header["__metadata__"]["nncli"].replace(
+        '"median": ', '"median": 1', 1
+    )
+    path = _write(tmp_path / "edited.nncli", header, body)
+    _expect_bad(path, "metadata does not match its weights")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "1e999"])
+def test_non_finite_numbers_in_the_metadata_are_refused(
+    penguins_model: Path, tmp_path: Path, token: str
+) -> None:
+    header, body = _header(penguins_model)
+    document = json.loads(header["__metadata__"]["nncli"])
+    document["preprocessing"]["numeric"][0]["std"] = 12345.5
+    text = json.dumps(document).replace("12345.5", token)
+    header["__metadata__"] = {"nncli": text}  # no checksums, as an older file
+    _expect_bad(_write(tmp_path / "nan.nncli", header, body), "non-finite")
+
+
+def test_non_finite_weights_are_refused(penguins_model: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load
+
+    tensors = load(penguins_model.read_bytes())
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] = float("inf")
+    metadata, _ = read_metadata(penguins_model)
+    path = tmp_path / "inf.nncli"
+    save_model_file(path, tensors, metadata)  # valid checksums over the bad weights
+    _expect_bad(path, "non-finite weights")
+
+
+def test_deeply_nested_metadata_is_refused_without_recursion_error(
+    penguins_model: Path, tmp_path: Path
+) -> None:
+    header, body = _header(penguins_model)
+    document = json.loads(header["__metadata__"]["nncli"])
+    for depth, name in ((100, "deep.nncli"), (100_000, "deeper.nncli")):
+        text = json.dumps(document)[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
+        header["__metadata__"] = {"nncli": text}
+        _expect_bad(_write(tmp_path / name, header, body), "nested")
+
+
+def test_an_oversized_header_is_refused_before_parsing(tmp_path: Path) -> None:
+    from nncli.artifacts import MAX_HEADER_BYTES
+
+    path = tmp_path / "huge.nncli"
+    with path.open("wb") as handle:
+        handle.write(struct.pack("<Q", MAX_HEADER_BYTES + 8))
+        handle.truncate(MAX_HEADER_BYTES + 64)  # sparse: no real disk space used
+    _expect_bad(path, "header larger than")
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "model.nncli"
+    os.mkfifo(fifo)  # nothing ever writes to it: opening it for reading would block
+    _expect_bad(fifo, "not a regular file")
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_a_symlink_to_a_device_is_never_read(tmp_path: Path, device: str) -> None:
+    link = tmp_path / "model.nncli"
+    link.symlink_to(device)
+    _expect_bad(link, "not a regular file")

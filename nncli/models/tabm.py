@@ -1,0 +1,369 @@
+"""The default tabular network: numeric embeddings, then a weight-sharing ensemble of k MLPs.
+
+Ingredients (each switchable by a `TabMConfig` field), and where they come from:
+- Periodic numeric embeddings, "pbld" / "plr": per feature, `cos(2π w x + b)` with 16 random
+  frequencies w ~ N(0, 0.1), a per-feature linear map to 3 values, and the raw value kept
+  beside them (RealMLP's PBLD: pytabkit `PLREmbeddingsLayerCosBias`, `num_emb_type='pbld'`,
+  `plr_sigma=0.1, plr_hidden_1=16, plr_hidden_2=4`; PLR from Gorishniy et al. 2022,
+  "On Embeddings for Numerical Features in Tabular Deep Learning").
+- Categoricals: one-hot up to `max_one_hot` categories (unknown bucket included), learned
+  embeddings above (RealMLP: `max_one_hot_cat_size=9`, `embedding_size=8`).
+- A learnable per-feature scale in front of the first layer (RealMLP's `add_front_scale`).
+- A TabM ensemble of k members (Gorishniy et al. 2024, "TabM: Advancing Tabular Deep Learning
+  with Parameter-Efficient Ensembling"; yandex-research/tabm `tabm.py`):
+  "mini" = one shared MLP after a per-member elementwise scaling of the input (TabM-mini,
+  `MLPBackboneMiniEnsemble` + `ElementwiseAffine`, random-sign or normal init), "batch" =
+  BatchEnsemble in every layer (`LinearBatchEnsemble`: per-member r, s and bias, r random
+  at the first layer and ones after it). Each member has its own output head
+  (`LinearEnsemble`). Training: the loss is the mean of the members' losses, so `forward`
+  returns `[B, k, outputs]`. Inference: the mean of the members' probabilities (classification)
+  or values (regression), so `forward` in eval mode returns `[B, outputs]`.
+- Parametric activations `x + w (f(x) - x)` with w per neuron, initialised to 1 (RealMLP's
+  `use_parametric_act`).
+
+In eval mode classification outputs are `log(mean_k softmax(z_k))`: valid logits whose
+softmax is exactly the ensemble's mean probability, so code that applies softmax to a
+network's outputs (predict, export parity, explain) works unchanged.
+
+Only matmul, elementwise ops, cos, logsumexp and log_softmax: traceable by TorchScript and
+exportable to ONNX opset 17.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from nncli.models.feedforward import ACTIVATIONS
+
+TABM_ACTIVATIONS: dict[str, type[nn.Module]] = {**ACTIVATIONS, "selu": nn.SELU, "mish": nn.Mish}
+NUMERIC_EMBEDDINGS = ("none", "pbld", "plr")
+ENSEMBLE_KINDS = ("mini", "batch")
+OUTPUT_KINDS = ("logits", "values")
+
+
+@dataclass
+class TabMConfig:
+    """Everything needed to rebuild the network; saved in the model file."""
+
+    n_numeric: int
+    n_outputs: int
+    output_kind: str = "logits"  # "logits": classification (CE); "values": regression
+    categorical_cardinalities: list[int] = field(default_factory=list)  # unknown bucket incl.
+    max_one_hot: int = 9  # categoricals with at most this many codes are one-hot encoded
+    categorical_embedding_dim: int = 8  # the others get a learned embedding of this size
+    numeric_embedding: str = "pbld"  # "none" | "pbld" | "plr"
+    n_frequencies: int = 16
+    frequency_sigma: float = 0.1
+    numeric_embedding_dim: int = 4  # per feature, the raw value included for "pbld"
+    front_scale: bool = True
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    activation: str = "relu"
+    parametric_activation: bool = False
+    dropout: float = 0.1
+    k: int = 8  # ensemble members; 1 = a single MLP
+    ensemble: str = "mini"  # "mini" | "batch"
+    ensemble_init: str = "random-signs"  # "random-signs" | "normal" (first-layer scaling)
+
+    def __post_init__(self) -> None:
+        if self.numeric_embedding not in NUMERIC_EMBEDDINGS:
+            raise ValueError(f"numeric_embedding must be one of {NUMERIC_EMBEDDINGS}")
+        if self.ensemble not in ENSEMBLE_KINDS:
+            raise ValueError(f"ensemble must be one of {ENSEMBLE_KINDS}")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}")
+        if self.activation not in TABM_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(TABM_ACTIVATIONS)}")
+        if self.k < 1 or not self.hidden_sizes or self.n_outputs < 1:
+            raise ValueError("k, hidden_sizes and n_outputs must be positive")
+        if self.numeric_embedding == "pbld" and self.numeric_embedding_dim < 2:
+            raise ValueError("pbld needs numeric_embedding_dim >= 2 (the raw value is one)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TabMConfig:
+        """Rebuild from a model file; unknown keys or wrong types raise TypeError/ValueError."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ValueError(f"unknown TabM settings: {sorted(unknown)}")
+        return cls(**known)
+
+
+class PeriodicEmbeddings(nn.Module):
+    """Per-feature periodic embeddings: [B, n] -> [B, n * d].
+
+    "pbld": cos(2π w x + b) with F frequencies, a per-feature linear map to d - 1 values, and
+    the raw x appended (d values per feature). "plr": [cos(2π w x), sin(2π w x)] with F / 2
+    frequencies, a per-feature linear map to d values, ReLU.
+    """
+
+    def __init__(self, n_features: int, config: TabMConfig) -> None:
+        super().__init__()
+        self.kind = config.numeric_embedding
+        n_freq = config.n_frequencies if self.kind == "pbld" else config.n_frequencies // 2
+        d_out = config.numeric_embedding_dim - (1 if self.kind == "pbld" else 0)
+        self.frequencies = nn.Parameter(config.frequency_sigma * torch.randn(n_features, n_freq))
+        # Uniform in [-π, π] rather than [0, 2π]: smaller values under weight decay (RealMLP).
+        self.phases = nn.Parameter(math.pi * (2 * torch.rand(n_features, n_freq) - 1))
+        if self.kind != "pbld":
+            self.phases.requires_grad_(False)
+        d_periodic = config.n_frequencies if self.kind == "pbld" else 2 * n_freq
+        bound = d_periodic**-0.5
+        self.weight = nn.Parameter(
+            torch.empty(n_features, d_periodic, d_out).uniform_(-bound, bound)
+        )
+        self.bias = nn.Parameter(torch.empty(n_features, 1, d_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, n]
+        angles = 2 * math.pi * x.unsqueeze(-1) * self.frequencies  # [B, n, F]
+        if self.kind == "pbld":
+            periodic = torch.cos(angles + self.phases)  # [B, n, F]
+        else:
+            periodic = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)  # [B, n, 2F]
+        # One small linear map per feature, as a batched matmul over the feature axis.
+        mapped = torch.matmul(periodic.transpose(0, 1), self.weight) + self.bias  # [n, B, d']
+        mapped = mapped.transpose(0, 1)  # [B, n, d']
+        if self.kind == "plr":
+            mapped = torch.relu(mapped)
+        else:
+            mapped = torch.cat([mapped, x.unsqueeze(-1)], dim=-1)  # [B, n, d]
+        return mapped.flatten(1)  # [B, n * d]
+
+
+class CategoricalEncoding(nn.Module):
+    """One-hot for small vocabularies, embeddings for large ones: [B, n_cat] -> [B, D_cat]."""
+
+    def __init__(self, config: TabMConfig) -> None:
+        super().__init__()
+        small = [c for c in config.categorical_cardinalities if c <= config.max_one_hot]
+        self.one_hot_columns = [
+            i for i, c in enumerate(config.categorical_cardinalities) if c <= config.max_one_hot
+        ]
+        self.embedded_columns = [
+            i for i, c in enumerate(config.categorical_cardinalities) if c > config.max_one_hot
+        ]
+        # A code c of one-hot column j lights position offsets[j] + c of the one-hot block.
+        offsets = [0]
+        for cardinality in small[:-1]:
+            offsets.append(offsets[-1] + cardinality)
+        self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.long), persistent=False)
+        self.register_buffer("positions", torch.arange(sum(small)), persistent=False)
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(config.categorical_cardinalities[i], config.categorical_embedding_dim)
+            for i in self.embedded_columns
+        )
+        self.width = sum(small) + len(self.embedded_columns) * config.categorical_embedding_dim
+        self.offsets: torch.Tensor
+        self.positions: torch.Tensor
+
+    def forward(self, categorical: torch.Tensor) -> torch.Tensor:
+        # categorical: [B, n_cat] int64
+        parts: list[torch.Tensor] = []
+        if self.one_hot_columns:
+            codes = categorical[:, self.one_hot_columns] + self.offsets  # [B, n_small]
+            # Comparison instead of F.one_hot: plain Equal + ReduceMax in ONNX.
+            hot = torch.eq(codes.unsqueeze(-1), self.positions)  # [B, n_small, D_small]
+            parts.append(hot.any(dim=1).to(torch.float32))  # [B, D_small]
+        for index, embedding in zip(self.embedded_columns, self.embeddings, strict=True):
+            parts.append(embedding(categorical[:, index]))  # [B, dim]
+        return torch.cat(parts, dim=1)
+
+
+class ParametricActivation(nn.Module):
+    """`x + w (f(x) - x)`, w per neuron starting at 1 (so it starts as f)."""
+
+    def __init__(self, activation: nn.Module, width: int) -> None:
+        super().__init__()
+        self.activation = activation
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activated: torch.Tensor = self.activation(x)
+        return x + (activated - x) * self.weight
+
+
+class LinearBatchEnsemble(nn.Module):
+    """k linear layers sharing one weight: y_k = ((x_k * r_k) W^T) * s_k + b_k. [B,k,i]->[B,k,o]."""
+
+    def __init__(self, d_in: int, d_out: int, k: int, random_r: str | None) -> None:
+        super().__init__()
+        bound = d_in**-0.5
+        self.weight = nn.Parameter(torch.empty(d_out, d_in).uniform_(-bound, bound))
+        self.r = nn.Parameter(_scaling_init(torch.empty(k, d_in), random_r))
+        self.s = nn.Parameter(torch.ones(k, d_out))
+        # All members start from the same bias (TabM's note: a shared bias + k zero offsets).
+        self.bias = nn.Parameter(torch.empty(d_out).uniform_(-bound, bound).repeat(k, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, k, d_in] -> [B, k, d_out]
+        return torch.matmul(x * self.r, self.weight.t()) * self.s + self.bias
+
+
+class LinearEnsemble(nn.Module):
+    """k independent linear heads: [B, k, d] -> [B, k, o]."""
+
+    def __init__(self, d_in: int, d_out: int, k: int) -> None:
+        super().__init__()
+        bound = d_in**-0.5
+        self.weight = nn.Parameter(torch.empty(k, d_in, d_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(k, d_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(x.transpose(0, 1), self.weight).transpose(0, 1) + self.bias
+
+
+def _scaling_init(tensor: torch.Tensor, kind: str | None) -> torch.Tensor:
+    """TabM's member scalings: ±1 at random, N(0, 1), or ones (None)."""
+    with torch.no_grad():
+        if kind is None:
+            return tensor.fill_(1.0)
+        if kind == "normal":
+            return tensor.normal_()
+        if kind == "random-signs":
+            return tensor.bernoulli_(0.5).mul_(2).sub_(1)
+    raise ValueError(f"unknown ensemble_init {kind!r}")
+
+
+class TabM(nn.Module):
+    """Numeric embeddings + categorical encoding -> k-member ensemble MLP -> k heads."""
+
+    def __init__(self, config: TabMConfig) -> None:
+        super().__init__()
+        self.config = config
+        k = config.k
+        self.numeric_embeddings = (
+            PeriodicEmbeddings(config.n_numeric, config)
+            if config.numeric_embedding != "none" and config.n_numeric > 0
+            else None
+        )
+        d_numeric = config.n_numeric * (
+            config.numeric_embedding_dim if self.numeric_embeddings is not None else 1
+        )
+        self.categorical = CategoricalEncoding(config) if config.categorical_cardinalities else None
+        width = d_numeric + (self.categorical.width if self.categorical is not None else 0)
+        if width == 0:
+            raise ValueError("the network has no input features")
+        self.scale = nn.Parameter(torch.ones(width)) if config.front_scale else None
+        # TabM-mini: the only per-member parameters before the heads are this scaling.
+        self.member_scale = (
+            nn.Parameter(_scaling_init(torch.empty(k, width), config.ensemble_init))
+            if config.ensemble == "mini" and k > 1
+            else None
+        )
+        blocks: list[nn.Module] = []
+        for index, hidden in enumerate(config.hidden_sizes):
+            if config.ensemble == "batch" and k > 1:
+                first_r = config.ensemble_init if index == 0 else None
+                linear: nn.Module = LinearBatchEnsemble(width, hidden, k, first_r)
+            else:
+                linear = nn.Linear(width, hidden)
+            activation = TABM_ACTIVATIONS[config.activation]()
+            if config.parametric_activation:
+                activation = ParametricActivation(activation, hidden)
+            blocks.append(nn.Sequential(linear, activation, nn.Dropout(config.dropout)))
+            width = hidden
+        self.blocks = nn.Sequential(*blocks)
+        self.head = LinearEnsemble(width, config.n_outputs, k)
+
+    def set_dropout(self, p: float) -> None:
+        """Change every dropout rate (for a scheduled dropout)."""
+        for module in self.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = p
+
+    def member_outputs(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        """Each member's raw outputs (logits or standardised values): [B, k, n_outputs]."""
+        # numeric: [B, n_numeric] float32; categorical: [B, n_cat] int64
+        parts: list[torch.Tensor] = []
+        if self.config.n_numeric > 0:
+            if self.numeric_embeddings is not None:
+                parts.append(self.numeric_embeddings(numeric))  # [B, n_numeric * d]
+            else:
+                parts.append(numeric)
+        if self.categorical is not None:
+            parts.append(self.categorical(categorical))  # [B, D_cat]
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # [B, D]
+        if self.scale is not None:
+            x = x * self.scale
+        x = x.unsqueeze(1).expand(-1, self.config.k, -1)  # [B, k, D]
+        if self.member_scale is not None:
+            x = x * self.member_scale
+        x = self.blocks(x)  # [B, k, hidden]
+        outputs: torch.Tensor = self.head(x)  # [B, k, n_outputs]
+        return outputs
+
+    def forward(
+        self, numeric: torch.Tensor, categorical: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # training: [B, k, n_outputs] (one loss per member); eval: [B, n_outputs] (the mean)
+        if categorical is None:
+            categorical = numeric.new_zeros((numeric.shape[0], 0), dtype=torch.long)
+        outputs = self.member_outputs(numeric, categorical)
+        if self.training:
+            return outputs
+        return ensemble_mean(outputs, self.config.output_kind)
+
+
+def ensemble_mean(outputs: torch.Tensor, output_kind: str) -> torch.Tensor:
+    """[B, k, o] member outputs -> [B, o]: log of the mean probability, or the mean value."""
+    if output_kind == "logits":
+        log_probabilities = torch.log_softmax(outputs, dim=-1)  # [B, k, o]
+        return torch.logsumexp(log_probabilities, dim=1) - math.log(outputs.shape[1])
+    return outputs.mean(dim=1)
+
+
+def ensemble_loss(
+    outputs: torch.Tensor, target: torch.Tensor, output_kind: str, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """The mean of the k members' losses. outputs [B, k, o]; target [B] (class) or [B, o]."""
+    k = outputs.shape[1]
+    if output_kind == "logits":
+        return nn.functional.cross_entropy(
+            outputs.flatten(0, 1),  # [B * k, o]
+            target.repeat_interleave(k),  # [B * k]
+            label_smoothing=label_smoothing,
+        )
+    target = target.reshape(outputs.shape[0], 1, -1)  # [B, 1, o]
+    return nn.functional.mse_loss(outputs, target.expand_as(outputs))
+
+
+def parameter_groups(model: TabM) -> dict[str, list[nn.Parameter]]:
+    """Parameters by role, so a loop can give each its own lr factor and weight decay.
+
+    "weights": shared and head matrices (decayed); "embeddings": numeric and categorical
+    embeddings; "scales": front scale, member scalings and activation weights;
+    "biases": everything one-dimensional that is not a scale.
+    """
+    groups: dict[str, list[nn.Parameter]] = {
+        "weights": [],
+        "embeddings": [],
+        "scales": [],
+        "biases": [],
+    }
+    activation_weights = {
+        id(module.weight) for module in model.modules() if isinstance(module, ParametricActivation)
+    }
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        if name.startswith(("numeric_embeddings.", "categorical.")):
+            groups["embeddings"].append(parameter)
+        elif (
+            name in ("scale", "member_scale")
+            or name.endswith((".r", ".s"))
+            or id(parameter) in activation_weights
+        ):
+            groups["scales"].append(parameter)
+        elif name.endswith("bias"):
+            groups["biases"].append(parameter)
+        else:
+            groups["weights"].append(parameter)
+    return groups

@@ -1,0 +1,195 @@
+"""The N-BEATS/N-HITS forecaster: shapes, per-window normalisation, export, and that it learns
+a season while doing no harm on a random walk."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from nncli.forecasting.statistical import choose_shrink
+from nncli.models.nbeats import NBeatsConfig, NBeatsForecaster, interpolation_matrix
+from nncli.models.recurrent import PinballLoss
+from nncli.training.optimizer import AdamW
+
+
+def _config(**overrides: object) -> NBeatsConfig:
+    values: dict[str, object] = {"n_features": 1, "lookback": 24, "horizon": 6, "hidden_size": 32}
+    values.update(overrides)
+    return NBeatsConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_output_is_batch_horizon_quantiles(n_features: int) -> None:
+    network = NBeatsForecaster(_config(n_features=n_features)).eval()
+    assert network(torch.randn(5, 24, n_features)).shape == (5, 6, 3)
+
+
+def test_interpolation_matrix_matches_linear_interpolation() -> None:
+    knots = torch.randn(2, 3, 4)
+    expected = torch.nn.functional.interpolate(knots, size=11, mode="linear", align_corners=True)
+    assert torch.allclose(knots @ interpolation_matrix(4, 11), expected, atol=1e-6)
+
+
+def test_per_window_normalisation_makes_the_forecast_scale_equivariant() -> None:
+    torch.manual_seed(0)
+    network = NBeatsForecaster(_config()).eval()
+    windows = torch.randn(4, 24, 1)
+    with torch.no_grad():
+        small, large = network(windows), network(1000 * windows)
+    assert torch.allclose(1000 * small, large, rtol=1e-3, atol=1e-3)
+
+
+def test_shrink_zero_gives_a_zero_change_median() -> None:
+    network = NBeatsForecaster(_config()).eval()
+    network.set_shrink(0.0)
+    with torch.no_grad():
+        out = network(torch.randn(8, 24, 1))
+    assert torch.all(out[:, :, network.median] == 0)
+    assert "shrink" in network.state_dict()  # saved with the weights
+
+
+def test_seasonal_anchor_with_shrink_zero_is_seasonal_naive() -> None:
+    network = NBeatsForecaster(_config(lookback=36, horizon=14, season=12, anchor="seasonal"))
+    network.eval().set_shrink(0.0)
+    steps = torch.randn(3, 36, 1)
+    levels = steps[:, :, 0].cumsum(1)  # the window's levels; the origin is the last one
+    k = torch.arange(14)
+    expected = levels[:, 36 - 12 + k % 12] - levels[:, -1:]
+    with torch.no_grad():
+        got = network(steps)[:, :, network.median]
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_a_seasonal_anchor_needs_the_season_in_the_window() -> None:
+    with pytest.raises(ValueError, match="season"):
+        _config(lookback=8, season=12, anchor="seasonal")
+
+
+def test_exports_to_onnx_and_torchscript_with_parity() -> None:
+    onnxruntime = pytest.importorskip("onnxruntime")
+    network = NBeatsForecaster(_config(n_features=2)).eval()
+    example = torch.randn(3, 24, 2)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated, not gone
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network,
+            (example,),
+            buffer,
+            opset_version=17,
+            input_names=["windows"],
+            output_names=["quantiles"],
+            dynamic_axes={"windows": {0: "batch"}},
+            dynamo=False,
+        )
+        scripted_network = torch.jit.script(network)
+    session = onnxruntime.InferenceSession(buffer.getvalue())
+    other = torch.randn(7, 24, 2)
+    with torch.no_grad():
+        expected = network(other).numpy()
+        scripted = scripted_network(other).numpy()
+    (got,) = session.run(None, {"windows": other.numpy()})
+    assert np.allclose(got, expected, atol=1e-5)
+    assert np.allclose(scripted, expected, atol=1e-6)
+
+
+# --- learning ----------------------------------------------------------------------------
+
+
+def _windows(
+    z: np.ndarray, origins: np.ndarray, lookback: int, horizon: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    steps = np.diff(z)  # steps[i] = z[i+1] - z[i]
+    x = np.stack([steps[t - lookback : t] for t in origins])[..., None]
+    y = np.stack([z[t + 1 : t + 1 + horizon] - z[t] for t in origins])
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+
+
+def _train(
+    z: np.ndarray, train_end: int, lookback: int, horizon: int, steps: int = 300
+) -> NBeatsForecaster:
+    """A small fit (AdamW, pinball loss, best validation state), then the shrink rule."""
+    torch.manual_seed(0)
+    network = NBeatsForecaster(_config(lookback=lookback, horizon=horizon, hidden_size=64))
+    origins = np.arange(lookback, train_end - horizon)
+    valid, train = origins[-40:], origins[origins <= origins[-40] - horizon]
+    train_x, train_y = _windows(z, train, lookback, horizon)
+    valid_x, valid_y = _windows(z, valid, lookback, horizon)
+    loss_fn = PinballLoss(network.config.quantiles)
+    optimizer = AdamW(network.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    best, best_state = float("inf"), network.state_dict()
+    for step in range(steps):
+        rows = torch.randint(len(train_x), (128,), generator=generator)
+        loss = loss_fn(network(train_x[rows]), train_y[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 25 == 24:
+            with torch.no_grad():
+                current = float(loss_fn(network(valid_x), valid_y))
+            if current < best:
+                best, best_state = current, {k: v.clone() for k, v in network.state_dict().items()}
+    network.load_state_dict(best_state)
+    network.eval()
+    with torch.no_grad():
+        median = network(valid_x)[:, :, network.median]
+    network.set_shrink(choose_shrink(median.numpy(), valid_y.numpy()).weight)
+    return network
+
+
+def _test_mae(
+    network: NBeatsForecaster, z: np.ndarray, origins: np.ndarray, lookback: int, horizon: int
+) -> tuple[float, np.ndarray]:
+    x, y = _windows(z, origins, lookback, horizon)
+    with torch.no_grad():
+        median = network(x)[:, :, network.median]
+    return float((median - y).abs().mean()), y.numpy()
+
+
+def test_network_beats_seasonal_naive_on_a_seasonal_series() -> None:
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    n, season, horizon, lookback = 400, 12, 12, 36
+    t = np.arange(n)
+    z = 0.02 * t + 5 * np.sin(2 * np.pi * t / season) + rng.normal(0, 0.5, n)
+    network = _train(z, n - 60, lookback, horizon)
+    assert float(network.shrink) > 0  # validation showed skill
+    origins = np.arange(n - 60, n - horizon)
+    mae, _ = _test_mae(network, z, origins, lookback, horizon)
+    seasonal_naive = np.stack(
+        [z[t - season + 1 + np.arange(horizon) % season] - z[t] for t in origins]
+    )
+    actual = np.stack([z[t + 1 : t + 1 + horizon] - z[t] for t in origins])
+    assert mae < 0.9 * float(np.abs(seasonal_naive - actual).mean())
+
+
+def test_no_harm_on_a_random_walk() -> None:
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    n, horizon, lookback = 700, 5, 15
+    z = np.cumsum(rng.normal(0, 1, n))
+    network = _train(z, n - 200, lookback, horizon, steps=200)
+    origins = np.arange(n - 200, n - horizon)
+    mae, actual = _test_mae(network, z, origins, lookback, horizon)
+    random_walk = float(np.abs(actual).mean())  # naive: zero change
+    assert mae <= 1.01 * random_walk
+
+
+def test_window_normalised_wraps_a_recurrent_forecaster() -> None:
+    from nncli.models.nbeats import WindowNormalised
+    from nncli.models.recurrent import SequenceConfig, SequenceForecaster
+
+    torch.manual_seed(0)
+    inner = SequenceForecaster(SequenceConfig("gru", n_features=2, lookback=12, horizon=3))
+    network = WindowNormalised(inner).eval()
+    windows = torch.randn(4, 12, 2)
+    scaled = windows.clone()
+    scaled[:, :, 0] *= 50
+    with torch.no_grad():
+        assert network(windows).shape == (4, 3, 3)
+        assert torch.allclose(50 * network(windows), network(scaled), rtol=1e-4, atol=1e-4)
