@@ -118,3 +118,38 @@ def test_importing_the_cli_does_not_import_heavy_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+PREDICT_MODULES = """
+import atexit, sys
+def report():
+    sys.stderr.write("MODULES " + ",".join(sorted(m for m in sys.modules if "." not in m)) + "\\n")
+    sys.stderr.write("DYNAMO " + str("torch._dynamo" in sys.modules) + "\\n")
+atexit.register(report)
+sys.argv = ["nncli", *sys.argv[1:]]
+from nncli.cli import main
+main()
+"""
+
+
+def test_predict_imports_only_what_it_uses(penguins_model: Path, sample_data: Path) -> None:
+    """`nncli predict` needs torch, pandas and safetensors; not torch._dynamo (1-3 s, pulled in
+    by torch.optim and by initialising meta tensors), scikit-learn, scipy, optuna, matplotlib."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PREDICT_MODULES,
+            "predict",
+            str(penguins_model),
+            str(sample_data / "penguins.csv"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = set(done.stderr.split("MODULES ", 1)[1].split("\n", 1)[0].split(","))
+    assert {"torch", "pandas", "safetensors"} <= modules
+    assert not modules & {"sklearn", "scipy", "optuna", "matplotlib", "sympy", "statsmodels"}
+    assert "DYNAMO False" in done.stderr
