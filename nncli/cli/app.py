@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from nncli import __version__
+from nncli.cli.options import HelpGroup
 from nncli.errors import ExitCode
 
 
-class NncliGroup(TyperGroup):
+class NncliGroup(HelpGroup):
     """The root command: usage errors become one line on stderr and exit code 2."""
 
     def main(  # type: ignore[override]
@@ -79,7 +79,13 @@ def _show_version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            metavar="",
+            help="Print the version.",
+        ),
     ] = False,
 ) -> None:
     """Train, evaluate and ship neural networks on CSV files.

@@ -33,7 +33,11 @@ def demo(
     ] = Path("nncli-demo"),
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per model.")] = 150,
 ) -> None:
-    """Inspect, train, evaluate, predict and forecast on the sample data, offline."""
+    """Inspect, train, evaluate, predict and forecast on the sample data, offline.
+
+    Examples:
+      nncli demo --out-dir demo
+    """
     from nncli.cli.tabular import render_evaluation, render_inspect, render_train
     from nncli.data.loading import read_csv
     from nncli.data.schema import inspect_table

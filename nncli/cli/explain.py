@@ -17,7 +17,11 @@ METRIC_TITLES = {
 
 
 def explain(ui: Ui, model: ModelArg, data: DataArg, options: ExplainOptions) -> None:
-    """Rank the inputs by permutation importance: how much worse the model gets when each is shuffled."""
+    """Rank the inputs by permutation importance: how much worse the model gets when each is shuffled.
+
+    Examples:
+      nncli explain penguins.nncli sample_data/penguins.csv
+    """
     from nncli.api import explain_model
 
     with ui.status(f"shuffling each feature {options.repeats} time(s)"):

@@ -10,7 +10,11 @@ from nncli.output import Ui
 
 
 def export(ui: Ui, model: ModelArg, options: ExportOptions) -> None:
-    """Export the network to ONNX or TorchScript, check it against nncli (1e-5), write the preprocessing spec."""
+    """Export the network to ONNX or TorchScript, check it against nncli (1e-5), write the preprocessing spec.
+
+    Examples:
+      nncli export penguins.nncli --format torchscript
+    """
     from nncli.api import export_model
 
     with ui.status(f"exporting to {options.format} and checking parity"):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
-from nncli.cli.options import DataArg, command
+from nncli.cli.options import DataArg, HelpGroup, command
 from nncli.data.loading import CsvOptions
 from nncli.forecasting.options import BacktestOptions, ForecastOptions, Freshness, QualityGates
 from nncli.output import Ui, make_table
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 forecast_app = typer.Typer(
     name="forecast",
+    cls=HelpGroup,
     help="Forecast time series with RNN/LSTM/GRU/TCN (or an MLP on lags), honest against naive baselines.",
     no_args_is_help=True,
 )
@@ -45,7 +46,12 @@ def train(
     out: OutModelOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Train a forecaster on one or many series; compare it with naive on the newest windows."""
+    """Train a forecaster on one or many series; compare it with naive on the newest windows.
+
+    Examples:
+      nncli forecast train sample_data/stocks.csv --time-col date \\
+          -t adj_close --group-col ticker -o prices.nncli
+    """
     from nncli.forecasting.model import save_forecast_model
     from nncli.forecasting.series import load_panel
     from nncli.forecasting.train import train_forecast
@@ -81,7 +87,12 @@ def backtest(
     csv: CsvOptions,
     plot: PlotOpt = None,
 ) -> None:
-    """Walk-forward backtest against naive, seasonal-naive and drift forecasts."""
+    """Walk-forward backtest against naive, seasonal-naive and drift forecasts.
+
+    Examples:
+      nncli forecast backtest sample_data/stocks.csv --time-col date \\
+          -t adj_close --group-col ticker --folds 3
+    """
     from nncli.forecasting.backtest import walk_forward
     from nncli.forecasting.gates import check_gates
     from nncli.forecasting.series import load_panel
@@ -167,7 +178,11 @@ def predict(
     ] = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Forecast the next horizon from the newest data, on each series' own calendar."""
+    """Forecast the next horizon from the newest data, on each series' own calendar.
+
+    Examples:
+      nncli forecast predict prices.nncli sample_data/stocks.csv --append ledger.csv
+    """
     import sys
     from datetime import datetime
 

@@ -18,11 +18,13 @@ import functools
 import inspect
 import tomllib
 import typing
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from nncli.options import OptionSpec, check_options, flag_name, spec_of
 
@@ -239,6 +241,51 @@ def _common_parameters() -> dict[str, inspect.Parameter]:
     }
 
 
+METAVARS: dict[Any, str] = {bool: "", Path: "PATH", int: "INT", float: "FLOAT", str: "TEXT"}
+_HELP_READY: weakref.WeakSet[Any] = weakref.WeakSet()  # aliases are shared: escape once
+
+
+def help_ready(parameter: inspect.Parameter) -> inspect.Parameter:
+    """`parameter` with its help escaped (so Rich keeps `[plot]`) and a plain metavar: PATH,
+    INT, FLOAT, TEXT, none for a flag, `DATA` for an argument (not `<path>`, `<bool>`...)."""
+    from rich.markup import escape
+
+    hint, *infos = typing.get_args(parameter.annotation)
+    while typing.get_args(hint):  # Optional[X] and list[X] read as X
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    for info in infos:
+        if isinstance(info, typer.models.ParameterInfo) and info not in _HELP_READY:
+            _HELP_READY.add(info)
+            info.help = escape(info.help) if info.help else info.help
+            if isinstance(info, typer.models.ArgumentInfo):
+                info.metavar = info.metavar or parameter.name.upper()
+            elif info.metavar is None:
+                info.metavar = METAVARS.get(hint)
+    return parameter
+
+
+class PlainHelpFlag:
+    """--help shows no `<bool>` metavar; the usage line reads `DATA`, not `{DATA}`."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [piece.strip("{}") for piece in pieces]
+
+
+class HelpGroup(PlainHelpFlag, TyperGroup):
+    """A command group with plain help (see `PlainHelpFlag`)."""
+
+
+class HelpCommand(PlainHelpFlag, TyperCommand):
+    """A command with plain help (see `PlainHelpFlag`)."""
+
+
 def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT], CommandT]:
     """Register `function` as a command of `group`, its options dataclasses spelled out as flags.
 
@@ -281,11 +328,11 @@ def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT],
                     arguments["ui"] = ui
                 return function(**arguments)
 
-        signature = inspect.Signature(list(parameters.values()))
+        signature = inspect.Signature([help_ready(p) for p in parameters.values()])
         run.__signature__ = signature  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
         del run.__wrapped__  # Typer must read the new signature, not the function's
-        group.command(name)(run)
+        group.command(name, cls=HelpCommand)(run)
         return function
 
     return register

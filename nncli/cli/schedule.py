@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 @command(forecast_app, "run")
 def run(ui: Ui, job: JobOptions) -> None:
-    """One scheduled run: lock, read, check freshness, score, retrain when due, forecast, append."""
+    """One scheduled run: lock, read, check freshness, score, retrain when due, forecast, append.
+
+    Examples:
+      nncli forecast run --data sample_data/stocks.csv --model job.nncli \\
+          --ledger ledger.csv --time-col date -t adj_close --group-col ticker
+    """
     from dataclasses import asdict
 
     from nncli.errors import QualityGateError
@@ -80,7 +85,11 @@ def score(
         int, typer.Option("--season", help="Season length of MASE's naive scale.")
     ] = 1,
 ) -> None:
-    """How good were the forecasts we actually made? Live MAE, MASE vs naive, hits, coverage."""
+    """How good were the forecasts we actually made? Live MAE, MASE vs naive, hits, coverage.
+
+    Examples:
+      nncli forecast score ledger.csv sample_data/stocks.csv --model job.nncli
+    """
     from nncli.errors import UsageError
     from nncli.forecasting.gates import check_gates
     from nncli.forecasting.ledger import read_ledger, score_ledger

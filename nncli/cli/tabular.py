@@ -40,7 +40,11 @@ def inspect(
     plot: PlotOpt = None,
     csv: CsvOptions = CsvOptions(),
 ) -> None:
-    """Show column kinds, missing values, the target's balance and data warnings."""
+    """Show column kinds, missing values, the target's balance and data warnings.
+
+    Examples:
+      nncli inspect sample_data/penguins.csv --target species
+    """
     from nncli.data.loading import read_csv, require_columns
     from nncli.data.schema import inspect_table
 
@@ -152,7 +156,12 @@ def train(
     out: OutModelOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Train an MLP on a CSV table; report test metrics next to baselines; save one model file."""
+    """Train an MLP on a CSV table; report test metrics next to baselines; save one model file.
+
+    Examples:
+      nncli train sample_data/penguins.csv -t species -o penguins.nncli
+      nncli train sample_data/autompg.csv -t mpg --drop name -o mpg.nncli
+    """
     from nncli.tabular.model import save_tabular_model
     from nncli.tabular.train import train_tabular
 
@@ -193,7 +202,11 @@ def render_train(ui: Ui, report: TrainReport) -> None:
 def evaluate(
     ui: Ui, model: ModelArg, data: DataArg, plot: PlotOpt = None, csv: CsvOptions = CsvOptions()
 ) -> None:
-    """Score a model on labelled data: classification report, confusion matrix, ROC-AUC; or RMSE/MAE/R²."""
+    """Score a model on labelled data: classification report, confusion matrix, ROC-AUC; or RMSE/MAE/R².
+
+    Examples:
+      nncli evaluate mpg.nncli sample_data/autompg.csv
+    """
     from nncli.tabular.evaluate import evaluate_tabular
     from nncli.tabular.model import load_tabular_model
 
@@ -273,7 +286,11 @@ def predict(
     ] = False,
     csv: CsvOptions = CsvOptions(),
 ) -> None:
-    """Predict every row of a CSV, keeping its ID columns and order; CSV to a file or stdout."""
+    """Predict every row of a CSV, keeping its ID columns and order; CSV to a file or stdout.
+
+    Examples:
+      nncli predict penguins.nncli sample_data/penguins.csv -o out.csv --proba
+    """
     import sys
 
     from nncli.files import atomic_writer, check_output_path

@@ -9,7 +9,7 @@ import typer
 
 from nncli.cli.common import default_model_path
 from nncli.cli.forecast import forecast_app
-from nncli.cli.options import ConfigOpt, DataArg, command
+from nncli.cli.options import ConfigOpt, DataArg, HelpGroup, command
 from nncli.data.loading import CsvOptions
 from nncli.output import Ui, make_table
 from nncli.tuning.options import (
@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 STUDY_FORMATS = ("table", "json", "csv")
 
 study_app = typer.Typer(
-    name="study", help="List, show and export stored Optuna studies.", no_args_is_help=True
+    name="study",
+    cls=HelpGroup,
+    help="List, show and export stored Optuna studies.",
+    no_args_is_help=True,
 )
 FormatOpt = Annotated[
     str, typer.Option("--format", "-f", envvar="NNCLI_FORMAT", help="table, json or csv.")
@@ -43,7 +46,11 @@ def tune(
     search: SearchOptions,
     config: ConfigOpt = None,
 ) -> None:
-    """Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers)."""
+    """Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers).
+
+    Examples:
+      nncli tune sample_data/penguins.csv -t species --trials 3 --study penguins
+    """
     _search_and_report(ui, data, search, config, tabular=options)
 
 
@@ -56,7 +63,11 @@ def forecast_tune(
     csv: CsvOptions,
     config: ConfigOpt = None,
 ) -> None:
-    """Search forecaster hyperparameters (arch, lookback, size, learning rate) with Optuna."""
+    """Search forecaster hyperparameters (arch, lookback, size, learning rate) with Optuna.
+
+    Examples:
+      nncli forecast tune sample_data/stocks.csv --time-col date -t adj_close --group-col ticker --trials 2
+    """
     _search_and_report(ui, data, search, config, forecast=options, csv=csv)
 
 
@@ -168,7 +179,11 @@ def _emit_rows(ui: Ui, fmt: str, rows: list[dict[str, Any]], title: str) -> None
 
 @command(study_app, "list")
 def study_list(ui: Ui, where: StudyStorage, fmt: FormatOpt = "table") -> None:
-    """List the studies in a storage."""
+    """List the studies in a storage.
+
+    Examples:
+      nncli study list
+    """
     from nncli.tuning.storage import redact
     from nncli.tuning.studies import list_studies
 
@@ -183,7 +198,11 @@ def study_list(ui: Ui, where: StudyStorage, fmt: FormatOpt = "table") -> None:
 
 @command(study_app, "show")
 def study_show(ui: Ui, name: StudyArg, where: StudyStorage, fmt: FormatOpt = "table") -> None:
-    """Counts, best trial, top trials and parameter importances of a study."""
+    """Counts, best trial, top trials and parameter importances of a study.
+
+    Examples:
+      nncli study show penguins
+    """
     from nncli.tuning.runner import summarize
     from nncli.tuning.studies import load_study
 
@@ -203,7 +222,11 @@ def study_show(ui: Ui, name: StudyArg, where: StudyStorage, fmt: FormatOpt = "ta
 
 @command(study_app, "best")
 def study_best(ui: Ui, name: StudyArg, where: StudyStorage) -> None:
-    """The best trial's value and parameters."""
+    """The best trial's value and parameters.
+
+    Examples:
+      nncli study best penguins --json
+    """
     from nncli.errors import UsageError
     from nncli.tuning.runner import summarize
     from nncli.tuning.studies import load_study
@@ -244,7 +267,11 @@ def study_export(
         ),
     ] = "",
 ) -> None:
-    """Every trial of a study (number, state, value, parameters, timings) as CSV or JSON."""
+    """Every trial of a study (number, state, value, parameters, timings) as CSV or JSON.
+
+    Examples:
+      nncli study export penguins -o trials.csv
+    """
     import sys
 
     from nncli.errors import UsageError

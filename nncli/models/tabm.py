@@ -68,6 +68,7 @@ class TabMConfig:
     k: int = 8  # ensemble members; 1 = a single MLP
     ensemble: str = "mini"  # "mini" | "batch"
     ensemble_init: str = "random-signs"  # "random-signs" | "normal" (first-layer scaling)
+    temperature: float = 1.0  # eval-mode logits are divided by it (post-hoc calibration)
 
     def __post_init__(self) -> None:
         if self.numeric_embedding not in NUMERIC_EMBEDDINGS:
@@ -80,6 +81,8 @@ class TabMConfig:
             raise ValueError(f"activation must be one of {sorted(TABM_ACTIVATIONS)}")
         if self.k < 1 or not self.hidden_sizes or self.n_outputs < 1:
             raise ValueError("k, hidden_sizes and n_outputs must be positive")
+        if not self.temperature > 0:
+            raise ValueError("temperature must be positive")
         if self.numeric_embedding == "pbld" and self.numeric_embedding_dim < 2:
             raise ValueError("pbld needs numeric_embedding_dim >= 2 (the raw value is one)")
 
@@ -309,7 +312,21 @@ class TabM(nn.Module):
         outputs = self.member_outputs(numeric, categorical)
         if self.training:
             return outputs
-        return ensemble_mean(outputs, self.config.output_kind)
+        mean = ensemble_mean(outputs, self.config.output_kind)
+        if self.config.output_kind == "logits" and self.config.temperature != 1.0:
+            # Calibration lives in the network, so predict, explain and export all see it.
+            mean = mean / self.config.temperature
+        return mean
+
+    def fold_output_scale(self, scale: float, shift: float) -> None:
+        """Make every member's output `scale * output + shift` (a regression target's units).
+
+        The ensemble mean of regression outputs is linear, so folding the scale into the
+        heads changes the units of the prediction and nothing else.
+        """
+        with torch.no_grad():
+            self.head.weight.mul_(scale)
+            self.head.bias.mul_(scale).add_(shift)
 
 
 def ensemble_mean(outputs: torch.Tensor, output_kind: str) -> torch.Tensor:

@@ -80,6 +80,29 @@ class CategoricalOnlyMLP(nn.Module):
         return self.mlp.layers(torch.cat(embedded, dim=1))
 
 
+class OneInputTabM(nn.Module):
+    """A TabM network fed one encoded block; the absent block is empty (width 0)."""
+
+    def __init__(self, network: nn.Module, numeric_input: bool) -> None:
+        super().__init__()
+        self.network = network
+        self.numeric_input = numeric_input
+
+    def forward(self, block: torch.Tensor) -> torch.Tensor:
+        # block: [B, n_numeric] float32 or [B, n_categorical] int64 -> [B, outputs]
+        if self.numeric_input:
+            return self.network(block, block.new_zeros((block.shape[0], 0), dtype=torch.int64))
+        outputs: torch.Tensor = self.network(block.new_zeros((block.shape[0], 0)).float(), block)
+        return outputs
+
+
+def _one_input_module(model: TabularModel, network: Any, numeric_input: bool) -> nn.Module:
+    """The network wrapped to take only its numeric or only its categorical block."""
+    if model.metadata["architecture"].get("name") == "tabm":
+        return OneInputTabM(network, numeric_input)
+    return NumericOnlyMLP(network) if numeric_input else CategoricalOnlyMLP(network)
+
+
 def tabular_graph(model: TabularModel, options: ExportOptions, reporter: Reporter) -> ExportGraph:
     """The network with one input per non-empty encoded block, its sample and its spec."""
     network: Any = model.network
@@ -89,9 +112,10 @@ def tabular_graph(model: TabularModel, options: ExportOptions, reporter: Reporte
     if has_numeric and has_categorical:
         module, names, sample = network, ["numeric", "categorical"], [numeric, categorical]
     elif has_numeric:
-        module, names, sample = NumericOnlyMLP(network), ["numeric"], [numeric]
+        module, names, sample = _one_input_module(model, network, True), ["numeric"], [numeric]
     else:
-        module, names, sample = CategoricalOnlyMLP(network), ["categorical"], [categorical]
+        module = _one_input_module(model, network, False)
+        names, sample = ["categorical"], [categorical]
 
     def reference(*batch: torch.Tensor) -> torch.Tensor:
         # The MLP exactly as nncli runs it, with an empty block for an absent input.

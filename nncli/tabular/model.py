@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.models.feedforward import MLP
     from nncli.models.rbf import RBFNetwork
+    from nncli.models.tabm import TabM
     from nncli.reporting import Reporter
 
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 class TabularModel:
     """A trained (or loaded) tabular network with everything needed to use it."""
 
-    network: MLP | RBFNetwork
+    network: MLP | RBFNetwork | TabM
     preprocessor: Preprocessor
     metadata: dict[str, Any]
 
@@ -73,10 +74,11 @@ def load_tabular_model(path: Path) -> TabularModel:
     return load_network_model(path, "tabular", build_tabular_network, _assemble)
 
 
-def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork:
-    """The untrained MLP or RBF network the metadata's architecture describes."""
+def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork | TabM:
+    """The untrained MLP, RBF or TabM network the metadata's architecture describes."""
     from nncli.models.feedforward import MLP, MLPConfig
     from nncli.models.rbf import RBFConfig, RBFNetwork
+    from nncli.models.tabm import TabM, TabMConfig
 
     name = meta["architecture"].get("name", "mlp")
     if name not in TABULAR_ARCHITECTURES:
@@ -84,6 +86,8 @@ def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork:
     architecture = _architecture(meta)
     if name == "rbf":
         return RBFNetwork(RBFConfig(**architecture))
+    if name == "tabm":
+        return TabM(TabMConfig.from_dict(architecture))
     return MLP(MLPConfig(**architecture))
 
 
@@ -91,7 +95,7 @@ def _architecture(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta["architecture"].items() if k != "name"}
 
 
-def _assemble(network: MLP | RBFNetwork, meta: dict[str, Any]) -> TabularModel:
+def _assemble(network: MLP | RBFNetwork | TabM, meta: dict[str, Any]) -> TabularModel:
     preprocessor = Preprocessor.from_dict(meta["preprocessing"])
     _check_metadata_matches_network(meta, preprocessor, _architecture(meta))
     return TabularModel(network, preprocessor, meta)

@@ -20,7 +20,7 @@ from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
 
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
-TABULAR_ARCHITECTURES = ("mlp", "rbf")
+TABULAR_ARCHITECTURES = ("mlp", "rbf", "tabm")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 SPLITS = ("auto", "stratified", "random", "time", "column")
 
@@ -111,7 +111,11 @@ class TabularOptions:
     batch_norm: bool = model_option(False, help="Batch normalisation after each hidden layer.")
     arch: str = model_option(
         "mlp",
-        help="mlp, or rbf (a radial-basis-function network: Gaussian units around learned centres).",
+        help=(
+            "mlp; rbf (a radial-basis-function network: Gaussian units around learned "
+            "centres); or tabm (numeric embeddings + an ensemble of k=8 MLPs sharing "
+            "weights, trained on its own schedule; --epochs caps it at 64)."
+        ),
         parse=str.lower,
         check=OneOf(TABULAR_ARCHITECTURES),
     )

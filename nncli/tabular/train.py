@@ -30,11 +30,17 @@ if TYPE_CHECKING:
 
     import numpy as np
     import pandas as pd
+    import torch
 
     from nncli.data.preprocessing import EncodedFeatures, Preprocessor
     from nncli.data.schema import ColumnInfo
     from nncli.models.feedforward import MLP, MLPConfig
     from nncli.models.rbf import RBFConfig, RBFNetwork
+    from nncli.models.tabm import TabM, TabMConfig
+    from nncli.training.tabm_fit import TabMFitConfig
+
+    Network = MLP | RBFNetwork | TabM
+    NetworkConfig = MLPConfig | RBFConfig | TabMConfig
 
 PARTS = ("train", "valid", "test")
 
@@ -316,9 +322,31 @@ def feature_columns(
     return FeatureColumns(schema, kinds, ignored, id_columns)
 
 
+def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
+    """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, PBLD numeric
+    embeddings, one-hot or embedded categoricals), shaped by `--hidden`, `--activation` and
+    `--dropout` as the MLP is.
+    """
+    from nncli.models.tabm import TabM, TabMConfig
+    from nncli.training.loop import seed_everything
+
+    preprocessor = table.preprocessor
+    config = TabMConfig(
+        n_numeric=preprocessor.n_numeric_features,
+        n_outputs=table.task.n_outputs(table.target),
+        output_kind="values" if table.task.name == "regression" else "logits",
+        categorical_cardinalities=[spec.cardinality for spec in preprocessor.categorical],
+        hidden_sizes=list(options.hidden_sizes),
+        activation=options.activation,
+        dropout=options.dropout,
+    )
+    seed_everything(options.training.seed)
+    return TabM(config), config
+
+
 def build_network(
     options: TabularOptions, table: PreparedTable, reporter: Reporter
-) -> tuple[MLP | RBFNetwork, MLPConfig | RBFConfig]:
+) -> tuple[Network, NetworkConfig]:
     """The seeded, untrained network for the table (warns when it dwarfs the training rows)."""
     import torch
 
@@ -330,9 +358,11 @@ def build_network(
     n_outputs = table.task.n_outputs(table.target)
     cardinalities = [spec.cardinality for spec in preprocessor.categorical]
     embedding_dims = [embedding_size(c) for c in cardinalities]
-    config: MLPConfig | RBFConfig
-    network: MLP | RBFNetwork
-    if options.arch == "rbf":
+    config: NetworkConfig
+    network: Network
+    if options.arch == "tabm":
+        network, config = build_tabm(options, table)
+    elif options.arch == "rbf":
         config = RBFConfig(
             n_numeric=preprocessor.n_numeric_features,
             n_outputs=n_outputs,
@@ -370,7 +400,7 @@ def build_network(
 
 
 def fit_network(
-    network: MLP | RBFNetwork,
+    network: Network,
     table: PreparedTable,
     options: TabularOptions,
     callbacks: tuple[Callback, ...] = (),
@@ -396,16 +426,19 @@ def fit_network(
     training = options.training
     if fixed_epochs:
         training = replace(training, patience=training.epochs + 1)
-    history = fit(
-        network,
-        task.loss(target, table.truth["train"], class_weights=options.class_weights),
-        part("train"),
-        part("valid"),
-        training,
-        task.validation_metric(target),
-        task.primary_metric,
-        callbacks,
-    )
+    if options.arch == "tabm":
+        history = fit_tabm_network(network, (part("train"), part("valid")), table, options)
+    else:
+        history = fit(
+            network,
+            task.loss(target, table.truth["train"], class_weights=options.class_weights),
+            part("train"),
+            part("valid"),
+            training,
+            task.validation_metric(target),
+            task.primary_metric,
+            callbacks,
+        )
     network.cpu()
     if not np.isfinite(history.best.train_loss):
         raise DataError(
@@ -413,6 +446,76 @@ def fit_network(
             hint="lower --lr, or check the data for extreme values",
         )
     return history
+
+
+def fit_tabm_network(
+    network: Network,
+    parts: tuple[tuple[list[torch.Tensor], torch.Tensor], ...],
+    table: PreparedTable,
+    options: TabularOptions,
+) -> History:
+    """Train a TabM with its own loop (`fit_tabm`) and report it as a `History`.
+
+    Regression targets arrive standardised by the task; the loop's own target scale is
+    folded into the heads afterwards, so the network's outputs mean what an MLP's mean.
+    Classification's fitted temperature goes into the network's config (and model file).
+    `--epochs` caps the epoch budget and `--batch-size` / `--seed` are used; the learning
+    rate, its schedule and patience are the loop's own (`TabMFitConfig`).
+    """
+    from nncli.models.tabm import TabM
+    from nncli.training.loop import EpochRecord
+    from nncli.training.tabm_fit import TabMFitConfig, fit_tabm
+
+    assert isinstance(network, TabM)
+    training = options.training
+    config = TabMFitConfig(
+        batch_size=training.batch_size or 0,
+        # nncli's --epochs (default 200) is a cap here: the loop plans its own budget.
+        max_epochs=min(TabMFitConfig.max_epochs, training.epochs),
+        min_epochs=min(TabMFitConfig.min_epochs, training.epochs),
+        seed=training.seed,
+    )
+    (train_in, train_target), (valid_in, valid_target) = parts
+    regression = network.config.output_kind == "values"
+    if regression:
+        train_target, valid_target = train_target[:, 0], valid_target[:, 0]
+    result = fit_tabm(
+        network,
+        (train_in[0], train_in[1], train_target),
+        (valid_in[0], valid_in[1], valid_target),
+        config,
+    )
+    if regression:
+        network.fold_output_scale(result.target_std, result.target_mean)
+    else:
+        network.config.temperature = result.temperature
+    # Regression metrics come in standardised units (and negated, to maximise): report
+    # RMSE in target units, as the MLP's history does.
+    unit = float(table.target.get("std", 1.0)) if regression else 1.0
+    records = [
+        EpochRecord(epoch, loss, valid_loss, -metric * unit if regression else metric)
+        for epoch, ((loss, metric), valid_loss) in enumerate(
+            zip(result.history, result.valid_losses, strict=True), start=1
+        )
+    ]
+    return History(
+        records=records,
+        best_epoch=result.best_epoch,
+        stopped_early=result.epochs_run < epoch_budget_of(config, len(train_target)),
+        metric_name=table.task.primary_metric,
+    )
+
+
+def epoch_budget_of(config: TabMFitConfig, n_rows: int) -> int:
+    """The epochs `fit_tabm` plans for `n_rows` training rows under `config`."""
+    from nncli.training.schedule import epoch_budget
+
+    return epoch_budget(
+        n_rows,
+        max_epochs=config.max_epochs,
+        min_epochs=config.min_epochs,
+        row_epochs=config.row_epochs,
+    )
 
 
 def score_against_baselines(
@@ -441,10 +544,10 @@ def score_against_baselines(
 def model_metadata(
     table: PreparedTable,
     options: TabularOptions,
-    config: MLPConfig | RBFConfig,
+    config: NetworkConfig,
     history: History,
     scores: Scores,
-    network: MLP | RBFNetwork,
+    network: Network,
 ) -> dict[str, Any]:
     """The model file's metadata: schema, preprocessing, architecture, training and scores."""
     features = table.features

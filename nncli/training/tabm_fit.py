@@ -62,6 +62,8 @@ class TabMFitResult:
     target_min: float = -math.inf
     target_max: float = math.inf
     history: list[tuple[float, float]] = field(default_factory=list)  # (train loss, metric)
+    # Per epoch: validation log loss (classification) or MSE in standardised units.
+    valid_losses: list[float] = field(default_factory=list)
 
 
 def _optimizers(model: TabM, config: TabMFitConfig) -> list[tuple[AdamW, float, float]]:
@@ -168,6 +170,7 @@ def fit_tabm(
             step += 1
         score = _score(model, v_numeric, v_categorical, v_target)
         result.history.append((total_loss / n_rows, score[0]))
+        result.valid_losses.append(score[0] ** 2 if regression else -score[1])
         result.epochs_run = epoch
         if score > best:
             best = score
@@ -179,10 +182,24 @@ def fit_tabm(
     model.load_state_dict(best_state)
     result.best_metric = best[0] if not regression else -best[0] * result.target_std
     if not regression and config.temperature_scaling and label_smoothing > 0:
-        logits = predict_outputs(model, v_numeric, v_categorical)
-        result.temperature = fit_temperature(logits, v_target)
+        result.temperature = calibrated_temperature(model, valid, best_accuracy=best[0])
     model.eval()
     return result
+
+
+def calibrated_temperature(
+    model: TabM, valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor], best_accuracy: float
+) -> float:
+    """The temperature fitted on the validation rows, or 1 when they hold no errors.
+
+    A validation set with no errors makes log loss fall as T -> 0: the "best" temperature
+    is just the search's lower bound, and it ruins the log loss on unseen rows (penguins:
+    test log loss 0.25 at T = 0.05 vs 0.10 at T = 1).
+    """
+    if best_accuracy >= 1.0:
+        return 1.0
+    numeric, categorical, target = valid
+    return fit_temperature(predict_outputs(model, numeric, categorical), target)
 
 
 def _standardise_targets(

@@ -1,0 +1,129 @@
+"""`--arch tabm`: the TabM ensemble trained, saved, loaded, predicted, evaluated and exported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nncli.api import export_model
+from nncli.export import ExportOptions, preprocessing_path
+from nncli.models.tabm import TabM
+from nncli.tabular.model import load_tabular_model, save_tabular_model
+from nncli.tabular.options import TabularOptions
+from nncli.tabular.predict import predict_tabular
+from nncli.tabular.train import TrainReport, train_tabular
+from nncli.training.loop import TrainingConfig
+from tests.conftest import SAMPLE_DATA
+
+PENGUINS = SAMPLE_DATA / "penguins.csv"
+AUTOMPG = SAMPLE_DATA / "autompg.csv"
+# Few epochs and a narrow trunk: enough to learn these tables, quick enough for a test.
+SMALL = {"hidden_sizes": [64, 32], "training": TrainingConfig(epochs=20, seed=0)}
+
+
+def _train_and_save(tmp: Path, path: Path, **options: object) -> tuple[TrainReport, Path]:
+    report = train_tabular(path, TabularOptions(arch="tabm", **SMALL, **options))  # type: ignore[arg-type]
+    model_path = tmp / f"{path.stem}.nncli"
+    save_tabular_model(model_path, report.model)
+    return report, model_path
+
+
+@pytest.fixture(scope="module")
+def penguins_tabm(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainReport, Path]:
+    return _train_and_save(tmp_path_factory.mktemp("tabm"), PENGUINS, target="species")
+
+
+@pytest.fixture(scope="module")
+def autompg_tabm(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainReport, Path]:
+    return _train_and_save(tmp_path_factory.mktemp("tabm"), AUTOMPG, target="mpg", drop=["name"])
+
+
+def test_tabm_classifies_penguins(penguins_tabm: tuple[TrainReport, Path]) -> None:
+    report, _ = penguins_tabm
+    assert isinstance(report.model.network, TabM)
+    assert report.test_metrics["accuracy"] >= 0.9
+    assert 1 <= report.history.best_epoch <= len(report.history.records) <= 20
+    best = report.history.best
+    assert np.isfinite(best.train_loss) and np.isfinite(best.valid_loss)
+    architecture = report.model.metadata["architecture"]
+    assert architecture["name"] == "tabm" and architecture["k"] == 8
+    assert architecture["temperature"] > 0
+
+
+def test_tabm_regresses_autompg(autompg_tabm: tuple[TrainReport, Path]) -> None:
+    report, _ = autompg_tabm
+    # The target's std is about 7.8 mpg; the linear baseline reaches about 3.5.
+    assert report.test_metrics["rmse"] <= 4.0
+    # The history's metric is in target units, like the MLP's.
+    assert report.history.best.valid_metric == pytest.approx(report.valid_metrics["rmse"], rel=0.05)
+
+
+@pytest.mark.parametrize("which", ["penguins", "autompg"])
+def test_tabm_model_file_round_trips(
+    which: str,
+    penguins_tabm: tuple[TrainReport, Path],
+    autompg_tabm: tuple[TrainReport, Path],
+) -> None:
+    report, model_path = penguins_tabm if which == "penguins" else autompg_tabm
+    data = PENGUINS if which == "penguins" else AUTOMPG
+    loaded = load_tabular_model(model_path)
+    assert isinstance(loaded.network, TabM)
+    assert loaded.metadata["architecture"] == report.model.metadata["architecture"]
+    before = predict_tabular(report.model, data, proba=True)
+    after = predict_tabular(loaded, data, proba=True)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_cli_predict_and_evaluate_a_tabm_model(
+    cli, penguins_tabm: tuple[TrainReport, Path]
+) -> None:
+    _, model_path = penguins_tabm
+    predictions = cli("predict", model_path, PENGUINS, "--quiet")
+    assert predictions.stdout.splitlines()[0] == "prediction"
+    evaluated = cli.json("evaluate", model_path, PENGUINS)
+    assert evaluated["metrics"]["accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize("export_format", ["onnx", "torchscript"])
+@pytest.mark.parametrize("which", ["penguins", "autompg"])
+def test_tabm_export_matches_nncli(
+    which: str,
+    export_format: str,
+    penguins_tabm: tuple[TrainReport, Path],
+    autompg_tabm: tuple[TrainReport, Path],
+    tmp_path: Path,
+) -> None:
+    _, model_path = penguins_tabm if which == "penguins" else autompg_tabm
+    data = PENGUINS if which == "penguins" else AUTOMPG
+    output = tmp_path / f"net.{export_format}"
+    for source in (data, None):  # real rows, then random inputs
+        report = export_model(model_path, ExportOptions(export_format, output, source))
+        # A fitted temperature below 1 scales the logits up, and float32 rounding with them:
+        # the exporter's own tolerance is relative to the outputs' size.
+        assert report.parity.max_abs_diff <= min(report.parity.tolerance, 1e-4)
+    spec = json.loads(preprocessing_path(output).read_text())
+    assert spec["network_format"] == export_format
+
+
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_tabm_exports_a_table_with_one_kind_of_column(kind: str, tmp_path: Path) -> None:
+    frame = pd.read_csv(PENGUINS).dropna(subset=["species"])
+    keep = (
+        ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
+        if kind == "numeric"
+        else ["island", "sex"]
+    )
+    data = tmp_path / "one_kind.csv"
+    frame[[*keep, "species"]].to_csv(data, index=False)
+    options = TabularOptions(
+        target="species", arch="tabm", hidden_sizes=[16], training=TrainingConfig(epochs=2)
+    )
+    model_path = tmp_path / "one_kind.nncli"
+    save_tabular_model(model_path, train_tabular(data, options).model)
+    for export_format in ("onnx", "torchscript"):
+        report = export_model(model_path, ExportOptions(export_format, data=data))
+        assert report.parity.max_abs_diff <= 1e-5
