@@ -97,18 +97,6 @@ class OneOf(Check):
 
 
 @dataclass(frozen=True)
-class EachAtLeast(Check):
-    """A non-empty list of numbers, each at least `low`."""
-
-    low: float
-
-    def problem(self, value: Any) -> str | None:
-        if value and all(item >= self.low for item in value):
-            return None
-        return f"needs values of at least {self.low:g}, not {value!r}"
-
-
-@dataclass(frozen=True)
 class OptionSpec:
     """How an option appears on the command line; stored in the field's metadata."""
 

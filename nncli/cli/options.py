@@ -145,7 +145,6 @@ ModelArg = Annotated[
 ]
 
 
-COMMON = ("json", "quiet", "debug", "config")
 _EMPTY = inspect.Parameter.empty
 
 
