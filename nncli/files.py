@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from nncli.errors import DataError, FileWriteError, UsageError
+from nncli.errors import DataError, FileWriteError, UsageError, raise_if_signalled
 
 
 def file_sha256(path: Path) -> str:
@@ -136,6 +136,7 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
         umask = os.umask(0)
         os.umask(umask)
         tmp_path.chmod(0o666 & ~umask)
+        raise_if_signalled()  # a signal whose exception was swallowed must not commit
         tmp_path.replace(path)
     except BaseException as exc:
         tmp_path.unlink(missing_ok=True)

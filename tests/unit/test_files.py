@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from nncli.errors import ExitCode, FileWriteError, UsageError
+from nncli.errors import (
+    ExitCode,
+    FileWriteError,
+    TerminatedError,
+    UsageError,
+    clear_signal,
+    note_signal,
+)
 from nncli.files import (
     atomic_writer,
     check_distinct_outputs,
@@ -94,3 +101,31 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path)
         raise RuntimeError("boom")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+@pytest.mark.parametrize(("signum", "error"), [(15, TerminatedError), (2, KeyboardInterrupt)])
+def test_a_swallowed_signal_still_stops_the_rename(
+    tmp_path: Path, signum: int, error: type[BaseException]
+) -> None:
+    # A signal landing in a weakref callback is printed as "Exception ignored" and lost;
+    # the recorded signal must still keep the half-finished output from being committed.
+    target = tmp_path / "pred.csv"
+    target.write_text("old\n")
+    note_signal(signum)
+    try:
+        with pytest.raises(error), atomic_writer(target) as handle:
+            handle.write("new\n")
+    finally:
+        clear_signal()
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pred.csv"]
+
+
+def test_a_command_that_swallowed_sigterm_exits_143_not_0() -> None:
+    import typer
+
+    from nncli.cli.runtime import command_session
+
+    with pytest.raises(typer.Exit) as exit_info, command_session(quiet=True):
+        note_signal(15)  # as if the handler's exception had been swallowed
+    assert exit_info.value.exit_code == ExitCode.TERMINATED
