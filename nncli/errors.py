@@ -91,33 +91,3 @@ class TerminatedError(NncliError):
     """The run received SIGTERM; nothing partial was written."""
 
     exit_code = ExitCode.TERMINATED
-
-
-# A signal's exception can be swallowed: when the handler runs inside a weakref callback or
-# a __del__ (importlib's module-lock callback, say), Python prints "Exception ignored" and
-# goes on. The handler therefore also records the signal here, and every commit point (the
-# atomic rename, the end of a command) calls `raise_if_signalled` before making anything
-# final.
-_received_signal: int | None = None
-
-
-def note_signal(signum: int) -> None:
-    """Record that SIGINT or SIGTERM arrived, so a swallowed exception is raised again."""
-    global _received_signal
-    _received_signal = signum
-
-
-def clear_signal() -> None:
-    """Forget a recorded signal (at the start and end of a command run)."""
-    global _received_signal
-    _received_signal = None
-
-
-def raise_if_signalled() -> None:
-    """Raise the error for a signal that arrived earlier, if one did."""
-    import signal
-
-    if _received_signal == signal.SIGTERM:
-        raise TerminatedError("terminated by SIGTERM; nothing partial was written")
-    if _received_signal == signal.SIGINT:
-        raise KeyboardInterrupt

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from nncli.errors import DataError, FileWriteError, UsageError, raise_if_signalled
+from nncli.errors import DataError, FileWriteError, UsageError
+from nncli.signals import raise_if_signalled
 
 
 def file_sha256(path: Path) -> str:

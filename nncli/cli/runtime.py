@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -15,34 +13,9 @@ from typing import Any, NoReturn
 
 import typer
 
-from nncli.errors import (
-    ExitCode,
-    NncliError,
-    TerminatedError,
-    clear_signal,
-    note_signal,
-    raise_if_signalled,
-)
+from nncli.errors import ExitCode, NncliError
 from nncli.output import Ui
-
-
-def _raise_for_signal(signum: int, frame: Any) -> NoReturn:
-    note_signal(signum)  # kept in case the exception below is swallowed
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise TerminatedError("terminated by SIGTERM; nothing partial was written")
-
-
-def _quiet_unraisable(default: Callable[[Any], None]) -> Callable[[Any], None]:
-    """An unraisable hook that stays silent about a swallowed signal exception: it was
-    recorded, and the next commit point raises it again."""
-
-    def hook(unraisable: Any) -> None:
-        if isinstance(unraisable.exc_value, (KeyboardInterrupt, TerminatedError)):
-            return
-        default(unraisable)
-
-    return hook
+from nncli.signals import signals_as_errors
 
 
 def _fail(ui: Ui, message: str, code: ExitCode) -> NoReturn:
@@ -72,21 +45,11 @@ def command_session(
 ) -> Iterator[Ui]:
     """Yield the run's Ui; map NncliError, Ctrl-C, SIGTERM and bugs to documented exit codes."""
     ui = Ui(json_mode=json_mode, quiet=quiet, debug=debug)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    clear_signal()
-    previous = (
-        {sig: signal.signal(sig, _raise_for_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if in_main_thread
-        else {}
-    )
-    previous_unraisable = sys.unraisablehook
-    sys.unraisablehook = _quiet_unraisable(previous_unraisable)
     try:
-        with warnings.catch_warnings():  # restores the display hook afterwards
+        with signals_as_errors(), warnings.catch_warnings():  # restores hooks afterwards
             if not debug:
                 warnings.showwarning = _one_line_warning(ui)
             yield ui
-            raise_if_signalled()
     except NncliError as exc:
         if debug:
             traceback.print_exc()
@@ -110,8 +73,3 @@ def command_session(
             "run again with --debug and report the traceback"
         )
         _fail(ui, message, ExitCode.UNEXPECTED)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        sys.unraisablehook = previous_unraisable
-        clear_signal()

@@ -15,8 +15,6 @@ from nncli.errors import (
     FileWriteError,
     TerminatedError,
     UsageError,
-    clear_signal,
-    note_signal,
 )
 from nncli.files import (
     atomic_writer,
@@ -24,6 +22,7 @@ from nncli.files import (
     check_output_path,
     remove_orphaned_temporaries,
 )
+from nncli.signals import clear_signal, note_signal
 
 
 def test_dev_null_is_written_in_place_not_replaced() -> None:
