@@ -64,9 +64,10 @@ class ModelFile:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries that shape a model's numbers."""
+    from importlib.metadata import version
+
     import numpy
     import pandas
-    import sklearn
     import torch
 
     return {
@@ -75,7 +76,7 @@ def library_versions() -> dict[str, str]:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "pandas": pandas.__version__,
-        "scikit-learn": sklearn.__version__,
+        "scikit-learn": version("scikit-learn"),  # not imported: a second for a string
     }
 
 

@@ -41,11 +41,11 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from nncli.baselines import BaselineData
+
 OVERFITTING_HINT = "try more --dropout, --weight-decay or a smaller --hidden"
 # The model file's metadata["target"]: {"name", "classes"} or {"name", "mean", "std"}.
 Target = dict[str, Any]
-# A design matrix (dense or sparse) and its truth, for the baselines.
-Rows = tuple[Any, "np.ndarray"]
 # Metric name -> value (None where undefined, e.g. ROC-AUC on one class).
 Metrics = dict[str, Any]
 
@@ -166,10 +166,8 @@ class Task:
         """(primary metric, log loss or NaN) computed directly, for loops that score often."""
         raise NotImplementedError
 
-    def fit_baselines(
-        self, train: Rows, test: Rows, target: Target, seed: int
-    ) -> dict[str, Metrics]:
-        """The simple models' metrics: each fitted on (design, truth) `train`, scored on `test`."""
+    def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
+        """The simple models' metrics: each fitted on the training rows, scored on the test rows."""
         raise NotImplementedError
 
     def overfitting_warning(self, train: Metrics, valid: Metrics) -> str | None:
@@ -265,12 +263,10 @@ class ClassificationTask(Task):
         log_loss = float(-np.log(proba[np.arange(len(truth)), truth]).mean())
         return accuracy, log_loss
 
-    def fit_baselines(
-        self, train: Rows, test: Rows, target: Target, seed: int
-    ) -> dict[str, Metrics]:
+    def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
         from nncli.baselines import classification_baselines
 
-        return classification_baselines(train, test, self.n_outputs(target), seed)
+        return classification_baselines(data, self.n_outputs(target), seed)
 
     def overfitting_warning(self, train: Metrics, valid: Metrics) -> str | None:
         if train["accuracy"] - valid["accuracy"] > 0.1:
@@ -368,12 +364,10 @@ class RegressionTask(Task):
         rmse = float(np.sqrt(np.mean((outputs.astype(np.float64) - truth) ** 2)))
         return rmse, float("nan")
 
-    def fit_baselines(
-        self, train: Rows, test: Rows, target: Target, seed: int
-    ) -> dict[str, Metrics]:
+    def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
         from nncli.baselines import regression_baselines
 
-        return regression_baselines(train, test)
+        return regression_baselines(data, seed)
 
     def overfitting_warning(self, train: Metrics, valid: Metrics) -> str | None:
         if valid["rmse"] > 1.5 * train["rmse"] > 0:

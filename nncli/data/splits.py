@@ -139,7 +139,6 @@ def split_shuffled(
     """Shuffle rows into parts, stratified by class when `labels` are given."""
     import numpy as np
     import pandas as pd
-    from sklearn.model_selection import train_test_split
 
     stratify = labels.to_numpy() if labels is not None else None
     if stratify is not None:
@@ -151,18 +150,49 @@ def split_shuffled(
                 "per class",
                 hint="add rows, drop that class, or use --split random",
             )
+    rng = np.random.default_rng(seed)
     positions = np.arange(len(frame))
     try:
-        rest, test = train_test_split(
-            positions, test_size=test_size, random_state=seed, stratify=stratify
-        )
+        rest, test = _split_off(positions, stratify, test_size, rng)
         rest_labels = stratify[rest] if stratify is not None else None
-        train, valid = train_test_split(
-            rest, test_size=valid_size / (1 - test_size), random_state=seed, stratify=rest_labels
-        )
+        train, valid = _split_off(rest, rest_labels, valid_size / (1 - test_size), rng)
     except ValueError as exc:
         raise DataError(
             f"{where}cannot split {len(frame)} rows ({exc})", hint="add rows or use --split random"
         ) from exc
     used = "stratified" if stratify is not None else "random"
     return Split(np.sort(train), np.sort(valid), np.sort(test), used)
+
+
+def _split_off(
+    positions: np.ndarray, labels: np.ndarray | None, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split `positions` into (kept, taken) with `ceil(fraction * n)` taken at random; with
+    `labels`, each class gives its share (largest remainders round up, ties at random)."""
+    import math
+
+    import numpy as np
+
+    n = len(positions)
+    n_taken = math.ceil(fraction * n)
+    if n_taken < 1 or n_taken >= n:
+        raise ValueError(f"a {fraction:.0%} part of {n} rows would leave a part empty")
+    if labels is None:
+        order = rng.permutation(n)
+        return positions[order[n_taken:]], positions[order[:n_taken]]
+    classes, codes = np.unique(labels, return_inverse=True)
+    if n_taken < len(classes) or n - n_taken < len(classes):
+        raise ValueError(
+            f"a {fraction:.0%} part of {n} rows cannot hold each of the {len(classes)} classes"
+        )
+    counts = np.bincount(codes)
+    share = counts * n_taken / n
+    taken_per_class = np.floor(share).astype(np.int64)
+    largest_remainders = np.lexsort((rng.random(len(classes)), -(share - taken_per_class)))
+    taken_per_class[largest_remainders[: n_taken - int(taken_per_class.sum())]] += 1
+    kept, taken = [], []
+    for code, count in enumerate(taken_per_class):
+        members = rng.permutation(positions[codes == code])
+        taken.append(members[:count])
+        kept.append(members[count:])
+    return np.concatenate(kept), np.concatenate(taken)

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from nncli.artifacts import provenance, weights_digest
+from nncli.baselines import BaselineData, BaselineWorker
 from nncli.data.loading import read_csv, require_columns, require_rows
 from nncli.data.preprocessing import fit_preprocessor, transform
 from nncli.data.schema import MODEL_INPUT_KINDS, ColumnKind, infer_schema, infer_task
@@ -23,7 +25,6 @@ from nncli.reporting import CollectingReporter, Reporter
 from nncli.tabular.model import TabularModel
 from nncli.tabular.options import MIN_TRAINING_ROWS, TabularOptions
 from nncli.tasks import Task, task_for
-from nncli.training.loop import Callback, History
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from nncli.models.feedforward import MLP, MLPConfig
     from nncli.models.rbf import RBFConfig, RBFNetwork
     from nncli.models.tabm import TabM, TabMConfig
+    from nncli.training.loop import Callback, History
     from nncli.training.tabm_fit import TabMFitConfig
 
     Network = MLP | RBFNetwork | TabM
@@ -178,15 +180,21 @@ def train_tabular(
     options = replace(
         options, training=replace(options.training, device=resolve_device(options.training.device))
     )
-    if frame is None:
-        frame = read_csv(path, options.csv, reporter=reporter)
-    table = prepare_table(path, frame, options, log, refit_on_train_and_valid)
-    network, config = build_network(options, table, log)
-    history = fit_network(network, table, options, callbacks, refit_on_train_and_valid)
-    model = TabularModel(
-        network, table.preprocessor, {"task": table.task.name, "target": table.target}
-    )
-    scores = score_against_baselines(model, table, options.training.seed, score_test=score_test)
+    # Started first: the baselines' process imports scikit-learn while this one reads and trains.
+    with BaselineWorker() if score_test else contextlib.nullcontext() as baselines:
+        if frame is None:
+            frame = read_csv(path, options.csv, reporter=reporter)
+        table = prepare_table(path, frame, options, log, refit_on_train_and_valid)
+        if baselines is not None:
+            baselines.fit(table.task.name, baseline_data(table), table.target, options.training.seed)
+        network, config = build_network(options, table, log)
+        history = fit_network(network, table, options, callbacks, refit_on_train_and_valid)
+        model = TabularModel(
+            network, table.preprocessor, {"task": table.task.name, "target": table.target}
+        )
+        scores = score_against_baselines(
+            model, table, options.training.seed, score_test=score_test, baselines=baselines
+        )
     overfitting = table.task.overfitting_warning(scores.metrics["train"], scores.metrics["valid"])
     if overfitting:
         log.warn(overfitting)
@@ -463,7 +471,7 @@ def fit_tabm_network(
     rate, its schedule and patience are the loop's own (`TabMFitConfig`).
     """
     from nncli.models.tabm import TabM
-    from nncli.training.loop import EpochRecord
+    from nncli.training.loop import EpochRecord, History
     from nncli.training.tabm_fit import TabMFitConfig, fit_tabm
 
     assert isinstance(network, TabM)
@@ -518,10 +526,29 @@ def epoch_budget_of(config: TabMFitConfig, n_rows: int) -> int:
     )
 
 
+def baseline_data(table: PreparedTable) -> BaselineData:
+    """The training and test rows as the network sees them, for the baselines."""
+    return BaselineData(
+        train=table.encoded["train"],
+        train_truth=table.truth["train"],
+        test=table.encoded["test"],
+        test_truth=table.truth["test"],
+        cardinalities=[spec.cardinality for spec in table.preprocessor.categorical],
+    )
+
+
 def score_against_baselines(
-    model: TabularModel, table: PreparedTable, seed: int, *, score_test: bool = True
+    model: TabularModel,
+    table: PreparedTable,
+    seed: int,
+    *,
+    score_test: bool = True,
+    baselines: BaselineWorker | None = None,
 ) -> Scores:
-    """The model's metrics per part and, with `score_test`, the baselines and the verdict."""
+    """The model's metrics per part and, with `score_test`, the baselines and the verdict.
+
+    The baselines come from `baselines` (a worker already fitting them) or are fitted here.
+    """
     task, target = table.task, table.target
     scored = PARTS if score_test else ("train", "valid")
     metrics = {
@@ -530,15 +557,12 @@ def score_against_baselines(
     }
     if not score_test:
         return Scores(metrics, {}, "not scored on the test split", False)
-    cardinalities = [spec.cardinality for spec in table.preprocessor.categorical]
-    baselines = task.fit_baselines(
-        (table.encoded["train"].one_hot(cardinalities), table.truth["train"]),
-        (table.encoded["test"].one_hot(cardinalities), table.truth["test"]),
-        target,
-        seed,
-    )
-    sentence, beats = verdict(task, metrics["test"], baselines)
-    return Scores(metrics, baselines, sentence, beats)
+    if baselines is not None:
+        baseline_metrics = baselines.result()
+    else:
+        baseline_metrics = task.fit_baselines(baseline_data(table), target, seed)
+    sentence, beats = verdict(task, metrics["test"], baseline_metrics)
+    return Scores(metrics, baseline_metrics, sentence, beats)
 
 
 def model_metadata(

@@ -82,7 +82,11 @@ def test_train_json_is_one_document_and_saves_a_model(
     document = json.loads(result.stdout)  # raises if stdout holds anything but one JSON document
     assert document["ok"] is True and document["model_path"] == str(out)
     assert document["task"] == "classification"
-    assert set(document["baselines"]) == {"majority class", "logistic regression"}
+    assert set(document["baselines"]) == {
+        "majority class",
+        "logistic regression",
+        "gradient boosting",
+    }
     assert "verdict" in document and document["metrics"]["test"]["accuracy"] > 0.8
     assert out.is_file()
     assert "task: classification" in result.stderr and "saved" in result.stderr

@@ -76,7 +76,7 @@ def test_train_steps_run_one_by_one(sample_data: Path) -> None:
         network, table.preprocessor, {"task": "classification", "target": table.target}
     )
     scores = score_against_baselines(model, table, seed=0)
-    assert set(scores.baselines) == {"majority class", "logistic regression"}
+    assert set(scores.baselines) == {"majority class", "logistic regression", "gradient boosting"}
     assert scores.verdict.startswith("The network")
     metadata = model_metadata(table, options, config, history, scores, network)
     assert metadata["metrics"]["verdict"] == scores.verdict

@@ -236,3 +236,37 @@ def test_sizes_must_leave_rows_to_train(valid_size: float, test_size: float) -> 
 
     assert caught.value.exit_code is ExitCode.USAGE
     assert "leave 10% to train" in caught.value.message
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stratified_part_sizes_are_exact_and_each_class_gets_its_rounded_share(seed: int) -> None:
+    import math
+
+    rng = np.random.default_rng(seed)
+    labels = pd.Series(rng.choice(["a", "b", "c", "d"], size=257, p=[0.6, 0.25, 0.1, 0.05]))
+    frame = pd.DataFrame({"y": labels})
+    split = split_rows(
+        frame, method="stratified", seed=seed, valid_size=0.15, test_size=0.2, labels=labels
+    )
+    assert len(split.test) == math.ceil(0.2 * 257)
+    assert sorted(np.concatenate([split.train, split.valid, split.test])) == list(range(257))
+    for label, count in labels.value_counts().items():
+        share = count * len(split.test) / 257
+        in_test = int((labels.iloc[split.test] == label).sum())
+        assert math.floor(share) <= in_test <= math.ceil(share), label
+
+
+def test_splitting_does_not_import_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pandas as pd\n"
+        "from nncli.data.splits import split_rows\n"
+        "frame = pd.DataFrame({'y': list('ab') * 20})\n"
+        "split_rows(frame, method='stratified', seed=0, valid_size=0.2, test_size=0.2,"
+        " labels=frame['y'])\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
