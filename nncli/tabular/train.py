@@ -18,7 +18,7 @@ from nncli.data.loading import read_csv, require_columns, require_rows
 from nncli.data.preprocessing import fit_preprocessor, transform
 from nncli.data.schema import MODEL_INPUT_KINDS, ColumnKind, infer_schema, infer_task
 from nncli.data.splits import split_rows
-from nncli.devices import resolve_device
+from nncli.devices import build_within_memory, resolve_device
 from nncli.errors import DataError
 from nncli.files import file_sha256
 from nncli.reporting import CollectingReporter, Reporter
@@ -230,7 +230,7 @@ def prepare_table(
 
     frame = labelled_frame(path, frame, options, reporter)
     target = options.target
-    choice = infer_task(frame[target], target)
+    choice = infer_task(frame[target], target, path)
     task = task_for(options.task or choice.task)
     task_reason = choice.reason if options.task is None else f"--task {task.name} given"
     reporter.info(f"task: {task.name} ({task_reason})")
@@ -330,6 +330,10 @@ def feature_columns(
     return FeatureColumns(schema, kinds, ignored, id_columns)
 
 
+def _size_flags(options: TabularOptions) -> str:
+    return "--hidden " + ",".join(str(size) for size in options.hidden_sizes)
+
+
 def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
     """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, PBLD numeric
     embeddings, one-hot or embedded categoricals), shaped by `--hidden`, `--activation` and
@@ -349,7 +353,8 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
         dropout=options.dropout,
     )
     seed_everything(options.training.seed)
-    return TabM(config), config
+    device = options.training.device
+    return build_within_memory(lambda: TabM(config), _size_flags(options), device), config
 
 
 def build_network(
@@ -379,7 +384,9 @@ def build_network(
             n_centres=options.centres or options.hidden_sizes[0],
         )
         generator = seed_everything(options.training.seed)
-        network = RBFNetwork(config)
+        network = build_within_memory(
+            lambda: RBFNetwork(config), f"--centres {config.n_centres}", options.training.device
+        )
         train = table.encoded["train"]
         network.init_centres(
             torch.from_numpy(train.numeric), torch.from_numpy(train.categorical), generator
@@ -396,7 +403,9 @@ def build_network(
             batch_norm=options.batch_norm,
         )
         seed_everything(options.training.seed)
-        network = MLP(config)
+        network = build_within_memory(
+            lambda: MLP(config), _size_flags(options), options.training.device
+        )
     parameters = sum(p.numel() for p in network.parameters())
     train_rows = table.split_sizes["train"]
     if train_rows < 50 or parameters > 50 * train_rows:
