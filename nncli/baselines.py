@@ -118,9 +118,13 @@ def regression_baselines(data: BaselineData, seed: int) -> dict[str, dict[str, A
 
 def _serve(connection: Any) -> None:
     """The worker process: import scikit-learn now, then fit the one request it receives."""
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
+    # One OpenMP thread: boosting shares the machine with the network's training, and
+    # spinning OpenMP pools on an oversubscribed machine is what collapses throughput.
+    os.environ["OMP_NUM_THREADS"] = "1"
     import importlib
 
     for module in ("sklearn.ensemble", "sklearn.linear_model"):  # the import we overlap
