@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LEDGER_COLUMNS = ("series", "origin", "step", "timestamp", "forecast", "lower", "upper", "model_id")
+NUMBER_COLUMNS = ("forecast", "lower", "upper")
 
 
 @dataclass
@@ -56,17 +57,22 @@ class LedgerScore:
 
 
 def read_ledger(path: Path) -> pd.DataFrame:
-    """The ledger as a DataFrame, checked for the columns nncli writes."""
+    """The ledger as a DataFrame, checked for the columns nncli writes and for cells it can
+    score: whole steps, numeric forecasts and readable timestamps.
+
+    Every cell is read as written (a series named `NA` or `None` keeps its name); an empty
+    file is a ledger with no rows yet, as `--append` and `forecast run` treat it.
+    """
     import pandas as pd
 
     from nncli.files import check_input_file
 
     check_input_file(path, "forecast ledger")
     try:
-        frame = pd.read_csv(
-            path, dtype={"series": str, "origin": str, "timestamp": str, "model_id": str}
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:  # zero bytes (or blank lines): no forecast made yet
+        return pd.DataFrame({column: [] for column in LEDGER_COLUMNS}, dtype=str)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}: not a readable forecast ledger ({' '.join(str(exc).split())})"
         ) from exc
@@ -76,7 +82,43 @@ def read_ledger(path: Path) -> pd.DataFrame:
             f"{path}: not a forecast ledger (missing column {missing[0]!r})",
             hint="pass the file written by 'nncli forecast predict --append' or 'forecast run'",
         )
-    return frame
+    return _checked_cells(frame, path)
+
+
+def _checked_cells(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Steps as whole numbers, forecasts and bounds as numbers; the first cell that is not
+    is a DataError naming its line (the header is line 1)."""
+    import numpy as np
+    import pandas as pd
+
+    checks = {
+        "step": (frame["step"].str.fullmatch(r"\s*[+-]?\d+\s*"), "a whole number"),
+        "origin": (_readable_stamps(frame["origin"]), "a timestamp"),
+        "timestamp": (_readable_stamps(frame["timestamp"]), "a timestamp"),
+    }
+    numbers = {c: pd.to_numeric(frame[c].str.strip(), errors="coerce") for c in NUMBER_COLUMNS}
+    for column, values in numbers.items():
+        checks[column] = (values.notna(), "a number")
+    for column, (good, meaning) in checks.items():
+        bad = np.flatnonzero(~good.to_numpy(dtype=bool))
+        if len(bad):
+            row = int(bad[0])
+            raise DataError(
+                f"{path}: line {row + 2}: {column} {frame[column].iloc[row]!r} is not {meaning}",
+                hint="repair or move the forecast ledger",
+            )
+    return frame.assign(step=frame["step"].astype(int), **numbers)
+
+
+def _readable_stamps(values: pd.Series) -> pd.Series:
+    """Which cells read as ISO 8601 timestamps."""
+    import pandas as pd
+
+    try:
+        stamps = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    except ValueError:  # some with an offset, some without: each is still a timestamp
+        stamps = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
+    return stamps.notna()
 
 
 def score_ledger(

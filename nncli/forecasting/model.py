@@ -41,6 +41,21 @@ def _safe_std(values: np.ndarray) -> float:
     return std if np.isfinite(std) and std > 1e-12 else 1.0
 
 
+def _step_scale(steps: np.ndarray, mean: float) -> float:
+    """The target's scale: its spread, else its size (a steady drift), else a tiny number.
+
+    A constant series has no step at all; a scale of 1 would turn the network's untrained
+    noise into whole units of change (42 forecast as 52), a tiny one forecasts the constant.
+    """
+    import numpy as np
+
+    size = float(np.sqrt(np.nanmean(np.square(steps - mean))))
+    for scale in (float(np.nanstd(steps)), size):
+        if np.isfinite(scale) and scale > 1e-12:
+            return scale
+    return 1e-12
+
+
 def fit_scaling(series: Series, transform: str | Transform, end: int) -> SeriesScaling:
     """Scaling statistics from indices [0, end) only."""
     import numpy as np
@@ -48,9 +63,10 @@ def fit_scaling(series: Series, transform: str | Transform, end: int) -> SeriesS
     method = get_transform(transform)
     steps = method.step_values(series.levels[:end])
     covariates = series.covariates[:end]
+    mean = float(np.nanmean(steps)) if method.centred else 0.0
     return SeriesScaling(
-        mean=float(np.nanmean(steps)) if method.centred else 0.0,
-        std=_safe_std(steps),
+        mean=mean,
+        std=_step_scale(steps, mean),
         covariate_mean=[float(np.mean(c)) for c in covariates.T],
         covariate_std=[_safe_std(c) for c in covariates.T],
     )
@@ -285,6 +301,7 @@ def _series_metadata(series: Series, scaling: SeriesScaling) -> dict[str, Any]:
 
 def build_network(options: ForecastOptions, n_features: int) -> SequenceForecaster:
     """A freshly seeded network for `n_features` inputs per step."""
+    from nncli.devices import build_within_memory
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
     from nncli.training.loop import seed_everything
 
@@ -299,7 +316,10 @@ def build_network(options: ForecastOptions, n_features: int) -> SequenceForecast
         dropout=options.dropout,
     )
     seed_everything(options.training.seed)
-    return SequenceForecaster(config)
+    sizes = f"--hidden-size {options.hidden_size} --layers {options.num_layers}"
+    return build_within_memory(
+        lambda: SequenceForecaster(config), sizes, options.training.device
+    )
 
 
 def train_forecaster(

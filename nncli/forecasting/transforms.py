@@ -43,7 +43,7 @@ class Transform:
         if self.positive_levels and np.any(levels <= 0):
             position = int(np.flatnonzero(levels <= 0)[0])
             raise DataError(
-                f"series {series!r}: value {levels[position]!r} at position {position + 1} is not positive",
+                f"series {series!r}: value {float(levels[position]):g} at position {position + 1} is not positive",
                 hint=f"--transform {self.name} needs positive prices; use --transform diff or none",
             )
 
