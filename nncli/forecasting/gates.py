@@ -3,8 +3,8 @@
 One place decides, for the validation scores of `forecast train`, the walk-forward scores of
 `forecast backtest` and the live scores of the ledger (`forecast score`, `forecast run`):
 `compare_with_baselines` finds the best baseline and words the verdict, `check_gates`
-applies --fail-if-worse-than-naive and --max-mase. Scores are `{model name: metrics}` with
-the network under "network"; lower MASE is better.
+applies --fail-if-worse-than-naive, --fail-if-worse-than-baseline and --max-mase. Scores
+are `{model name: metrics}` with the network under "network"; lower MASE is better.
 """
 
 from __future__ import annotations
@@ -103,6 +103,16 @@ def check_gates(
     failures = []
     if gates.fail_if_worse_than_naive and naive is not None and network >= naive:
         failures.append(f"{what} MASE {network:.3f} is not below the naive forecast's {naive:.3f}")
+    baselines = {
+        n: s[METRIC] for n, s in scores.items() if n != NETWORK and s.get(METRIC) is not None
+    }
+    if gates.fail_if_worse_than_baseline and baselines:
+        best = min(baselines, key=lambda name: baselines[name])
+        if network >= baselines[best]:
+            failures.append(
+                f"{what} MASE {network:.3f} is not below the best baseline's, "
+                f"{best} {baselines[best]:.3f}"
+            )
     if gates.max_mase is not None and network > gates.max_mase:
         failures.append(f"{what} MASE {network:.3f} > --max-mase {gates.max_mase:g}")
     return GateResult(tuple(failures))

@@ -171,6 +171,11 @@ def test_backtest_json_and_quality_gate(cli, recent_prices: Path) -> None:
     gate = cli(*args, "--fail-if-worse-than-naive", code=None)
     expected = ExitCode.OK if document["beats_naive"] else ExitCode.QUALITY_GATE
     assert gate.exit_code == expected
+    best_gate = cli(*args, "--fail-if-worse-than-baseline", code=None)
+    expected = ExitCode.OK if document["beats_baselines"] else ExitCode.QUALITY_GATE
+    assert best_gate.exit_code == expected
+    # The mark in front of the verdict means "beats every baseline", not only naive.
+    assert table.splitlines()[-1].startswith("✓" if document["beats_baselines"] else "✗")
     strict = cli(*args, "--max-mase", "0.001", code=ExitCode.QUALITY_GATE)
     assert "backtest MASE" in strict.stderr and "> --max-mase 0.001" in strict.stderr
 

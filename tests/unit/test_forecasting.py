@@ -306,6 +306,21 @@ def test_the_max_mase_gate_and_both_gates_at_once() -> None:
     assert len(both.failures) == 2
 
 
+def test_the_best_baseline_gate_names_the_baseline_that_won() -> None:
+    from nncli.forecasting.gates import check_gates
+    from nncli.forecasting.options import QualityGates
+
+    gates = QualityGates(fail_if_worse_than_baseline=True)
+    seasonal = {**_scores(0.9, 1.0, drift=1.1), "seasonal naive (m=12)": {"mase": 0.7}}
+    result = check_gates(seasonal, gates)
+    assert result.message == (
+        "quality gate failed: backtest MASE 0.900 is not below the best baseline's, "
+        "seasonal naive (m=12) 0.700"
+    )
+    assert check_gates(seasonal, QualityGates(fail_if_worse_than_naive=True)).passed
+    assert check_gates(_scores(0.6, 1.0, drift=0.8), gates).passed
+
+
 def test_gates_pass_when_nothing_can_be_scored_yet() -> None:
     from nncli.forecasting.gates import check_gates
     from nncli.forecasting.options import QualityGates
