@@ -2,7 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+from typing import Any
+
+# Characters a terminal acts on rather than shows: C0 controls (ESC starts colour and
+# title sequences, CR rewinds the line), DEL, C1 controls (0x9b is a one-byte CSI) and the
+# bidirectional overrides that reorder what is shown.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Longer words (a 10,000-character column name) are cut in the middle in messages.
+LONGEST_WORD = 200
+
+
+def printable(text: str, keep: str = "") -> str:
+    """`text` with every control character written as its escape (ESC as \\x1b), except
+    those in `keep` (e.g. "\\n" for text of several lines)."""
+    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else repr(m.group())[1:-1], text)
+
+
+def shorten(text: str, limit: int = LONGEST_WORD) -> str:
+    """`text` cut in the middle past `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 3, limit // 4
+    return f"{text[:head]}…[{len(text)} characters]…{text[-tail:]}"
+
+
+def shorten_words(text: str, limit: int = LONGEST_WORD) -> str:
+    """`text` with every run of non-space characters longer than `limit` cut by `shorten`."""
+    if len(text) <= limit:
+        return text
+    return re.sub(f"\\S{{{limit + 1},}}", lambda m: shorten(m.group(), limit), text)
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value from the data as the user wrote it, quoted: 'TRUE', 3, 0.5 — never a numpy
+    repr such as np.float64(0.5); control characters escaped, long text cut in the middle."""
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str):
+        value = value.item()  # numpy and torch scalars
+    if isinstance(value, str):
+        return repr(shorten(value, limit))
+    return repr(value)
 
 
 class ExitCode(IntEnum):

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
-from nncli.option_presets import automatic_count
-from nncli.options import AtLeast, Check, check_options, option
+from nncli.option_presets import automatic_count, seed_option
+from nncli.options import AtLeast, Check, OneOf, check_options, option
 from nncli.reporting import CollectingReporter, Reporter
 
 if TYPE_CHECKING:
@@ -35,6 +34,27 @@ if TYPE_CHECKING:
 # Fewer rows or windows than this make the importances noisy enough to warn about.
 FEW_SAMPLES = 50
 SERIES_PANEL = "Forecast models"
+# An importance within this many standard deviations (over the shuffles) of 0 is noise: the
+# band of scikit-learn's user guide (mean - 2 std > 0 for a feature that matters).
+NOISE_STDS = 2.0
+# The metrics a table's importance can be measured in: the task each judges, and whether
+# higher is better (the importance is the worsening either way, so bigger = more important).
+TABLE_METRICS: dict[str, tuple[str, bool]] = {
+    "accuracy": ("classification", True),
+    "log_loss": ("classification", False),
+    "roc_auc": ("classification", True),
+    "rmse": ("regression", False),
+    "mae": ("regression", False),
+}
+# What an importance is, by the metric it is measured in (tables' metrics and forecasters').
+IMPORTANCE_TITLES = {
+    "accuracy": "drop in accuracy",
+    "log_loss": "rise in log loss",
+    "roc_auc": "drop in ROC-AUC",
+    "rmse": "rise in RMSE",
+    "mae": "rise in MAE",
+    "scaled_mae": "rise in scaled MAE",
+}
 
 
 def parse_lags(text: str) -> list[int] | None:
@@ -73,7 +93,14 @@ class ExplainOptions:
     repeats: int = option(
         5, help="Shuffles per feature; the table shows their mean and std.", check=AtLeast(1)
     )
-    seed: int = option(0, help="Random seed: same data, seed and options give the same model.")
+    seed: int = seed_option()
+    metric: str | None = option(
+        None,
+        help="Score whose worsening is the importance: accuracy, log_loss or roc_auc for "
+        "classifiers (default log_loss), rmse or mae for regressors (default rmse).",
+        check=OneOf(tuple(TABLE_METRICS)),
+        hidden_default=True,
+    )
     # Forecasters only: the upper lags of the target's lag blocks.
     lag_blocks: list[int] | None = option(
         None,
@@ -105,9 +132,18 @@ class FeatureImportance:
     std: float
     values: list[float]
     lags: list[int] | None = None  # forecasters: [first, last] lag of the shuffled block
-    # Classification only: the rise in log loss, a finer signal than accuracy on small data.
-    log_loss_mean: float | None = None
-    log_loss_std: float | None = None
+
+    @property
+    def noise_band(self) -> float:
+        """Half-width of the band around 0 that holds importances indistinguishable from
+        noise: NOISE_STDS standard deviations over the shuffles."""
+        return NOISE_STDS * self.std
+
+    @property
+    def within_noise(self) -> bool:
+        """True when the importance is not clearly above 0 (with one shuffle there is no
+        spread to measure, so only an importance of 0 or less counts as noise)."""
+        return self.mean <= self.noise_band
 
 
 @dataclass
@@ -141,12 +177,11 @@ def _feature_entry(rank: int, item: FeatureImportance) -> dict[str, Any]:
         "importance_mean": item.mean,
         "importance_std": item.std,
         "importances": item.values,
+        "noise_band": item.noise_band,
+        "within_noise": item.within_noise,
     }
     if item.lags is not None:
         entry["lags"] = item.lags
-    if item.log_loss_mean is not None:
-        entry["log_loss_increase_mean"] = item.log_loss_mean
-        entry["log_loss_increase_std"] = item.log_loss_std
     return entry
 
 
@@ -206,35 +241,28 @@ def summarise(values: list[float]) -> tuple[float, float]:
 
 
 def rank(features: list[FeatureImportance]) -> list[FeatureImportance]:
-    """Most important first; ties in accuracy are common on small tables, and the rise in
-    log loss breaks them."""
-    return sorted(features, key=lambda f: (-f.mean, -(f.log_loss_mean or 0.0), f.feature))
+    """Most important first (ties by name, so the order is reproducible)."""
+    return sorted(features, key=lambda f: (-f.mean, f.feature))
 
 
 def permutation_importances(
     groups: Sequence[FeatureGroup],
     permutations: Sequence[Any],
-    losses: Callable[[], Sequence[float]],
-) -> tuple[list[float], list[FeatureImportance]]:
-    """The unshuffled losses and each group's ranked importance: the rise of each loss when
-    the group is shuffled by each permutation.
+    loss: Callable[[], float],
+) -> tuple[float, list[FeatureImportance]]:
+    """The unshuffled loss and each group's ranked importance: the rise of the loss when the
+    group is shuffled by each permutation.
 
-    `losses` scores the model on its inputs as they are now, as numbers where higher is worse
-    (e.g. [-accuracy, log loss]): the first is the importance; a second one, unless NaN, is
-    the finer log-loss signal of classifiers.
+    `loss` scores the model on its inputs as they are now, as a number where higher is worse
+    (e.g. -accuracy, log loss, RMSE), so a bigger rise is a more important feature.
     """
-    base = list(losses())
+    base = loss()
     features: list[FeatureImportance] = []
     for group in groups:
-        rises: list[list[float]] = [[] for _ in base]
+        rises: list[float] = []
         for order in permutations:
             with block_shuffled(group.array, group.index, order):
-                shuffled = losses()
-            for rise, after, before in zip(rises, shuffled, base, strict=True):
-                rise.append(after - before)
-        mean, std = summarise(rises[0])
-        item = FeatureImportance(group.name, group.kind, mean, std, rises[0], lags=group.lags)
-        if len(rises) > 1 and not math.isnan(base[1]):
-            item.log_loss_mean, item.log_loss_std = summarise(rises[1])
-        features.append(item)
+                rises.append(loss() - base)
+        mean, std = summarise(rises)
+        features.append(FeatureImportance(group.name, group.kind, mean, std, rises, group.lags))
     return base, rank(features)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from nncli.options import AtLeast, option
+from nncli.options import AtLeast, Within, option
 
 MODEL = "Model"
 DATA = "Data"
@@ -30,3 +30,12 @@ gate_option = partial(option, panel=GATES)
 
 # A count the user may set, None meaning "nncli chooses" (the help says how, in "default: ...").
 automatic_count = partial(option, None, check=AtLeast(1), hidden_default=True)
+
+# Seeds go to numpy, torch and scikit-learn, and scikit-learn takes 0..2**32-1 only: every
+# command with --seed refuses the same values in the same words.
+seed_option = partial(
+    option,
+    0,
+    help="Random seed: same data, seed and options give the same model.",
+    check=Within(0, 2**32 - 1, "[]"),
+)

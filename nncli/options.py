@@ -20,6 +20,14 @@ from typing import Any
 from nncli.errors import UsageError
 
 OPTION_KEY = "nncli.option"
+LARGEST_INTEGER = 2**63 - 1  # torch and numpy hold counts and sizes in 64 bits
+
+
+def show_number(number: float) -> str:
+    """A bound as a person writes it: 4294967295, 0.5, 1e-08 (not 4.29497e+09)."""
+    if float(number).is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return f"{number:g}"
 
 
 class Check:
@@ -38,7 +46,7 @@ class AtLeast(Check):
     def problem(self, value: Any) -> str | None:
         if value is None or (isinstance(value, int | float) and value >= self.low):
             return None
-        return f"must be at least {self.low:g}, not {value}"
+        return f"must be at least {show_number(self.low)}, not {value}"
 
 
 @dataclass(frozen=True)
@@ -79,9 +87,8 @@ class Within(Check):
             below = value <= self.high if self.closed[1] == "]" else value < self.high
             if above and below:
                 return None
-        return (
-            f"must be in {self.closed[0]}{self.low:g}, {self.high:g}{self.closed[1]}, not {value}"
-        )
+        low, high = show_number(self.low), show_number(self.high)
+        return f"must be in {self.closed[0]}{low}, {high}{self.closed[1]}, not {value}"
 
 
 @dataclass(frozen=True)
@@ -152,20 +159,38 @@ def declared_fields(options: Any) -> Iterator[tuple[dataclasses.Field[Any], Any]
             yield field, value
 
 
-def check_options(options: Any) -> None:
+def check_options(options: Any, origin: Callable[[str], str | None] | None = None) -> None:
     """Validate every declared option of `options` (and of its nested option dataclasses),
-    then the class's own cross-field rules (`check_combination`), raising a UsageError."""
+    then the class's own cross-field rules (`check_combination`), raising a UsageError.
+
+    Every number must be finite and every integer fit in 64 bits, whatever the declaration
+    says. `origin(flag)` names where a value came from when the flag did not give it (an
+    NNCLI_* variable, a config file's key); the error then blames that.
+    """
     for field, value in declared_fields(options):
         spec = spec_of(field)
-        if spec is None or spec.check is None:
+        if spec is None:
             continue
-        problem = spec.check.problem(value)
+        problem = number_problem(value)
+        if problem is None and spec.check is not None:
+            problem = spec.check.problem(value)
         if problem is not None:
-            raise UsageError(f"{flag_name(field)} {problem}")
+            flag = flag_name(field)
+            where = origin(flag) if origin is not None else None
+            raise UsageError(f"{where}: {flag} {problem}" if where else f"{flag} {problem}")
     for part in _option_objects(options):
         combination = getattr(part, "check_combination", None)
         if combination is not None:
             combination()
+
+
+def number_problem(value: Any) -> str | None:
+    """What is wrong with a number no option can take (nan, inf, beyond 64 bits), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    if isinstance(value, int) and not -LARGEST_INTEGER <= value <= LARGEST_INTEGER:
+        return f"must be at most {LARGEST_INTEGER} (2**63-1), not {value}"
+    return None
 
 
 def _option_objects(options: Any) -> Iterator[Any]:

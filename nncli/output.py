@@ -18,6 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nncli.errors import printable, shorten, shorten_words
+
+
+def for_terminal(message: str) -> str:
+    """A one-line message as it may reach a terminal: control characters from the data (a
+    column named with ESC sequences or a CR) escaped, overlong words cut in the middle."""
+    return shorten_words(printable(message, keep="\t"))
+
 
 def _jsonable(value: Any) -> Any:
     """Turn numpy scalars, NaN and paths into plain JSON values (NaN becomes null)."""
@@ -71,20 +79,28 @@ class Ui:
     def info(self, message: str) -> None:
         """A note for people on stderr (silenced by --quiet)."""
         if not self.quiet:
-            self.err.print(self._stamp(message), markup=False, highlight=False, soft_wrap=True)
+            self.err.print(
+                self._stamp(for_terminal(message)), markup=False, highlight=False, soft_wrap=True
+            )
 
     def warn(self, message: str) -> None:
         """A warning on stderr; also kept for the JSON document."""
         self.warnings.append(message)
         if not self.quiet:
             self.err.print(
-                self._stamp(f"warning: {message}"), style="yellow", markup=False, highlight=False
+                self._stamp(f"warning: {for_terminal(message)}"),
+                style="yellow",
+                markup=False,
+                highlight=False,
             )
 
     def error(self, message: str) -> None:
         """The one error line; printed even with --quiet."""
         self.err.print(
-            self._stamp(f"error: {message}"), style="bold red", markup=False, highlight=False
+            self._stamp(f"error: {for_terminal(message)}"),
+            style="bold red",
+            markup=False,
+            highlight=False,
         )
 
     def emit_json(self, document: Mapping[str, Any]) -> None:
@@ -95,14 +111,16 @@ class Ui:
         sys.stdout.flush()
 
     def print(self, renderable: Any) -> None:
-        """A table or text the user asked for, on stdout."""
+        """A table or text the user asked for, on stdout (text: control characters escaped)."""
+        if isinstance(renderable, str):
+            renderable = printable(renderable, keep="\n\t")
         self.out.print(renderable, soft_wrap=isinstance(renderable, str))
 
     @contextmanager
     def status(self, message: str) -> Iterator[None]:
         """A spinner on a TTY; a single note otherwise."""
         if self.interactive:
-            with self.err.status(message):
+            with self.err.status(Text(for_terminal(message))):
                 yield
         else:
             self.info(message)
@@ -120,19 +138,27 @@ def make_table(
     """A plain Rich table; columns from index `numeric_from` on are right-aligned.
 
     Every string is plain `Text`: titles and cells hold data (column names, paths, labels),
-    and a column named '[/b]' or ':smile:' must print as written, not as Rich markup.
+    and a column named '[/b]' or ':smile:' must print as written, not as Rich markup; their
+    control characters are escaped and overlong cells cut (`cell_text`).
     """
     table = Table(
-        title=None if title is None else Text(title),
-        caption=None if caption is None else Text(caption),
+        title=None if title is None else Text(for_terminal(title)),
+        caption=None if caption is None else Text(for_terminal(caption)),
         title_justify="left",
         caption_justify="left",
     )
     for index, name in enumerate(columns):
-        table.add_column(Text(name), justify="right" if index >= numeric_from else "left")
+        table.add_column(
+            Text(cell_text(name)), justify="right" if index >= numeric_from else "left"
+        )
     for row in rows:
-        table.add_row(*(Text(format_cell(cell)) for cell in row))
+        table.add_row(*(Text(cell_text(format_cell(cell))) for cell in row))
     return table
+
+
+def cell_text(text: str, limit: int = 120) -> str:
+    """A table cell's text: control characters (a newline too) escaped, cut past `limit`."""
+    return shorten(printable(text), limit)
 
 
 def format_cell(value: Any) -> str:

@@ -50,18 +50,48 @@ Target = dict[str, Any]
 Metrics = dict[str, Any]
 
 
-def class_indices(labels: pd.Series, classes: list[str]) -> np.ndarray:
-    """Each label's position in `classes`; -1 for a label the model does not know."""
+def class_indices(labels: pd.Series, classes: list[str], path: Path | None = None) -> np.ndarray:
+    """Each label's position in `classes`; -1 for a label the model does not know.
+
+    Labels match as written (`labels_as_written`: 'TRUE', '1.0', ' a', read from `path`).
+    """
+    from nncli.data.loading import labels_as_written
+
+    return written_class_indices(labels_as_written(labels, path), classes)
+
+
+def written_class_indices(written: pd.Series, classes: list[str]) -> np.ndarray:
+    """Each label text's position in `classes` (-1: unknown). A label that matches no class
+    exactly matches the class spelling the same value (`label_key`: 'TRUE' and 'true', '1.0'
+    and '1', ' a' and 'a'), as models trained before labels kept their spelling stored them.
+    """
     import numpy as np
     import pandas as pd
 
-    from nncli.data.preprocessing import category_strings
+    indices = pd.Index(classes, dtype=object).get_indexer(written.astype(object))
+    unmatched = (indices < 0) & written.notna().to_numpy()
+    keys = [label_key(label) for label in classes]
+    if unmatched.any() and len(set(keys)) == len(keys):
+        spelled = written[unmatched].astype(str)
+        distinct = pd.unique(spelled)  # the key of each distinct spelling, not of each row
+        loose = pd.Index(keys, dtype=object).get_indexer([label_key(text) for text in distinct])
+        indices[unmatched] = pd.Series(loose, index=distinct).loc[spelled].to_numpy()
+    return np.asarray(indices, dtype=np.int64)
 
-    return (
-        pd.Index(classes, dtype=object)
-        .get_indexer(category_strings(labels).astype(object))
-        .astype(np.int64)
-    )
+
+def label_key(label: str) -> str:
+    """A label's value whatever its spelling: '1.0', '1' and ' 1' give '1'; 'TRUE' gives
+    'true'; other text loses its surrounding spaces."""
+    text = label.strip()
+    if text.lower() in {"true", "false"}:
+        return text.lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if number.is_integer() and abs(number) < 2**63:
+        return str(int(number))
+    return repr(number)
 
 
 def label_sort_key(label: str) -> tuple[int, float, str]:
@@ -194,24 +224,28 @@ class ClassificationTask(Task):
     metric_columns = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 
     def read_target(self, labels: pd.Series, path: Path, column: str) -> tuple[np.ndarray, Target]:
-        from nncli.data.preprocessing import category_strings
+        from nncli.data.loading import labels_as_written
 
-        classes = sorted(category_strings(labels).unique().tolist(), key=label_sort_key)
+        # As written: 'TRUE', '1.0', '007' and ' a' are predicted back spelled so.
+        written = labels_as_written(labels, path)
+        classes = sorted(written.dropna().unique().tolist(), key=label_sort_key)
         if len(classes) < 2:
             raise DataError(
                 f"{path}: target {column!r} has a single class ({classes[0]!r})",
                 hint="classification needs at least two classes",
             )
-        return class_indices(labels, classes), {"name": column, "classes": classes}
+        return written_class_indices(written, classes), {"name": column, "classes": classes}
 
     def truth(self, labels: pd.Series, target: Target, path: Path) -> np.ndarray:
-        return class_indices(labels, list(target["classes"]))
+        return class_indices(labels, list(target["classes"]), path)
 
     def unknown(self, truth: np.ndarray) -> np.ndarray:
         return truth < 0
 
     def stratify_by(self, labels: pd.Series) -> pd.Series | None:
-        return labels.astype(str)
+        from nncli.data.loading import labels_as_written
+
+        return labels_as_written(labels).astype(str)
 
     def n_outputs(self, target: Target) -> int:
         return len(target["classes"])

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from nncli import __version__
-from nncli.cli.options import HelpGroup
-from nncli.errors import ExitCode
+from nncli.cli.options import HelpGroup, usage_message
+from nncli.errors import ExitCode, NncliError
 
 
 class NncliGroup(HelpGroup):
@@ -38,6 +38,9 @@ class NncliGroup(HelpGroup):
         except typer.Abort:
             sys.stderr.write("error: interrupted\n")
             code = ExitCode.INTERRUPTED
+        except NncliError as exc:  # from an option callback, e.g. a bad --config file
+            sys.stderr.write(f"error: {exc.one_line()}\n")
+            code = exc.exit_code
         except Exception as exc:
             if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
                 # Outside any command (e.g. in an option callback): still one line.
@@ -50,7 +53,7 @@ class NncliGroup(HelpGroup):
             else:  # a Click usage error: bad option, missing argument, bad value
                 context = getattr(exc, "ctx", None)
                 where = context.command_path if context is not None else "nncli"
-                message = " ".join(exc.format_message().split())
+                message = usage_message(exc)
                 sys.stderr.write(f"error: {message} (see '{where} --help')\n")
                 code = exc.exit_code
         if standalone_mode:

@@ -5,15 +5,10 @@ from __future__ import annotations
 import typer
 
 from nncli.cli.options import DataArg, ModelArg, command
-from nncli.explain import ExplainOptions, ExplainReport
+from nncli.explain import IMPORTANCE_TITLES, ExplainOptions, ExplainReport, FeatureImportance
 from nncli.output import Ui, format_cell, make_table
 
 BAR_WIDTH = 12
-METRIC_TITLES = {
-    "accuracy": "drop in accuracy",
-    "rmse": "rise in RMSE",
-    "scaled_mae": "rise in scaled MAE",
-}
 
 
 def explain(ui: Ui, model: ModelArg, data: DataArg, options: ExplainOptions) -> None:
@@ -21,6 +16,7 @@ def explain(ui: Ui, model: ModelArg, data: DataArg, options: ExplainOptions) -> 
 
     Examples:
       nncli explain penguins.nncli sample_data/penguins.csv
+      nncli explain penguins.nncli sample_data/penguins.csv --metric accuracy --repeats 10
     """
     from nncli.api import explain_model
 
@@ -39,35 +35,27 @@ def _number(value: float | None) -> str:
     return format_cell(value)
 
 
-def _bar(value: float, largest: float) -> str:
-    """A bar proportional to the importance; nothing for zero or negative ones."""
-    if largest <= 0 or value <= 0:
-        return ""
-    eighths = round(BAR_WIDTH * 8 * value / largest)
+def _bar(item: FeatureImportance, largest: float) -> str:
+    """A bar proportional to the importance; '(noise)' for one within its noise band."""
+    if item.within_noise or largest <= 0:
+        return "(noise)" if item.within_noise else ""
+    eighths = round(BAR_WIDTH * 8 * item.mean / largest)
     full, rest = divmod(eighths, 8)
     return "█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])
 
 
 def _render(ui: Ui, report: ExplainReport) -> None:
-    # Classifiers also report the rise in log loss, a finer signal than accuracy.
-    with_log_loss = "log_loss" in report.baseline
-    columns = ["#", "feature", "importance", "± std"]
-    if with_log_loss:
-        columns.append("log loss +")
-    columns.append("")
+    columns = ["#", "feature", "importance", "± std", ""]
     # Bars are relative to the largest importance, but never to one under 1% of the
     # unshuffled score: a model that uses nothing must not show a full bar for noise.
     reference = abs(report.baseline.get(report.metric, 0.0))
     largest = max([0.01 * reference, *(item.mean for item in report.features)])
-    rows = []
-    for rank, item in enumerate(report.features, start=1):
-        row: list[object] = [rank, item.feature, _number(item.mean), _number(item.std)]
-        if with_log_loss:
-            row.append(_number(item.log_loss_mean))
-        row.append(_bar(item.mean, largest))
-        rows.append(row)
+    rows = [
+        [rank, item.feature, _number(item.mean), _number(item.std), _bar(item, largest)]
+        for rank, item in enumerate(report.features, start=1)
+    ]
     # Short: Rich wraps a title at the table's width; the counts are in the note below.
-    title = f"permutation importance: {METRIC_TITLES.get(report.metric, report.metric)}"
+    title = f"permutation importance: {IMPORTANCE_TITLES.get(report.metric, report.metric)}"
     table = make_table(title, columns, rows, numeric_from=2)
     table.columns[0].justify = "right"
     table.columns[-1].justify = "left"
@@ -80,7 +68,7 @@ def _render(ui: Ui, report: ExplainReport) -> None:
     ui.print(
         f"unshuffled: {baseline}. {report.description[0].upper()}{report.description[1:]}. "
         "Near 0: the model does not use the feature here, or a correlated feature carries the "
-        "same information; below 0: noise."
+        "same information; (noise): not clearly above 0 (more --repeats narrow the band)."
     )
 
 

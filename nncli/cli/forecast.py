@@ -10,7 +10,12 @@ import typer
 from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, HelpGroup, command
 from nncli.data.loading import CsvOptions
-from nncli.forecasting.options import BacktestOptions, ForecastOptions, Freshness, QualityGates
+from nncli.forecasting.options import (
+    BacktestOptions,
+    ForecastOptions,
+    PredictFreshness,
+    QualityGates,
+)
 from nncli.output import Ui, make_table
 
 if TYPE_CHECKING:
@@ -140,7 +145,7 @@ def render_backtest(ui: Ui, report: BacktestReport, options: ForecastOptions) ->
     ]
     columns = ["series", arch, "naive", "drift", "coverage"]
     ui.print(make_table("per series (MASE)", columns, rows))
-    ui.print(("✓ " if report.beats_naive else "✗ ") + report.verdict)
+    ui.print(("✓ " if report.beats_baselines else "✗ ") + report.verdict)
 
 
 def _mase(scores: dict[str, dict[str, Any]], *names: str) -> list[Any]:
@@ -155,7 +160,7 @@ def predict(
         typer.Argument(help="Model file written by 'nncli forecast train'.", show_default=False),
     ],
     data: DataArg,
-    freshness: Freshness,
+    freshness: PredictFreshness,
     csv: CsvOptions,
     output: Annotated[
         Path | None,

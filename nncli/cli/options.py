@@ -16,83 +16,71 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import tomllib
+import os
+import shlex
 import typing
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from nncli.config import read_config
+from nncli.errors import UsageError
 from nncli.options import OptionSpec, check_options, flag_name, spec_of
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
 
-def _path_parameters(ctx: typer.Context) -> set[str]:
-    """Names of the command's parameters annotated as paths (read from its signature)."""
-    import typing
-
-    callback = ctx.command.callback
-    if callback is None:
-        return set()
-    hints = typing.get_type_hints(callback)
-    return {name for name, hint in hints.items() if Path in typing.get_args(hint) or hint is Path}
-
-
-def _config_value(param: Any, value: Any, base: Path, is_path: bool) -> Any:
-    if isinstance(value, list) and not getattr(param, "multiple", False):
-        return ",".join(str(item) for item in value)
-    if is_path and isinstance(value, str) and value:
-        candidate = Path(value).expanduser()
-        return str(candidate if candidate.is_absolute() else base / candidate)
-    return value
-
-
 def load_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
-    """Read the TOML file and make its values this command's defaults.
-
-    Top-level keys apply to every command that has such an option; a table named after the
-    command (``[train]``, ``[forecast.train]``) applies to that command only and may hold
-    only that command's options. Relative paths are taken relative to the config file.
-    """
+    """Make the TOML file's values this command's defaults, checked (see `nncli.config`)."""
     if value is None or ctx.resilient_parsing:
         return value
-    try:
-        data = tomllib.loads(value.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise typer.BadParameter(f"{value}: no such config file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise typer.BadParameter(f"{value}: cannot read the config file ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise typer.BadParameter(f"{value}: invalid TOML ({exc})") from exc
-    params = {p.name: p for p in ctx.command.params if p.name}
-    section: Any = data
-    for part in ctx.command_path.split()[1:]:
-        section = section.get(part, {}) if isinstance(section, dict) else {}
-    if not isinstance(section, dict):
-        raise typer.BadParameter(f"{value}: [{ctx.command_path}] must be a table")
-    base = value.resolve().parent
-    paths = _path_parameters(ctx)
-    defaults: dict[str, Any] = {}
-    for key, item in data.items():
-        name = key.replace("-", "_")
-        if not isinstance(item, dict) and name in params and name != "config":
-            defaults[name] = _config_value(params[name], item, base, name in paths)
-    for key, item in section.items():
-        name = key.replace("-", "_")
-        if isinstance(item, dict):
-            continue  # a nested command's table
-        if name not in params or name == "config":
-            known = ", ".join(sorted(n.replace("_", "-") for n in params if n != "config"))
-            raise typer.BadParameter(
-                f"{value}: unknown option {key!r} for '{ctx.command_path}' (known: {known})"
-            )
-        defaults[name] = _config_value(params[name], item, base, name in paths)
-    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    hints = typing.get_type_hints(ctx.command.callback) if ctx.command.callback else {}
+    annotations = {name: hints[name] for name in _option_names(ctx.command)}
+    commands = dict(_commands(ctx.find_root().command, ()))
+    found = read_config(value, tuple(ctx.command_path.split()[1:]), annotations, commands)
+    ctx.default_map = {**(ctx.default_map or {}), **found.values}
+    ctx.meta["nncli.config_origins"] = found.origins  # option name -> the file's key
     return value
+
+
+def _option_names(command: Any) -> list[str]:
+    return [p.name for p in command.params if p.name and p.name not in ("config", "ctx")]
+
+
+def _commands(group: Any, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list[str]]]:
+    for name, sub in getattr(group, "commands", {}).items():
+        if hasattr(sub, "commands"):
+            yield from _commands(sub, (*prefix, name))
+        else:
+            yield (*prefix, name), _option_names(sub)
+
+
+def value_origin(ctx: Any, name: str) -> str | None:
+    """Where the value of option `name` (or flag) came from, if not the command line:
+    `NNCLI_EPOCHS=abc` or the config file's key, for errors to blame; else None."""
+    name = name.removeprefix("--").replace("-", "_")
+    source = ctx.get_parameter_source(name)
+    if source is not None and source.name == "ENVIRONMENT":
+        envvar = next((p.envvar for p in ctx.command.params if p.name == name), None)
+        return f"{envvar}={shlex.quote(os.environ.get(str(envvar), ''))}"
+    if source is not None and source.name == "DEFAULT_MAP":
+        return ctx.meta.get("nncli.config_origins", {}).get(name)
+    return None
+
+
+def usage_message(exc: Any) -> str:
+    """A Click usage error on one line, blaming the flag, NNCLI_* variable or config key
+    that gave the bad value (Click names the variable even when the flag gave it)."""
+    ctx, param, origin = vars(exc).get("ctx"), vars(exc).get("param"), None
+    source = ctx.get_parameter_source(param.name) if ctx and param and param.name else None
+    if source is not None and source.name != "DEFAULT" and param.param_type_name == "option":
+        exc.param_hint, origin = f"'{param.opts[0]}'", value_origin(ctx, param.name)
+    message = exc.format_message()
+    return " ".join((f"{origin}: {message}" if origin else message).split())
 
 
 OUTPUT = "Output"
@@ -225,7 +213,11 @@ def _read_value(name: str, spec: OptionSpec, values: dict[str, Any]) -> Any:
     if spec.repeatable:
         return list(value or [])
     if spec.parse is not None and isinstance(value, str):
-        return spec.parse(value)
+        try:
+            return spec.parse(value)
+        except UsageError as exc:  # blame NNCLI_X=... or the config file, if they gave it
+            origin = value_origin(values["ctx"], name)
+            raise (UsageError(f"{origin}: {exc.message}", exc.hint) if origin else exc) from None
     return value
 
 
@@ -320,14 +312,16 @@ def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT],
         def run(**values: Any) -> Any:
             with command_session(values["json"], values["quiet"], values["debug"]) as ui:
                 arguments = {key: build(values) for key, build in builders.items()}
+                origin = functools.partial(value_origin, values["ctx"])
                 for value in arguments.values():
                     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                        check_options(value)
+                        check_options(value, origin)
                 if wants_ui:
                     arguments["ui"] = ui
                 return function(**arguments)
 
-        signature = inspect.Signature([help_ready(p) for p in parameters.values()])
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        signature = inspect.Signature([*map(help_ready, parameters.values()), context])
         run.__signature__ = signature  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
         del run.__wrapped__  # Typer must read the new signature, not the function's

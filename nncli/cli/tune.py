@@ -108,7 +108,7 @@ def _search_and_report(
         f"study {job.study_name!r} in {redact(job.storage_url)}: {job.trials} trial(s) in total, "
         f"{search.workers} worker(s)"
     )
-    report = run_search(job, search.workers, None if ui.quiet else ui.info)
+    report = run_search(job, search.workers, None if ui.quiet else ui.info, ui.warn)
     refit = None
     if search.save_best is not None:
         trial = report.best["number"] if report.best else "?"
@@ -189,7 +189,7 @@ def study_list(ui: Ui, where: StudyStorage, fmt: FormatOpt = "table") -> None:
 
     _check_format(fmt)
     url = where.url()
-    rows = list_studies(url)
+    rows = list_studies(url, ui.warn)
     if ui.json_mode or fmt == "json":
         ui.emit_json({"ok": True, "storage": redact(url), "studies": rows})
     else:
@@ -208,7 +208,7 @@ def study_show(ui: Ui, name: StudyArg, where: StudyStorage, fmt: FormatOpt = "ta
 
     _check_format(fmt)
     url = where.url()
-    report = summarize(load_study(name, url), url)
+    report = summarize(load_study(name, url, ui.warn), url)
     if ui.json_mode or fmt == "json":
         ui.emit_json({"ok": True, **report.to_dict()})
     elif fmt == "csv":
@@ -232,7 +232,7 @@ def study_best(ui: Ui, name: StudyArg, where: StudyStorage) -> None:
     from nncli.tuning.studies import load_study
 
     url = where.url()
-    best = summarize(load_study(name, url), url).best
+    best = summarize(load_study(name, url, ui.warn), url).best
     if best is None:
         raise UsageError(f"study {name!r} has no complete trial yet")
     if ui.json_mode:
@@ -285,7 +285,7 @@ def study_export(
         chosen = fmt or ("json" if ui.json_mode else "csv")
         if ui.json_mode and chosen != "json":
             raise UsageError("--json prints the trials as JSON: drop --format or pass --output")
-    text, count = export_trials(name, where.url(), chosen)
+    text, count = export_trials(name, where.url(), chosen, ui.warn)
     if output is None:
         sys.stdout.write(text)
         return

@@ -7,9 +7,10 @@ import csv
 import gzip
 import io
 import lzma
+import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +152,7 @@ def _open_text_head(
     try:
         with opener(path, "rb") if opener is not None else path.open("rb") as handle:
             raw = handle.read(size)
-            while b"\n" not in raw and len(raw) < _MAX_HEADER_LINE:
+            while not _header_complete(raw) and len(raw) < _MAX_HEADER_LINE:
                 more = handle.read(size)
                 if not more:
                     break
@@ -169,8 +170,24 @@ def _open_text_head(
         ) from exc
 
 
+def _header_complete(raw: bytes) -> bool:
+    """Whether `raw` holds the whole header record: a line end outside quotes (a quoted
+    name may hold a line break, and a wide header may run past the first read)."""
+    quotes = start = 0
+    for end in re.finditer(rb"[\r\n]", raw):
+        quotes += raw.count(b'"', start, end.start())
+        if quotes % 2 == 0:
+            return True
+        start = end.start()
+    return False
+
+
 def _header_fields(head: str, sep: str) -> list[str]:
-    first_line = next(csv.reader(io.StringIO(head), delimiter=sep), [])
+    # newline="": a bare '\r' ends the line, as it does for pandas' parser.
+    try:
+        first_line = next(csv.reader(io.StringIO(head, newline=""), delimiter=sep), [])
+    except csv.Error:  # e.g. a NUL byte or an unclosed quote: pandas names the problem
+        return []
     return [field.strip() for field in first_line]
 
 
@@ -229,20 +246,149 @@ def read_csv(
         "decimal": options.decimal or ".",
         "thousands": options.thousands,
     }
+    stamp = file_stamp(path)
     frame = _parse(path, arguments, dtype, options.encoding)
     skip = set(dtype or ())
     frame = _missing_words_in_numeric_columns(path, frame, arguments, options, skip)
     frame.columns = [str(name).strip() for name in frame.columns]
     if options.decimal is None and options.thousands is None:
         refuse_locale_numbers(path, frame, skip)
+    columns = tuple(str(name) for name in frame.columns)
+    _RECENT_SOURCES.insert(0, CsvSource(path, arguments, columns, len(frame), stamp))
+    del _RECENT_SOURCES[_REMEMBERED_SOURCES:]
     return frame
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(size, modification time in ns): a file whose stamp changed is not the one read."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+@dataclass(frozen=True, eq=False)
+class CsvSource:
+    """What `read_csv` read: enough to read one column again as the text the file holds
+    (pandas reads 'TRUE' as True, '1.0' as 1.0 and '007' as 7)."""
+
+    path: Path
+    arguments: dict[str, Any]
+    columns: tuple[str, ...]
+    rows: int
+    stamp: tuple[int, int]
+    # Columns read again, by position: one re-read however often the labels are asked for.
+    written: dict[int, pd.Series] = field(default_factory=dict, repr=False)
+
+    def column_text(self, name: str) -> pd.Series | None:
+        """Column `name` of every row as text (missing cells NaN); None if the file changed."""
+        import pandas as pd
+
+        if name not in self.columns:
+            return None
+        position = self.columns.index(name)
+        if position not in self.written:
+            arguments = {**self.arguments, "usecols": [position], "dtype": str}
+            try:
+                if file_stamp(self.path) != self.stamp:
+                    return None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    column = pd.read_csv(self.path, **arguments).iloc[:, 0]
+            except (OSError, EOFError, ValueError, pd.errors.ParserError):
+                return None
+            if len(column) != self.rows:
+                return None
+            self.written[position] = column.astype(object)
+        return self.written[position]
+
+
+# The last few files read, newest first. Not in `frame.attrs`: pandas deep-copies attrs into
+# every derived frame and column, which cost a 10,000-column table a quarter second per pass.
+_REMEMBERED_SOURCES = 4
+_RECENT_SOURCES: list[CsvSource] = []
+
+
+def _is_text(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return len(series) == 0 or pd.api.types.infer_dtype(series, skipna=True) in {"string", "empty"}
+
+
+def _agrees(parsed: pd.Series, text: pd.Series, arguments: dict[str, Any]) -> bool:
+    """Whether each cell of `text` spells the value pandas parsed beside it (so the column
+    read again lines up with the rows read first)."""
+    import numpy as np
+    import pandas as pd
+
+    cells = text.astype(str).str.strip()
+    if pd.api.types.is_bool_dtype(parsed):
+        return bool((cells.str.lower() == parsed.map(str).str.lower()).all())
+    if not pd.api.types.is_numeric_dtype(parsed):
+        return True  # a column of mixed types (numbers in one chunk, text in another)
+    if arguments.get("thousands"):
+        cells = cells.str.replace(arguments["thousands"], "", regex=False)
+    cells = cells.str.replace(arguments.get("decimal") or ".", ".", regex=False)
+    numbers = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64)
+    return bool(np.allclose(numbers, parsed.to_numpy(np.float64), rtol=1e-12, equal_nan=True))
+
+
+def _spellings(parsed: pd.Series, text: pd.Series, arguments: dict[str, Any]) -> pd.Series | None:
+    """`text` with one spelling for each parsed value: '1' and '1.0' (or 'TRUE' and 'True')
+    are one class, written as its most frequent spelling (the first in order on ties).
+    None when the text does not spell the parsed values (the rows do not line up)."""
+    import pandas as pd
+
+    # The distinct (value, spelling) pairs: a few for labels, however many rows there are.
+    pairs = pd.DataFrame({"value": parsed.to_numpy(), "text": text.to_numpy()})
+    counts = pairs.value_counts(sort=False).reset_index(name="rows")
+    if not _agrees(counts["value"], counts["text"], arguments):
+        return None
+    if not counts["value"].duplicated().any():
+        return text
+    counts = counts.sort_values(["rows", "text"], ascending=[False, True], kind="stable")
+    spelling = counts.drop_duplicates("value").set_index("value")["text"]
+    return pd.Series(parsed.map(spelling).to_numpy(), index=text.index, dtype=object)
+
+
+def labels_as_written(labels: pd.Series, path: Path | None = None) -> pd.Series:
+    """Each present cell of a label column as the text its file holds ('TRUE', '1.0', '007',
+    ' a'), missing cells as None.
+
+    Text columns hold that text already. A column pandas parsed as numbers or booleans is
+    read again as text from the file `read_csv` read it from (`path`, or the latest file
+    with such a column), if that file is unchanged and the text spells every parsed value;
+    otherwise its values are spelled by `category_strings` (3.0 as '3', True as 'true').
+    """
+    from nncli.data.preprocessing import category_strings
+
+    present = labels.notna()
+    if _is_text(labels):
+        return labels.astype(object).where(present, None)
+    for source in list(_RECENT_SOURCES):
+        if path is not None and source.path != path:
+            continue
+        column = source.column_text(str(labels.name))
+        if column is not None and labels.index.isin(column.index).all():
+            text = column.reindex(labels.index)[present]
+            spelled = (
+                _spellings(labels[present], text, source.arguments) if text.notna().all() else None
+            )
+            if spelled is not None:
+                return spelled.reindex(labels.index).where(present, None)
+    return category_strings(labels)
 
 
 def _check_header(path: Path, head: str, sep: str) -> None:
     """Refuse duplicated column names, and a header the separator did not split."""
     header = _header_fields(head, sep)
+    if header and not any(header):
+        raise DataError(
+            f"{path}: the header line names no column (its {len(header)} field(s) are empty)",
+            hint="the first line must hold the column names",
+        )
     seen: set[str] = set()
-    duplicates = sorted({name for name in header if name in seen or seen.add(name)})  # type: ignore[func-returns-value]
+    # Empty names are not duplicates: pandas reads them as 'Unnamed: 3' (an index column).
+    named = [name for name in header if name]
+    duplicates = sorted({name for name in named if name in seen or seen.add(name)})  # type: ignore[func-returns-value]
     if duplicates:
         raise DataError(
             f"{path}: duplicated column name(s) {', '.join(map(repr, duplicates))}",
@@ -270,7 +416,7 @@ def _parse(
     except pd.errors.ParserError as exc:
         detail = " ".join(str(exc).split()).removeprefix("Error tokenizing data. C error: ")
         raise DataError(
-            f"{path}: malformed CSV ({detail})",
+            f"{path}: malformed CSV: {_parser_problem(path, arguments, detail)}",
             hint="every row needs as many fields as the header; quote fields that contain the separator",
         ) from exc
     except UnicodeDecodeError as exc:
@@ -280,6 +426,49 @@ def _parse(
         ) from exc
     except (OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the CSV ({' '.join(str(exc).split())})") from exc
+
+
+_TOO_MANY_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _parser_problem(path: Path, arguments: dict[str, Any], detail: str) -> str:
+    """pandas' parser message told with the data row and the file's line, not its record."""
+    found = _TOO_MANY_FIELDS.search(detail)
+    if found is not None:
+        expected, record, saw = (int(group) for group in found.groups())
+        where = _locate_record(path, arguments, record)
+        if where is not None:
+            return f"data row {where[0]} (line {where[1]}) has {saw} fields, the header {expected}"
+    found = _OPEN_QUOTE.search(detail)
+    if found is not None:
+        where = _locate_record(path, arguments, int(found.group(1)) + 1)
+        if where is not None:
+            return f"a quote opened in data row {where[0]} (line {where[1]}) is never closed"
+    return detail
+
+
+def _locate_record(path: Path, arguments: dict[str, Any], record: int) -> tuple[int, int] | None:
+    """(data row, file line) where pandas' `record` starts (1-based; the header and blank
+    lines count as records, line breaks inside quoted fields do not), or None."""
+    opener = _OPENERS.get(arguments.get("compression") or "")
+    try:
+        with (
+            opener(path, "rt", encoding=arguments["encoding"], newline="")
+            if opener is not None
+            else path.open(encoding=arguments["encoding"], newline="")
+        ) as handle:
+            reader = csv.reader(handle, delimiter=arguments["sep"])
+            data_rows, line = -1, 1  # the header is data row 0
+            for number, fields in enumerate(reader, start=1):
+                if fields:
+                    data_rows += 1
+                if number == record:
+                    return max(data_rows, 1), line
+                line = reader.line_num + 1
+    except (OSError, EOFError, ValueError, csv.Error, lzma.LZMAError):
+        return None
+    return None
 
 
 def _missing_words_in_numeric_columns(

@@ -268,7 +268,9 @@ def summarize_target(
         choice = TaskChoice(task, f"--task {task} given")
     summary = TargetSummary(name=name, task=choice, missing=int(series.isna().sum()))
     if choice.task == "classification":
-        counts = non_null.astype(str).value_counts()
+        from nncli.data.loading import labels_as_written
+
+        counts = labels_as_written(non_null, path).value_counts()
         summary.classes = {str(label): int(count) for label, count in counts.items()}
     else:
         import pandas as pd

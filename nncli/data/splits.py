@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nncli.errors import DataError, UsageError
+from nncli.errors import DataError, UsageError, shown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,9 +72,12 @@ def split_by_column(frame: pd.DataFrame, split_col: str, where: str) -> Split:
     positions = np.arange(len(frame))
     parts = frame[split_col].astype(str).str.strip().str.lower().map(_SPLIT_LABELS)
     if parts.isna().any():
-        bad = frame[split_col][parts.isna()].iloc[0]
+        position = int(np.flatnonzero(parts.isna().to_numpy())[0])
+        label = frame.index[position]  # the file's row when rows were left out
+        row = int(label) + 1 if isinstance(label, int | np.integer) else position + 1
         raise DataError(
-            f"{where}split column {split_col!r} holds {bad!r}",
+            f"{where}split column {split_col!r} holds {shown(frame[split_col].iloc[position])} "
+            f"at data row {row} (line {row + 1})",
             hint="use train, valid or test in every row",
         )
     picked = {name: positions[(parts == name).to_numpy()] for name in ("train", "valid", "test")}
@@ -101,7 +104,7 @@ def time_order(frame: pd.DataFrame, time_col: str | None, where: str) -> np.ndar
         row = int(label) + 1 if pd.api.types.is_integer(label) else position + 1
         raise DataError(
             f"{where}time column {time_col!r} has missing or unparseable values "
-            f"(first: {frame[time_col].iloc[position]!r} at data row {row})",
+            f"(first: {shown(frame[time_col].iloc[position])} at data row {row} (line {row + 1}))",
             hint="use one date format, e.g. 2024-01-31, and fill every cell",
         )
     return np.argsort(stamps.to_numpy(), kind="stable")
@@ -146,7 +149,7 @@ def split_shuffled(
         if counts.min() < 3:
             rare = counts.idxmin()
             raise DataError(
-                f"{where}class {rare!r} has only {counts.min()} row(s); a stratified split needs at least 3 "
+                f"{where}class {shown(rare)} has only {counts.min()} row(s); a stratified split needs at least 3 "
                 "per class",
                 hint="add rows, drop that class, or use --split random",
             )

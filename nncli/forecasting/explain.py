@@ -66,20 +66,22 @@ def explain_forecast(
     from nncli.training.loop import predict_batches
 
     options, reporter = checked(options, reporter)
+    if options.metric is not None:
+        reporter.warn("--metric applies to table models only; forecasters use scaled MAE")
     windows, targets = _newest_windows(model, data, options, reporter)
     count = int(windows.shape[0])
     if count < FEW_SAMPLES:
         reporter.warn(f"only {count} windows: the importances will be noisy (see --windows)")
     median = model.quantiles.index(0.5)
 
-    def losses() -> list[float]:
+    def loss() -> float:
         # Sorted like the forecasts nncli prints (quantiles never cross), then the median.
         outputs = predict_batches(model.network, [windows]).sort(dim=-1).values
-        return [float((outputs[:, :, median] - targets).abs().mean())]
+        return float((outputs[:, :, median] - targets).abs().mean())
 
     permutations = [torch.from_numpy(order) for order in draw_permutations(count, options)]
     base, features = permutation_importances(
-        _feature_groups(model, windows, options), permutations, losses
+        _feature_groups(model, windows, options), permutations, loss
     )
     return ExplainReport(
         kind="forecast",
@@ -90,7 +92,7 @@ def explain_forecast(
             f"step std), when a feature's lags are shuffled across the {count} windows at the "
             f"newest origins; mean and std over {options.repeats} shuffles"
         ),
-        baseline={"scaled_mae": base[0]},
+        baseline={"scaled_mae": base},
         samples=count,
         repeats=options.repeats,
         seed=options.seed,

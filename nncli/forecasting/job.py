@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from nncli.forecasting.model import ForecastModel
     from nncli.forecasting.series import Series
 
+NO_MODEL_YET = "no model yet"  # the first run trains; there is nothing to retrain or keep
+
 
 @dataclass
 class JobSummary:
@@ -44,7 +46,8 @@ class JobSummary:
         parts = [f"forecast {self.forecast_rows} row(s) from {self.data_last_timestamp}"]
         parts.append(f"{self.appended_rows} appended to the ledger")
         if self.retrained:
-            parts.append(f"retrained ({self.retrain_reason})")
+            verb = "trained" if self.retrain_reason == NO_MODEL_YET else "retrained"
+            parts.append(f"{verb} ({self.retrain_reason})")
         elif self.kept_previous_model:
             parts.append(f"kept the previous model ({self.retrain_reason})")
         if self.live.get("verdict"):
@@ -82,7 +85,7 @@ def retrain_reason(
     live error."""
     schedule = options.schedule
     if not options.model.exists():
-        return "no model yet"
+        return NO_MODEL_YET
     if schedule.retrain_every_days is not None and state.get("trained_at"):
         age = (now - _naive_utc(state["trained_at"])).total_seconds() / 86400
         if age >= schedule.retrain_every_days:
@@ -179,7 +182,7 @@ def maybe_retrain(
     Returns the new state after a replacement, None when the previous model stays."""
     from nncli.forecasting.train import train_forecast
 
-    reporter.info(f"retraining: {reason}")
+    reporter.info(f"{'training' if reason == NO_MODEL_YET else 'retraining'}: {reason}")
     summary.retrain_reason = reason
     report = train_forecast(panel, options.forecast, reporter=reporter, data_path=options.data)
     comparison = report.comparison
@@ -198,21 +201,24 @@ def maybe_retrain(
         )
         summary.kept_previous_model = True
         return None
-    replace_model(options, report.model)
+    kept = replace_model(options, report.model)
     summary.retrained = True
-    reporter.info(f"saved {options.model} (previous model kept as {options.backup_path.name})")
+    backup = f" (previous model kept as {options.backup_path.name})" if kept else ""
+    reporter.info(f"saved {options.model}{backup}")
     return {"trained_at": now.isoformat(timespec="seconds"), "runs_since_retrain": 0}
 
 
-def replace_model(options: JobOptions, model: ForecastModel) -> None:
+def replace_model(options: JobOptions, model: ForecastModel) -> bool:
     """Save `model` as the job's model, first copying the old one to MODEL.prev (a copy, so a
-    model file exists at every instant)."""
+    model file exists at every instant). Returns whether there was an old one to keep."""
     from nncli.files import atomic_write_bytes
     from nncli.forecasting.model import save_forecast_model
 
-    if options.model.exists():
+    previous = options.model.exists()
+    if previous:
         atomic_write_bytes(options.backup_path, options.model.read_bytes())
     save_forecast_model(options.model, model)
+    return previous
 
 
 def forecast_and_append(

@@ -317,9 +317,7 @@ def build_network(options: ForecastOptions, n_features: int) -> SequenceForecast
     )
     seed_everything(options.training.seed)
     sizes = f"--hidden-size {options.hidden_size} --layers {options.num_layers}"
-    return build_within_memory(
-        lambda: SequenceForecaster(config), sizes, options.training.device
-    )
+    return build_within_memory(lambda: SequenceForecaster(config), sizes, options.training.device)
 
 
 def train_forecaster(

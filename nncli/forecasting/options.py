@@ -11,6 +11,7 @@ Light on purpose: imported when the CLI starts, so no numpy, pandas or torch her
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,11 +58,12 @@ def parse_age(text: str) -> float:
     units = {"h": 1 / 24, "d": 1.0, "w": 7.0}
     text = text.strip().lower()
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        days = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError as exc:
         raise UsageError(f"--max-age {text!r}: use a number of days or e.g. 36h, 3d, 2w") from exc
+    if not math.isfinite(days) or days < 0:  # nan would silently switch the gate off
+        raise UsageError(f"--max-age {text!r}: must be a finite age, zero or more, e.g. 3d")
+    return days
 
 
 @dataclass
@@ -198,6 +200,11 @@ class QualityGates:
     fail_if_worse_than_naive: bool = gate_option(
         False, help="Exit 5 when the network's MASE is not below the naive forecast's."
     )
+    fail_if_worse_than_baseline: bool = gate_option(
+        False,
+        help="Exit 5 when the network's MASE is not below the best baseline's "
+        "(naive, drift, seasonal naive, ETS: whichever scored best).",
+    )
     max_mase: float | None = gate_option(
         None,
         help="Exit 5 when the network's MASE is above this.",
@@ -215,6 +222,7 @@ class Freshness:
         help="Refuse (exit 6) when the newest row is older than this (days, or 36h, 3d, 2w).",
         flag="--max-age",
         parse=parse_age,
+        check=NonNegative(),
         hidden_default=True,
     )
     as_of: datetime | None = option(
@@ -222,6 +230,17 @@ class Freshness:
         help="The 'now' for --max-age and the retrain schedule (default: the current time).",
         hidden_default=True,
     )
+
+
+@dataclass
+class PredictFreshness(Freshness):
+    """`forecast predict`'s freshness: there --as-of serves --max-age only."""
+
+    def check_combination(self) -> None:
+        if self.as_of is not None and self.max_age_days is None:
+            raise UsageError(
+                "--as-of sets 'now' for --max-age only", hint="add --max-age, or leave out --as-of"
+            )
 
 
 @dataclass

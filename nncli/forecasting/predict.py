@@ -36,9 +36,13 @@ def format_timestamp(stamp: pd.Timestamp) -> str:
 
 
 def check_freshness(panel: list[Series], max_age_days: float, now: datetime) -> None:
-    """Refuse input whose newest row is older than allowed (exit code 6)."""
+    """Refuse input whose newest row is older than allowed (exit code 6), judged on the data
+    as of `now`: a row dated after it is refused first (exit code 3)."""
     import pandas as pd
 
+    from nncli.forecasting.series import refuse_future_rows
+
+    refuse_future_rows(panel, now)
     newest = max(s.timestamps[-1] for s in panel)
     age = (pd.Timestamp(now) - newest) / pd.Timedelta(days=1)
     if age > max_age_days:

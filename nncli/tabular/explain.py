@@ -1,17 +1,22 @@
 """Permutation importance of a tabular model: one entry per original input column.
 
-A column is scored by how much the task's primary metric worsens when its values are
-shuffled across the labelled rows (accuracy falls, RMSE rises); classifiers also report the
-rise in log loss, a finer signal on small data. The loop itself is `nncli.explain`'s.
+A column is scored by how much `--metric` worsens when its values are shuffled across the
+labelled rows: log loss (the default for classifiers: it moves with every probability, where
+accuracy only moves when a prediction flips), accuracy or ROC-AUC; RMSE (the default for
+regressors) or MAE. The loop itself is `nncli.explain`'s.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from nncli.errors import DataError, UsageError
 from nncli.explain import (
     FEW_SAMPLES,
+    NOISE_STDS,
+    TABLE_METRICS,
     ExplainOptions,
     ExplainReport,
     FeatureGroup,
@@ -23,12 +28,58 @@ from nncli.explain import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
+
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.reporting import Reporter
     from nncli.tabular.model import TabularModel
+    from nncli.tasks import Task
 
-# How each primary metric reads in the report's one-sentence description.
-METRIC_WORDS = {"accuracy": "accuracy", "rmse": "RMSE ({target} units)"}
+# The metric a table is explained by when --metric is not given.
+DEFAULT_METRICS = {"classification": "log_loss", "regression": "rmse"}
+MODELS = {"classification": "classifier", "regression": "regressor"}
+# How each metric reads in the report's one-sentence description.
+METRIC_WORDS = {
+    "log_loss": "log loss",
+    "roc_auc": "ROC-AUC",
+    "rmse": "RMSE ({target} units)",
+    "mae": "MAE ({target} units)",
+}
+Scorer = Callable[["np.ndarray", "np.ndarray"], float]
+
+
+def explain_metric(metric: str | None, task: str) -> str:
+    """The metric to explain a `task` model by: `metric` when it judges that task, the task's
+    default when None; a metric of the other task is a usage error."""
+    if metric is None:
+        return DEFAULT_METRICS[task]
+    if TABLE_METRICS[metric][0] != task:
+        fitting = [name for name, (judges, _) in TABLE_METRICS.items() if judges == task]
+        raise UsageError(
+            f"--metric {metric} judges {MODELS[TABLE_METRICS[metric][0]]}s, but the model is "
+            f"a {MODELS[task]}",
+            hint=f"use one of {', '.join(fitting)} (default {DEFAULT_METRICS[task]})",
+        )
+    return metric
+
+
+def metric_scorer(metric: str, task: Task, n_outputs: int) -> Scorer:
+    """score(outputs, truth) for `metric`, on decoded outputs (probabilities or values)."""
+    import numpy as np
+
+    if metric == "roc_auc":
+        from nncli.metrics import classification_metrics
+
+        def roc_auc(outputs: np.ndarray, truth: np.ndarray) -> float:
+            value = classification_metrics(truth, outputs, n_outputs)["roc_auc"]
+            return float("nan") if value is None else value
+
+        return roc_auc
+    if metric == "mae":
+        return lambda outputs, truth: float(np.mean(np.abs(outputs.astype(np.float64) - truth)))
+    # The task's fast scores: (accuracy, log loss) or (RMSE, NaN).
+    position = 1 if metric == "log_loss" else 0
+    return lambda outputs, truth: task.fast_scores(outputs, truth)[position]
 
 
 def explain_tabular(
@@ -43,6 +94,8 @@ def explain_tabular(
     from nncli.tabular.evaluate import read_labelled_rows
 
     options, reporter = checked(options, reporter)
+    task = model.task_rules
+    metric = explain_metric(options.metric, task.name)
     if options.lag_blocks is not None or options.windows is not None:
         reporter.warn(
             "--lag-blocks and --windows apply to forecast models only; ignored for this table"
@@ -59,29 +112,32 @@ def explain_tabular(
     rows = len(truth)
     if rows < FEW_SAMPLES:
         reporter.warn(f"only {rows} labelled rows: the importances will be noisy")
-    task = model.task_rules
-    # Losses rise as the model gets worse, whichever way its metric points.
-    sign = -1.0 if task.higher_is_better else 1.0
+    score = metric_scorer(metric, task, task.n_outputs(model.target))
+    # The loss rises as the model gets worse, whichever way its metric points.
+    sign = -1.0 if TABLE_METRICS[metric][1] else 1.0
     # The preprocessing works row by row with statistics fixed in training, so shuffling a
     # raw column and encoding it equals shuffling its encoded block: encode once, shuffle
     # blocks in place and put them back (no re-encoding, no copy of the table per shuffle).
     inputs = EncodedFeatures(encoded.numeric.copy(), encoded.categorical.copy())
 
-    def losses() -> list[float]:
-        primary, log_loss = task.fast_scores(model.outputs(inputs), truth)
-        return [sign * primary, log_loss]
+    def loss() -> float:
+        return sign * score(model.outputs(inputs), truth)
 
+    if metric == "roc_auc" and math.isnan(loss()):  # it needs every class among the rows
+        raise DataError(
+            f"{data}: ROC-AUC is undefined on these rows: some of the model's classes "
+            f"({', '.join(model.classes)}) have no row",
+            hint="use --metric log_loss or accuracy, or rows of every class",
+        )
     base, features = permutation_importances(
-        _column_groups(model, inputs), draw_permutations(rows, options), losses
+        _column_groups(model, inputs), draw_permutations(rows, options), loss
     )
-    baseline = {task.primary_metric: sign * base[0]}
-    if not math.isnan(base[1]):
-        baseline["log_loss"] = base[1]
+    baseline = {metric: sign * base}
     return ExplainReport(
         kind="tabular",
         task=task.name,
-        metric=task.primary_metric,
-        description=_description(model, task.higher_is_better, baseline, rows, options),
+        metric=metric,
+        description=_description(model, metric, rows, options),
         baseline=baseline,
         samples=rows,
         repeats=options.repeats,
@@ -110,19 +166,12 @@ def _column_groups(model: TabularModel, inputs: EncodedFeatures) -> list[Feature
     return groups
 
 
-def _description(
-    model: TabularModel,
-    higher_is_better: bool,
-    baseline: dict[str, float],
-    rows: int,
-    options: ExplainOptions,
-) -> str:
+def _description(model: TabularModel, metric: str, rows: int, options: ExplainOptions) -> str:
     """One sentence on how to read the importances."""
-    metric = next(iter(baseline))
     words = METRIC_WORDS.get(metric, metric).format(target=model.target_name)
-    change = "drop" if higher_is_better else "rise"
-    log_loss = " (and the rise in log loss)" if "log_loss" in baseline else ""
+    change = "drop" if TABLE_METRICS[metric][1] else "rise"
     return (
-        f"importance = the {change} in {words}{log_loss} when a column's values are shuffled "
-        f"across the {rows} rows; mean and std over {options.repeats} shuffles"
+        f"importance = the {change} in {words} when a column's values are shuffled across the "
+        f"{rows} rows; mean and std over {options.repeats} shuffles; noise: within "
+        f"{NOISE_STDS:g} std of 0"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
@@ -18,6 +19,11 @@ from nncli.option_presets import (
 from nncli.options import AtLeast, OneOf, Within, option
 from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
 
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
 TABULAR_ARCHITECTURES = ("mlp", "rbf", "tabm")
@@ -92,8 +98,12 @@ class TabularOptions:
     time_col: str | None = split_option(
         None, help="Time column for --split time (oldest rows train, newest test).", envvar=False
     )
-    valid_size: float = split_option(0.15, help="Share of rows for validation (early stopping).")
-    test_size: float = split_option(0.15, help="Share of rows held out for the final test.")
+    valid_size: float = split_option(
+        0.15, help="Share of rows for validation (early stopping).", check=Within(0, 1, "()")
+    )
+    test_size: float = split_option(
+        0.15, help="Share of rows held out for the final test.", check=Within(0, 1, "()")
+    )
     hidden_sizes: list[int] = option(
         default_factory=lambda: [128, 64],
         help="Hidden layer widths, comma-separated.",
@@ -130,6 +140,69 @@ class TabularOptions:
         """Rules that involve more than one option."""
         if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
             raise UsageError("--hidden needs positive layer widths, e.g. --hidden 128,64")
+        if self.valid_size + self.test_size >= 0.9:
+            raise UsageError(
+                f"--valid-size {self.valid_size:g} and --test-size {self.test_size:g} leave "
+                "less than 10% of the rows to train"
+            )
+        for flag, value, splits in (
+            ("--time-col", self.time_col, ("auto", "time")),
+            ("--split-col", self.split_col, ("auto", "column")),
+        ):
+            if value is not None and self.split not in splits:
+                raise UsageError(
+                    f"{flag} {value} does not apply to --split {self.split}",
+                    hint=f"use --split {splits[1]}, or leave out {flag}",
+                )
+        if self.time_col is not None and self.split_col is not None:
+            raise UsageError(
+                "--time-col and --split-col name two different splits", hint="give one of them"
+            )
+        if self.split == "column" and self.split_col is None:
+            raise UsageError("--split column needs --split-col NAME")
+        if self.centres is not None and self.arch != "rbf":
+            raise UsageError(
+                f"--centres applies to --arch rbf only, not --arch {self.arch}",
+                hint="add --arch rbf, or leave out --centres",
+            )
+        if self.task is not None:
+            self.check_task(self.task)
+
+    def split_plan(self, frame: pd.DataFrame, path: Path) -> tuple[str, str | None]:
+        """The split method and the time column it orders rows by (None: not a time split).
+
+        --time-col turns --split auto into a time split; --split time without --time-col
+        uses the table's one date/time column, and refuses when it has none or several
+        (file order is no evidence of time order).
+        """
+        if self.time_col is not None:
+            return "time", self.time_col
+        if self.split != "time":
+            return self.split, None
+        from nncli.data.schema import ColumnKind, infer_column
+
+        skip = {self.target, self.split_col}
+        dated = [
+            str(name)
+            for name in frame.columns
+            if name not in skip and infer_column(str(name), frame[name]).kind is ColumnKind.DATETIME
+        ]
+        if len(dated) == 1:
+            return "time", dated[0]
+        found = f"several ({', '.join(dated)})" if dated else "none"
+        raise UsageError(
+            f"{path}: --split time needs a time column to order the rows by, and the table "
+            f"has {found}",
+            hint="name it with --time-col COLUMN, or choose another --split",
+        )
+
+    def check_task(self, task: str) -> None:
+        """Refuse options that need classes when the (inferred) task is regression."""
+        if self.class_weights and task == "regression":
+            raise UsageError(
+                f"--class-weights needs classes; target {self.target!r} is a regression target",
+                hint="leave out --class-weights, or pass --task classification",
+            )
 
     def validate(self) -> None:
         """Reject impossible settings before any data is read."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING
 
 from nncli.data.loading import CsvOptions, read_csv, require_rows
+from nncli.errors import UsageError
 from nncli.reporting import CollectingReporter, Reporter
 from nncli.tabular.model import TabularModel, encode_rows
 
@@ -28,6 +29,12 @@ def predict_tabular(
     """Predictions for every row of a CSV, in input order, with its ID columns kept."""
     import pandas as pd
 
+    if proba and not model.classes:  # before reading: a usage error, whatever the data
+        raise UsageError(
+            f"--proba needs a classification model; this one is a {model.task} model of "
+            f"{model.target_name!r}",
+            hint="leave out --proba",
+        )
     reporter = reporter or CollectingReporter()
     frame = read_csv(path, csv, reporter=reporter)
     require_rows(frame, path)

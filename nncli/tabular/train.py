@@ -186,7 +186,9 @@ def train_tabular(
             frame = read_csv(path, options.csv, reporter=reporter)
         table = prepare_table(path, frame, options, log, refit_on_train_and_valid)
         if baselines is not None:
-            baselines.fit(table.task.name, baseline_data(table), table.target, options.training.seed)
+            baselines.fit(
+                table.task.name, baseline_data(table), table.target, options.training.seed
+            )
         network, config = build_network(options, table, log)
         history = fit_network(network, table, options, callbacks, refit_on_train_and_valid)
         model = TabularModel(
@@ -234,19 +236,22 @@ def prepare_table(
     task = task_for(options.task or choice.task)
     task_reason = choice.reason if options.task is None else f"--task {task.name} given"
     reporter.info(f"task: {task.name} ({task_reason})")
+    options.check_task(task.name)
     features = feature_columns(path, frame, options, reporter)
     truth_all, target_meta = task.read_target(frame[target], path, target)
+    method, time_col = options.split_plan(frame, path)
     split = split_rows(
         frame,
-        method=options.split,
+        method=method,
         seed=options.training.seed,
         valid_size=options.valid_size,
         test_size=options.test_size,
         labels=task.stratify_by(frame[target]),
-        time_col=options.time_col,
+        time_col=time_col,
         split_col=options.split_col,
         path=path,
     )
+    by = f", by column {time_col!r}" if time_col else ""
     sizes: dict[str, Any] = {
         "train": len(split.train),
         "valid": len(split.valid),
@@ -254,7 +259,7 @@ def prepare_table(
         "method": split.method,
     }
     reporter.info(
-        f"split ({split.method}): {sizes['train']} train, {sizes['valid']} validation, {sizes['test']} test rows"
+        f"split ({split.method}{by}): {sizes['train']} train, {sizes['valid']} validation, {sizes['test']} test rows"
     )
     if refit_on_train_and_valid:
         split.train = np.sort(np.concatenate([split.train, split.valid]))
@@ -376,7 +381,7 @@ def build_network(
     if options.arch == "tabm":
         network, config = build_tabm(options, table)
     elif options.arch == "rbf":
-        config = RBFConfig(
+        config = rbf = RBFConfig(
             n_numeric=preprocessor.n_numeric_features,
             n_outputs=n_outputs,
             categorical_cardinalities=cardinalities,
@@ -385,7 +390,7 @@ def build_network(
         )
         generator = seed_everything(options.training.seed)
         network = build_within_memory(
-            lambda: RBFNetwork(config), f"--centres {config.n_centres}", options.training.device
+            lambda: RBFNetwork(rbf), f"--centres {rbf.n_centres}", options.training.device
         )
         train = table.encoded["train"]
         network.init_centres(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from nncli.option_presets import TRAINING, automatic_count, training_option
-from nncli.options import AtLeast, NonNegative, Positive, option
+from nncli.option_presets import TRAINING, automatic_count, seed_option, training_option
+from nncli.options import AtLeast, NonNegative, Positive, Within
+
+MAX_THREADS = 1024  # more cannot help; OpenMP runs out of memory long before 2**31
 
 
 @dataclass
@@ -25,13 +27,12 @@ class TrainingConfig:
     patience: int = training_option(
         20, help="Stop after this many epochs without a better validation loss.", check=AtLeast(1)
     )
-    seed: int = option(
-        0, help="Random seed: same data, seed and options give the same model.", check=AtLeast(0)
-    )
+    seed: int = seed_option()
     device: str = training_option("cpu", help="cpu, cuda, cuda:N or auto.")
     threads: int | None = automatic_count(
         help="CPU threads for the network's arithmetic (default: torch's choice, one per core).",
         panel=TRAINING,
+        check=Within(1, MAX_THREADS, "[]"),
     )
 
     def to_dict(self) -> dict[str, Any]:

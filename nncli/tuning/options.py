@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nncli.forecasting.options import ForecastOptions
-from nncli.options import AtLeast, OneOf, option
+from nncli.options import AtLeast, OneOf, Positive, option
 from nncli.tabular.options import TabularOptions
 from nncli.training.config import TrainingConfig
 
@@ -63,7 +63,7 @@ class SearchOptions(StudyStorage):
     pruner: str = search_option("median", "median, hyperband or none.", check=OneOf(PRUNERS))
     workers: int = search_option(1, "Local worker processes sharing the study.", check=AtLeast(1))
     timeout: float | None = search_option(
-        None, "Stop starting trials after this many seconds.", hidden_default=True
+        None, "Stop starting trials after this many seconds.", hidden_default=True, check=Positive()
     )
     save_best: Path | None = option(
         None,

@@ -4,12 +4,16 @@ any number of worker processes, the results, and the refit of the best configura
 `--trials N` is the number of finished trials the *study* ends with, however many workers
 (on however many machines) share it. Optuna numbers trials atomically in the storage, so a
 trial whose number would exceed the budget is recognised before it trains and recorded as
-a failed "surplus" trial that counts for nothing; a trial whose worker died is failed by
-the heartbeat and retried (RDB storages), and the retry takes its place in the budget.
+a failed "surplus" trial that counts for nothing; a trial whose worker died is failed (by
+the heartbeat on RDB storages, by a surviving worker on the journal) and retried, and the
+retry takes its place in the budget. A study records what its trials are comparable on (the
+data's digest, the target, the loss) and refuses a search of anything else.
 """
 
 from __future__ import annotations
 
+import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -17,17 +21,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nncli.data.loading import CsvOptions
-from nncli.errors import NncliError, UsageError
+from nncli.errors import ExitCode, NncliError, TerminatedError, UsageError, shown
 from nncli.tuning.options import ForecastSearchOptions, SearchOptions
 from nncli.tuning.space import (
     FORECAST_SPACE,
     TABULAR_SPACE,
     ParamSpec,
     build_space,
+    check_space_fits,
     read_space_overrides,
     sample,
 )
-from nncli.tuning.storage import is_rdb, open_storage, redact
+from nncli.tuning.storage import (
+    WORKER_ATTR,
+    fail_trials_of_dead_workers,
+    is_rdb,
+    open_storage,
+    redact,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -36,8 +47,11 @@ if TYPE_CHECKING:
     from nncli.tabular.options import TabularOptions
     from nncli.training.loop import EpochRecord, History
 
+Say = Callable[[str], None] | None  # receives one line for people (progress or a warning)
 SURPLUS = "nncli_surplus"
 INTERRUPTED = "nncli_interrupted"
+FINGERPRINT = "nncli_fingerprint"  # a study's user attribute: what its trials are comparable on
+JOURNAL_POLL_SECONDS = 1.0  # how often a journal worker with nothing to start looks for dead ones
 
 
 @dataclass
@@ -61,6 +75,8 @@ class TuneJob:
     timeout: float | None = None
     heartbeat_seconds: int = 10
     quiet: bool = False
+    # What the study's trials are comparable on; set by `run_study` once the data is checked.
+    fingerprint: dict[str, Any] | None = None
 
     @classmethod
     def for_search(
@@ -82,14 +98,15 @@ class TuneJob:
         TOML file `config` applied.
         """
         from nncli.files import check_input_file, check_output_path
+        from nncli.tuning.storage import storage_files
 
         kind = "tabular" if tabular is not None else "forecast"
         base = tabular or forecast
         if base is None:
             raise TypeError("TuneJob.for_search needs tabular or forecast options")
         check_input_file(data)
-        if search.save_best is not None:
-            check_output_path(search.save_best, data)
+        if search.save_best is not None:  # never over the data or the studies' own file
+            check_output_path(search.save_best, data, *storage_files(search.url()))
         command = ("tune",) if kind == "tabular" else ("forecast", "tune")
         overrides, source = read_space_overrides(config, *command)
         return cls(
@@ -373,43 +390,149 @@ def _is_surplus(study: optuna.Study, trial: optuna.Trial, budget: int) -> bool:
     return len(earlier) >= budget
 
 
-def open_study(job: TuneJob, worker: int = 0) -> optuna.Study:
-    """Create or load the study, checking it belongs to this kind of search."""
-    import optuna
+def study_fingerprint(job: TuneJob) -> dict[str, Any]:
+    """What the study's trials are comparable on: the data's digest, the target and the loss.
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    storage = open_storage(job.storage_url, job.heartbeat_seconds)
-    # Distinct sampler seeds per worker process, so parallel workers do not repeat each other.
-    seed = job.seed + 7919 * worker
-    max_epochs = (job.tabular or job.forecast).training.epochs  # type: ignore[union-attr]
-    study = optuna.create_study(
-        study_name=job.study_name,
-        storage=storage,
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
-        pruner=make_pruner(job.pruner, max_epochs),
-        direction="minimize",
-        load_if_exists=True,
-    )
-    kind = study.user_attrs.get("nncli_kind")
-    if kind is None:
-        study.set_user_attr("nncli_kind", job.kind)
-        study.set_user_attr("nncli_data", job.data.name)
-        study.set_user_attr("nncli_objective", "validation loss (lower is better)")
-    elif kind != job.kind:
+    The data is read and checked as a trial would (a missing target, too few rows, a lookback
+    no series can hold are errors here), so a search that cannot train fails before its
+    study exists.
+    """
+    from nncli.files import file_sha256
+
+    objective: dict[str, Any]
+    if job.kind == "tabular":
+        from nncli.data.loading import read_csv
+        from nncli.tabular.train import prepare_table
+
+        assert job.tabular is not None
+        frame = read_csv(job.data, job.tabular.csv)
+        table = prepare_table(job.data, frame, job.tabular, _Silent())
+        objective = {"target": job.tabular.target, "task": table.task.name}
+    else:
+        from nncli.forecasting.model import collect_windows
+        from nncli.forecasting.series import load_panel
+
+        assert job.forecast is not None
+        base, lookback = job.forecast, job.space()["lookback"]
+        shortest = (
+            lookback.value if lookback.kind == "fixed" else min(lookback.choices or [lookback.low])
+        )
+        panel = load_panel(job.data, base.panel, job.csv)
+        collect_windows(panel, replace(base, lookback=int(shortest)), _Silent())
+        objective = {
+            "target": base.panel.target,
+            "transform": base.transform,
+            "horizon": base.horizon,
+        }
+    return {"data": job.data.name, "sha256": file_sha256(job.data), **objective}
+
+
+def check_fingerprint(name: str, recorded: dict[str, Any], now: dict[str, Any]) -> None:
+    """A UsageError naming what differs if the study was made for other data or another target."""
+    differences = []
+    if recorded.get("sha256") != now["sha256"]:
+        was, new = str(recorded.get("sha256"))[:12], now["sha256"][:12]
+        differences.append(
+            f"data {recorded.get('data')} (sha256 {was}…), not {now['data']} ({new}…)"
+        )
+    for key in sorted((set(recorded) | set(now)) - {"data", "sha256"}):
+        if recorded.get(key) != now.get(key):
+            differences.append(f"{key} {shown(recorded.get(key))}, not {shown(now.get(key))}")
+    if differences:
+        raise UsageError(
+            f"study {name!r} holds trials of another search: {'; '.join(differences)}",
+            hint="their losses are not comparable with this search's; choose another --study name",
+        )
+
+
+def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
+    """Label a new study with its kind and fingerprint; refuse to resume a study of another
+    kind, data, target or loss, or with a search space Optuna cannot mix with its trials'."""
+    attrs = study.user_attrs
+    kind = attrs.get("nncli_kind")
+    if kind is not None and kind != job.kind:
         raise UsageError(
             f"study {job.study_name!r} is a {kind} search, not a {job.kind} one",
             hint="choose another --study name",
         )
+    if kind is None:
+        study.set_user_attr("nncli_kind", job.kind)
+        study.set_user_attr("nncli_data", job.data.name)
+        study.set_user_attr("nncli_objective", "validation loss (lower is better)")
+    if job.fingerprint is None:
+        return
+    if FINGERPRINT in attrs:
+        check_fingerprint(job.study_name, attrs[FINGERPRINT], job.fingerprint)
+    else:  # a new study, or one made before studies had fingerprints
+        study.set_user_attr(FINGERPRINT, job.fingerprint)
+    check_space_fits(job.study_name, job.space(), study.get_trials(deepcopy=False))
+
+
+def open_study(
+    job: TuneJob,
+    worker: int = 0,
+    storage: optuna.storages.BaseStorage | None = None,
+    warn: Say = None,
+) -> optuna.Study:
+    """Create or load the study, checking it belongs to this search (see `check_study_fits`)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = storage or open_storage(job.storage_url, job.heartbeat_seconds, warn)
+    # Distinct sampler seeds per worker process, so parallel workers do not repeat each other.
+    seed = job.seed + 7919 * worker
+    max_epochs = (job.tabular or job.forecast).training.epochs  # type: ignore[union-attr]
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    pruner = make_pruner(job.pruner, max_epochs)
+    try:  # loaded first: creating an existing study would append a no-op record to a journal
+        study = optuna.load_study(
+            study_name=job.study_name, storage=storage, sampler=sampler, pruner=pruner
+        )
+    except KeyError:
+        study = optuna.create_study(
+            study_name=job.study_name,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            direction="minimize",
+            load_if_exists=True,  # another worker may create it first
+        )
+    check_study_fits(study, job)
     return study
 
 
+def _running_elsewhere(study: optuna.Study, journal: bool) -> int:
+    """Trials of the study running in other processes that this worker should wait for: on a
+    journal those of this host (it can tell when their worker dies), on an RDB storage all."""
+    from optuna.trial import TrialState
+
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not journal:
+        return len(running)
+    host = socket.gethostname()
+    return sum((t.system_attrs.get(WORKER_ATTR) or {}).get("host") == host for t in running)
+
+
 def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None = None) -> None:
-    """Run trials until the study holds `job.trials` finished trials (or the timeout)."""
+    """Run trials until the study holds `job.trials` finished trials (or the timeout).
+
+    A worker with nothing left to start waits for the trials still running elsewhere: when
+    one's worker dies (heartbeat on RDB, a dead PID of this host on the journal), the trial is
+    failed, its retry queued, and this worker runs it.
+    """
     from optuna.storages import fail_stale_trials
 
-    study = open_study(job, worker)
+    journal = not is_rdb(job.storage_url)
+    storage = open_storage(job.storage_url, job.heartbeat_seconds)
+    study = open_study(job, worker, storage)
     objective = _tabular_objective(job) if job.kind == "tabular" else _forecast_objective(job)
     started = time.monotonic()
+
+    def reap() -> None:
+        if journal:
+            fail_trials_of_dead_workers(storage, job.study_name)
+        else:
+            fail_stale_trials(study)
 
     def guarded(trial: optuna.Trial) -> float:
         if _is_surplus(study, trial, job.trials):
@@ -423,14 +546,8 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if log is not None and not trial.user_attrs.get(SURPLUS):
-            value = f"validation loss {trial.value:.5g}" if trial.value is not None else ""
-            try:
-                best = f"(best {study.best_value:.5g}, trial {study.best_trial.number})"
-            except ValueError:
-                best = ""
-            log(
-                f"worker {worker}: trial {trial.number} {trial.state.name.lower()} {value} {best}".strip()
-            )
+            log(_trial_line(study, trial, worker))
+        reap()  # a retry queued here is run before this worker stops
         counts = budget_state(study)
         if counts["finished"] + counts["running"] >= job.trials and not counts["waiting"]:
             study.stop()
@@ -451,19 +568,27 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
             continue_after = budget_state(study)
             if continue_after["finished"] >= job.trials and not continue_after["waiting"]:
                 return
-        if not is_rdb(job.storage_url) or not budget_state(study)["running"]:
+        if not _running_elsewhere(study, journal):
             return
-        # Trials still run elsewhere: wait; if their worker died, the heartbeat fails them and
-        # a retry is queued, which this worker then runs.
-        time.sleep(job.heartbeat_seconds)
-        fail_stale_trials(study)
-        counts = budget_state(study)
-        if counts["finished"] >= job.trials and not counts["running"]:
-            return
+        time.sleep(JOURNAL_POLL_SECONDS if journal else job.heartbeat_seconds)
+        reap()
 
 
-def _worker_process(job: TuneJob, worker: int, threads: int) -> None:
-    """Entry point of a `--workers` child process: errors become one line and an exit code."""
+def _trial_line(study: optuna.Study, trial: optuna.trial.FrozenTrial, worker: int) -> str:
+    """The progress line of a finished trial."""
+    value = f"validation loss {trial.value:.5g}" if trial.value is not None else ""
+    try:
+        best = f"(best {study.best_value:.5g}, trial {study.best_trial.number})"
+    except ValueError:
+        best = ""
+    return (
+        f"worker {worker}: trial {trial.number} {trial.state.name.lower()} {value} {best}".strip()
+    )
+
+
+def _worker_process(job: TuneJob, worker: int, threads: int, errors: Any) -> None:
+    """Entry point of a `--workers` child process: an error goes to the parent (which prints
+    it as the run's one line) with its exit code."""
     import sys
 
     import torch
@@ -473,7 +598,7 @@ def _worker_process(job: TuneJob, worker: int, threads: int) -> None:
     try:
         run_worker(job, worker, None if job.quiet else _stderr_line)
     except NncliError as exc:
-        sys.stderr.write(f"error: worker {worker}: {exc.one_line()}\n")
+        errors.put((worker, int(exc.exit_code), exc.message, exc.hint))
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.exit(130)
@@ -486,31 +611,35 @@ def _stderr_line(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_search(
-    job: TuneJob, workers: int = 1, log: Callable[[str], None] | None = None
-) -> TuneReport:
+def run_search(job: TuneJob, workers: int = 1, log: Say = None, warn: Say = None) -> TuneReport:
     """Run the search (see `run_study`) and summarise the study it leaves."""
-    run_study(job, workers, log)
+    run_study(job, workers, log, warn)
     return summarize(open_study(job), job.storage_url, job.space())
 
 
-def run_study(job: TuneJob, workers: int = 1, log: Callable[[str], None] | None = None) -> None:
-    """Run the search here (one worker) or in `workers` local processes sharing the study."""
+def run_study(job: TuneJob, workers: int = 1, log: Say = None, warn: Say = None) -> None:
+    """Run the search here (one worker) or in `workers` local processes sharing the study.
+
+    The space and the data are checked before the study is created (a failed check leaves no
+    empty study behind). `warn` receives one line per worker that died (its trial was failed
+    and retried by the others); if every worker died first, a TerminatedError says so.
+    """
     import multiprocessing
+    import os
 
     job.validate()
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
-    open_study(job)  # create it once, up front, and fail early on a bad storage
+    job.fingerprint = study_fingerprint(job)
+    open_study(job, warn=warn)  # create it once, up front, and fail early on a bad storage
     if workers == 1:
         run_worker(job, 0, log)
         return
     context = multiprocessing.get_context("spawn")
-    import os
-
+    errors = context.SimpleQueue()
     threads = max(1, (os.cpu_count() or 1) // workers)
     processes = [
-        context.Process(target=_worker_process, args=(job, index, threads), daemon=False)
+        context.Process(target=_worker_process, args=(job, index, threads, errors), daemon=False)
         for index in range(workers)
     ]
     try:
@@ -525,15 +654,60 @@ def run_study(job: TuneJob, workers: int = 1, log: Callable[[str], None] | None 
         for process in processes:
             process.join(timeout=10)
         raise
+    _check_workers(job, processes, errors, warn)
+
+
+def _check_workers(job: TuneJob, processes: list[Any], errors: Any, warn: Say) -> None:
+    """Turn the workers' ends into the run's outcome: Ctrl-C, a worker's error (with its own
+    exit code), or workers killed by a signal (a warning if the others finished the study)."""
     codes = [p.exitcode for p in processes]
-    if 130 in codes or -2 in codes:
+    if 130 in codes or -signal.SIGINT in codes:
         raise KeyboardInterrupt
-    failed = [(i, c) for i, c in enumerate(codes) if c]
+    if not errors.empty():
+        index, code, message, hint = errors.get()
+        error = NncliError(f"worker {index}: {message}", hint)
+        error.exit_code = ExitCode(code)
+        raise error
+    failed = [(i, code) for i, code in enumerate(codes) if code and code > 0]
     if failed:
         index, code = failed[0]
         raise NncliError(
             f"tuning worker {index} exited with code {code}", hint="see its error line above"
         )
+    killed = [(i, p.pid, -p.exitcode) for i, p in enumerate(processes) if p.exitcode < 0]
+    if killed:
+        report_killed_workers(job, killed, warn)
+
+
+def report_killed_workers(job: TuneJob, killed: list[tuple[int, int, int]], warn: Say) -> None:
+    """One line per killed worker naming its trial and the retry; an error if the study is
+    short of its budget (every worker died before the others could retry)."""
+    study = open_study(job)  # opening the journal fails the trials of dead workers
+    trials = study.get_trials(deepcopy=False)
+    retry_of = {t.system_attrs.get("failed_trial"): t.number for t in trials}
+    lines = []
+    for index, pid, signum in killed:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        owned = [
+            t.number for t in trials if (t.system_attrs.get(WORKER_ATTR) or {}).get("pid") == pid
+        ]
+        what = f"tuning worker {index} (PID {pid}) was killed by {name}"
+        if owned and owned[-1] in retry_of:
+            what += f" during trial {owned[-1]}; the trial was failed and retried as trial "
+            what += str(retry_of[owned[-1]])
+        lines.append(what)
+    counts = budget_state(study)
+    if counts["finished"] < job.trials:
+        raise TerminatedError(
+            f"{'; '.join(lines)}; the study holds {counts['finished']} of {job.trials} trials",
+            hint="rerun the command to resume (a failed trial is retried first)",
+        )
+    for line in lines:
+        if warn is not None:
+            warn(line)
 
 
 @dataclass

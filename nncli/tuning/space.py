@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nncli.config import toml_text
 from nncli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -40,6 +42,18 @@ class ParamSpec:
         return trial.suggest_float(
             self.name, float(self.low or 0), float(self.high or 0), log=self.log, step=self.step
         )
+
+    def distribution(self) -> optuna.distributions.BaseDistribution:
+        """The Optuna distribution `suggest` draws from (not for a fixed parameter)."""
+        from optuna import distributions
+
+        if self.kind == "categorical":
+            return distributions.CategoricalDistribution(list(self.choices))
+        if self.kind == "int":
+            low, high, step = int(self.low or 0), int(self.high or 0), int(self.step or 1)
+            return distributions.IntDistribution(low, high, log=self.log, step=step)
+        low_f, high_f = float(self.low or 0), float(self.high or 0)
+        return distributions.FloatDistribution(low_f, high_f, log=self.log, step=self.step)
 
     def describe(self) -> str:
         if self.kind == "fixed":
@@ -88,12 +102,34 @@ FORECAST_SPACE: dict[str, ParamSpec] = {
 }
 
 
+def _check_type(base: ParamSpec, value: Any, where: str) -> Any:
+    """`value` (a fixed value, a choice or a bound) if it has the parameter's type: `width =
+    "big"` or `lr = true` is refused here, not in the middle of a trial."""
+    if base.kind == "categorical":
+        wanted = type(base.choices[0])
+    else:
+        wanted = int if base.kind == "int" else float
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if wanted is str and isinstance(value, str):
+        return value
+    if wanted is int and is_number and float(value).is_integer() and math.isfinite(value):
+        return int(value)
+    if wanted is float and is_number and math.isfinite(value):
+        return value
+    expected = {str: "a string", int: "an integer", float: "a finite number"}[wanted]
+    raise UsageError(
+        f"{where}: {base.name} = {toml_text(value)}: expected {expected}",
+        hint="give a value, a list of choices, or {low = ..., high = ...}",
+    )
+
+
 def _override(base: ParamSpec, value: Any, where: str) -> ParamSpec:
     name = base.name
     if isinstance(value, list):
         if not value:
             raise UsageError(f"{where}: {name} = [] has no choices")
-        return ParamSpec(name, "categorical", choices=tuple(value))
+        choices = tuple(_check_type(base, choice, where) for choice in value)
+        return ParamSpec(name, "categorical", choices=choices)
     if isinstance(value, Mapping):
         unknown = set(value) - {"low", "high", "log", "step", "choices", "value"}
         if unknown:
@@ -102,22 +138,24 @@ def _override(base: ParamSpec, value: Any, where: str) -> ParamSpec:
                 hint="use low, high, log, step, choices or value",
             )
         if "value" in value:
-            return ParamSpec(name, "fixed", value=value["value"])
+            return ParamSpec(name, "fixed", value=_check_type(base, value["value"], where))
         if "choices" in value:
             return _override(base, list(value["choices"]), where)
         low = value.get("low", base.low)
         high = value.get("high", base.high)
         if base.kind not in ("int", "float") or low is None or high is None:
             raise UsageError(f"{where}: {name} is a choice; give a list of choices or a value")
-        if not isinstance(low, int | float) or not isinstance(high, int | float) or low > high:
-            raise UsageError(
-                f"{where}: {name} needs numbers with low <= high (got {low!r}, {high!r})"
-            )
-        log = bool(value.get("log", base.log))
+        low, high = _check_type(base, low, where), _check_type(base, high, where)
+        if low > high:
+            raise UsageError(f"{where}: {name} needs low <= high (got {low!r}, {high!r})")
+        log = value.get("log", base.log)
+        if not isinstance(log, bool):
+            raise UsageError(f"{where}: {name}: log = {toml_text(log)}: expected true or false")
         if log and low <= 0:
             raise UsageError(f"{where}: {name} with log = true needs low > 0")
-        return ParamSpec(name, base.kind, low, high, log, value.get("step"))
-    return ParamSpec(name, "fixed", value=value)
+        step = None if value.get("step") is None else _check_type(base, value["step"], where)
+        return ParamSpec(name, base.kind, low, high, log, step)
+    return ParamSpec(name, "fixed", value=_check_type(base, value, where))
 
 
 def build_space(
@@ -137,7 +175,53 @@ def build_space(
                 hint=f"known: {', '.join(defaults)}",
             )
         space[name] = _override(defaults[name], value, where)
+        if space[name].kind != "fixed":
+            try:  # e.g. a step with log = true, or a range the step does not divide
+                space[name].distribution()
+            except ValueError as exc:
+                raise UsageError(f"{where}: {key}: {' '.join(str(exc).split())}") from exc
     return space
+
+
+def describe_distribution(distribution: optuna.distributions.BaseDistribution) -> str:
+    """A stored trial's distribution as `ParamSpec.describe` writes a space's parameter."""
+    from optuna import distributions
+
+    if isinstance(distribution, distributions.CategoricalDistribution):
+        return "{" + ", ".join(map(str, distribution.choices)) + "}"
+    if isinstance(distribution, distributions.IntDistribution | distributions.FloatDistribution):
+        kind = "integers" if isinstance(distribution, distributions.IntDistribution) else "numbers"
+        log = " log" if distribution.log else ""
+        return f"[{distribution.low:g}, {distribution.high:g}]{log} ({kind})"
+    return type(distribution).__name__
+
+
+def check_space_fits(
+    study: str, space: dict[str, ParamSpec], trials: list[optuna.trial.FrozenTrial]
+) -> None:
+    """A UsageError naming the first parameter whose distribution Optuna cannot mix with the
+    one the study's trials drew from (another kind, log scale or set of choices). A range
+    may change between runs; the kind of a parameter may not."""
+    from optuna.distributions import check_distribution_compatibility
+
+    recorded: dict[str, optuna.distributions.BaseDistribution] = {}
+    for trial in trials:
+        recorded.update(trial.distributions)
+    for name, spec in space.items():
+        if spec.kind == "fixed" or name not in recorded:
+            continue
+        try:
+            check_distribution_compatibility(recorded[name], spec.distribution())
+        except ValueError as exc:
+            kind = "integers" if spec.kind == "int" else "numbers"
+            now = spec.describe() + (f" ({kind})" if spec.kind in ("int", "float") else "")
+            was = describe_distribution(recorded[name])
+            raise UsageError(
+                f"study {study!r}: search parameter {name!r} was {was} in its trials, now {now};"
+                " Optuna cannot mix the two in one study",
+                hint="keep the parameter's kind, scale and choices (a range may change), "
+                "or choose another --study name",
+            ) from exc
 
 
 def read_space_overrides(config: Path | None, *command: str) -> tuple[dict[str, Any], str]:

@@ -6,26 +6,30 @@ gives "database is locked" errors under several workers). For many machines, pas
 PostgreSQL or MySQL URL: Optuna's RDB storage is the distributed engine, with heartbeats
 so that a trial whose worker died is failed and retried. The journal has no heartbeat; it
 records each trial's worker (PID, host, process start) instead, and a trial whose worker
-died on this host is failed and retried when the storage is next opened.
+died on this host is failed and retried by a surviving worker, or when the storage is next
+opened. A damaged journal line is an error naming the file and the line; a last line cut short
+by a crash mid-write is set aside (never deleted) and the journal goes on.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import UsageError
+from nncli.errors import DataError, UsageError
 from nncli.files import process_exists
 
 if TYPE_CHECKING:
     import optuna
-    from optuna.storages.journal import JournalStorage
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 
 RDB_SCHEMES = ("postgresql", "postgres", "mysql", "sqlite")
 
@@ -64,10 +68,12 @@ def storage_files(url: str) -> list[Path]:
     return [Path(url.removeprefix("journal:")).expanduser()]
 
 
-def open_storage(url: str, heartbeat_seconds: int = 10) -> optuna.storages.BaseStorage:
-    """Open the storage; RDB storages get heartbeats and retry of trials whose worker died."""
+def open_storage(
+    url: str, heartbeat_seconds: int = 10, warn: Callable[[str], None] | None = None
+) -> optuna.storages.BaseStorage:
+    """Open the storage; RDB storages get heartbeats and retry of trials whose worker died.
+    `warn` receives a one-line warning (a torn journal line set aside)."""
     from optuna.storages import RDBStorage
-    from optuna.storages.journal import JournalFileBackend
 
     if is_rdb(url):
         kwargs: dict[str, Any] = {}
@@ -99,21 +105,196 @@ def open_storage(url: str, heartbeat_seconds: int = 10) -> optuna.storages.BaseS
                 hint="pip install 'nncli[postgres]' (psycopg) or the driver for your database",
             ) from exc
         except Exception as exc:  # sqlalchemy/optuna raise many kinds for a bad URL or server
+            detail = re.sub(r"\(Background on this error at:[^)]*\)", "", str(exc))
             raise UsageError(
                 f"--storage {redact(url)}: cannot open the study storage ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:200]})",
+                f"{' '.join(detail.split())[:300]})",
                 hint="check the URL, that the server runs and accepts the user",
             ) from exc
-    path = Path(url.removeprefix("journal:")).expanduser()
     if "://" in url and not url.startswith("journal:"):
         raise UsageError(
             f"--storage {redact(url)}: unknown storage scheme",
             hint="use postgresql://…, mysql://…, sqlite:///file.db or journal:/path/file.journal",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    storage = journal_storage_class()(JournalFileBackend(str(path)))
+    return open_journal(Path(url.removeprefix("journal:")).expanduser(), warn)
+
+
+def open_journal(path: Path, warn: Callable[[str], None] | None = None) -> JournalStorage:
+    """The journal file at `path` (created if missing), its torn last line set aside, and the
+    running trials of workers that died on this host failed and retried."""
+    if path.is_dir():
+        raise UsageError(
+            f"{path}: is a directory, not a study journal",
+            hint=f"pass --storage journal:{path / 'studies.journal'}",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = journal_lock_class()(str(path))
+        backend = journal_backend_class()(str(path), lock_obj=lock)
+        torn = set_torn_line_aside(path, lock)
+    except OSError as exc:  # NNCLI_HOME a file, read-only, on a full disk, ...
+        is_file = path.parent.exists() and not path.parent.is_dir()
+        reason = f"{path.parent} is a file, not a directory" if is_file else exc.strerror or exc
+        raise UsageError(
+            f"{path}: cannot keep the study journal there ({reason})",
+            hint="point NNCLI_HOME (or --storage journal:FILE) at a writable directory",
+        ) from exc
+    if torn and warn is not None:
+        warn(torn)
+    check_last_line(path)  # Optuna would skip a damaged last line, then append after it
+    storage = journal_storage_class()(backend)
     fail_trials_of_dead_workers(storage)
     return storage
+
+
+def journal_line_problem(line: bytes) -> str | None:
+    """Why one line of a journal (with its newline) is not a journal record, or None."""
+    if not line.endswith(b"\n"):
+        return "it was cut short"
+    try:
+        record = json.loads(line)
+    except ValueError:  # invalid JSON or UTF-8
+        return "it is not JSON"
+    if not isinstance(record, dict) or not isinstance(record.get("op_code"), int):
+        return "it is JSON but not an Optuna journal record"
+    return None
+
+
+def damaged_journal(path: Path, line: int | None = None, problem: str | None = None) -> DataError:
+    """The error for a journal with a damaged line (found by reading the file if not given)."""
+    if line is None:
+        with path.open("rb") as handle:
+            for number, text in enumerate(handle, start=1):
+                problem = journal_line_problem(text)
+                if problem:
+                    line = number
+                    break
+    where = f"line {line}" if line is not None else "a line"
+    return DataError(
+        f"{path}: the study journal is damaged at {where} ({problem or 'unreadable'})",
+        hint="keep a copy of the file, then delete that line or restore the journal from a backup",
+    )
+
+
+def check_last_line(path: Path, tail_bytes: int = 1 << 20) -> None:
+    """A DataError naming the line if the journal's last complete line is not a record."""
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - tail_bytes))
+        tail = handle.read()
+    last = tail[:-1].rsplit(b"\n", 1)[-1] + b"\n"
+    if tail.endswith(b"\n") and journal_line_problem(last) is not None:
+        raise damaged_journal(path)
+
+
+def set_torn_line_aside(path: Path, lock: Any) -> str | None:
+    """Move a last line without its newline (a write cut short by a crash) to a file beside the
+    journal, under the journal's lock; return the warning to show, or None if there is none."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return None
+    lock.acquire()
+    try:
+        data = path.read_bytes()  # again, under the lock: a writer may have finished since
+        keep = data.rfind(b"\n") + 1
+        if keep == len(data):
+            return None
+        aside = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        with aside.open("xb") as handle:
+            handle.write(data[keep:])
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.truncate(path, keep)
+    finally:
+        lock.release()
+    line = data.count(b"\n", 0, keep) + 1
+    return (
+        f"{path}: line {line} was cut short (a write interrupted by a crash); "
+        f"its {len(data) - keep} byte(s) were moved to {aside} and the journal goes on"
+    )
+
+
+@cache
+def journal_lock_class() -> type[JournalFileSymlinkLock]:
+    """Optuna's symlink lock of the journal, taken under a `flock` of FILE.flock.
+
+    A worker killed while it holds the symlink lock (each epoch's report appends to the
+    journal, so a SIGKILL often lands there) would stall every other worker for Optuna's
+    30-second grace period. The kernel drops a dead process's flock; so under the flock, a
+    symlink lock can only be a dead holder's (or a plain Optuna process's, held for
+    milliseconds), and it is broken after 3 seconds instead of 30.
+    """
+    import fcntl
+
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    class FlockedSymlinkLock(JournalFileSymlinkLock):
+        def __init__(self, filepath: str) -> None:
+            super().__init__(filepath, grace_period=30)
+            self.flock_path = filepath + ".flock"
+            self.flock_fd: int | None = None
+
+        def acquire(self) -> bool:
+            fd = os.open(self.flock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without flock: Optuna's lock alone
+                os.close(fd)
+                self.grace_period = 30
+                return bool(super().acquire())
+            except BaseException:
+                os.close(fd)
+                raise
+            self.flock_fd, self.grace_period = fd, 3
+            try:
+                return bool(super().acquire())
+            except BaseException:
+                self.drop_flock()
+                raise
+
+        def release(self) -> None:
+            try:
+                super().release()
+            finally:
+                self.drop_flock()
+
+        def drop_flock(self) -> None:
+            if self.flock_fd is not None:
+                fd, self.flock_fd = self.flock_fd, None
+                os.close(fd)  # closing the descriptor releases the flock
+
+    return FlockedSymlinkLock
+
+
+@cache
+def journal_backend_class() -> type[JournalFileBackend]:
+    """Optuna's journal file backend that turns a damaged line into a DataError naming the
+    file and the line (Optuna's own error names neither). Built on first use."""
+    from optuna.storages.journal import JournalFileBackend
+
+    class CheckedJournalFileBackend(JournalFileBackend):
+        def __init__(self, file_path: str, lock_obj: Any = None) -> None:
+            super().__init__(file_path, lock_obj)
+            self.journal_path = Path(file_path)
+
+        def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
+            line = log_number_from  # Optuna's log number n is the file's line n + 1
+            try:
+                for record in super().read_logs(log_number_from):
+                    line += 1
+                    if not isinstance(record, dict) or not isinstance(record.get("op_code"), int):
+                        problem = "it is JSON but not an Optuna journal record"
+                        raise damaged_journal(self.journal_path, line, problem)
+                    yield record
+            except ValueError as exc:  # a line that is not JSON, or cut short, before others
+                raise damaged_journal(self.journal_path) from exc
+
+    return CheckedJournalFileBackend
 
 
 WORKER_ATTR = "nncli_worker"  # a trial's system attribute: the process that runs it
@@ -125,13 +306,18 @@ def this_worker() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": socket.gethostname(), "start": process_start(os.getpid())}
 
 
-def process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), to tell a reused PID apart."""
+def process_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (Linux; empty elsewhere)."""
     try:
         stat_line = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return None
-    fields = stat_line.rsplit(")", 1)[-1].split()
+        return []
+    return stat_line.rsplit(")", 1)[-1].split()
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused PID apart."""
+    fields = process_stat(pid)
     return fields[19] if len(fields) > 19 else None
 
 
@@ -143,7 +329,8 @@ def worker_is_gone(owner: Any) -> bool:
     pid = owner.get("pid")
     if not isinstance(pid, int):
         return False
-    if not process_exists(pid):
+    # A killed worker stays a zombie ("Z") until its parent collects it: dead all the same.
+    if not process_exists(pid) or process_stat(pid)[:1] == ["Z"]:
         return True
     started, now = owner.get("start"), process_start(pid)
     return started is not None and now is not None and started != now
@@ -179,14 +366,18 @@ def journal_storage_class() -> type[JournalStorage]:
     return OwnerRecordingJournalStorage
 
 
-def fail_trials_of_dead_workers(storage: optuna.storages.BaseStorage) -> int:
-    """Fail every RUNNING trial whose worker died on this host, and queue a retry of each
-    (the failure then costs no budget, as with the RDB heartbeat); return how many."""
+def fail_trials_of_dead_workers(
+    storage: optuna.storages.BaseStorage, study_name: str | None = None
+) -> int:
+    """Fail every RUNNING trial (of `study_name`, or of every study) whose worker died on this
+    host, and queue a retry of each (the failure then costs no budget, as with the RDB
+    heartbeat); return how many."""
     from optuna.trial import TrialState
 
     failed = 0
-    for study in storage.get_all_studies():
-        study_id = storage.get_study_id_from_name(study.study_name)
+    names = [study_name] if study_name else [s.study_name for s in storage.get_all_studies()]
+    for name in names:
+        study_id = storage.get_study_id_from_name(name)
         running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
         for trial in running:
             if not worker_is_gone(trial.system_attrs.get(WORKER_ATTR)):

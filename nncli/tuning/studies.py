@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import UsageError
@@ -24,12 +25,15 @@ TRIAL_COLUMNS = (
 )
 
 
-def load_study(name: str, url: str) -> optuna.Study:
+Warn = Callable[[str], None] | None  # receives a one-line warning about the storage
+
+
+def load_study(name: str, url: str, warn: Warn = None) -> optuna.Study:
     """The study called `name` in the storage at `url`; a UsageError naming the others if none."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    handle = open_storage(url)
+    handle = open_storage(url, warn=warn)
     try:
         return optuna.load_study(study_name=name, storage=handle)
     except KeyError as exc:
@@ -40,12 +44,12 @@ def load_study(name: str, url: str) -> optuna.Study:
         ) from exc
 
 
-def list_studies(url: str) -> list[dict[str, Any]]:
+def list_studies(url: str, warn: Warn = None) -> list[dict[str, Any]]:
     """One row per study in the storage: name, kind, trial counts, best value, creation time."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    handle = open_storage(url)
+    handle = open_storage(url, warn=warn)
     rows = []
     for summary in optuna.get_all_study_summaries(handle, include_best_trial=True):
         counts = budget_state(optuna.load_study(study_name=summary.study_name, storage=handle))
@@ -64,12 +68,12 @@ def list_studies(url: str) -> list[dict[str, Any]]:
     return rows
 
 
-def export_trials(name: str, url: str, fmt: str) -> tuple[str, int]:
+def export_trials(name: str, url: str, fmt: str, warn: Warn = None) -> tuple[str, int]:
     """Every trial of study `name` (number, state, value, parameters, timings) as CSV or JSON
     text, and the number of trials."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format must be csv or json, not {fmt!r}")
-    frame = load_study(name, url).trials_dataframe(attrs=TRIAL_COLUMNS)
+    frame = load_study(name, url, warn).trials_dataframe(attrs=TRIAL_COLUMNS)
     if fmt == "csv":
         text = frame.to_csv(index=False, lineterminator="\n")
     else:

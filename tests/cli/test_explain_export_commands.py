@@ -15,8 +15,8 @@ def test_explain_json_shape(cli, penguins_model: Path, sample_data: Path) -> Non
         "explain", penguins_model, sample_data / "penguins.csv", "--repeats", "2", "--seed", "3"
     )
     assert document["ok"] is True and document["kind"] == "tabular"
-    assert document["task"] == "classification" and document["metric"] == "accuracy"
-    assert set(document["baseline"]) == {"accuracy", "log_loss"}
+    assert document["task"] == "classification" and document["metric"] == "log_loss"
+    assert set(document["baseline"]) == {"log_loss"}
     assert document["samples"] == 344 and document["repeats"] == 2 and document["seed"] == 3
     features = document["features"]
     assert [f["rank"] for f in features] == list(range(1, len(features) + 1))
@@ -36,8 +36,8 @@ def test_explain_json_shape(cli, penguins_model: Path, sample_data: Path) -> Non
             "importance_mean",
             "importance_std",
             "importances",
-            "log_loss_increase_mean",
-            "log_loss_increase_std",
+            "noise_band",
+            "within_noise",
         }
         assert len(feature["importances"]) == 2
     means = [f["importance_mean"] for f in features]

@@ -76,7 +76,7 @@ def test_a_cron_run_from_another_directory(job: Path, tmp_path: Path) -> None:
     assert first.stdout == ""  # people's messages go to stderr only
     lines = first.stderr.splitlines()
     assert all(line[:4] == "2026" or line[:2] == "20" for line in lines)  # every line timestamped
-    assert "retraining: no model yet" in first.stderr and "\x1b[" not in first.stderr
+    assert "training: no model yet" in first.stderr and "\x1b[" not in first.stderr
     assert lines[-1].split(" ", 1)[1].startswith("done: forecast 20 row(s)")
     folder = job.parent
     assert (folder / "models" / "prices.nncli").is_file()

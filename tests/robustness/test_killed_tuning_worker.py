@@ -1,12 +1,13 @@
 """A tuning worker killed mid-trial on the journal storage does not leave the study stuck.
 
 The journal has no heartbeat; each trial records its worker (PID, host, process start), and
-the next process that opens the storage fails a RUNNING trial whose worker is gone and
-queues its retry, so a rerun reaches `--trials N` exactly.
+a surviving worker (or else the next process that opens the storage) fails a RUNNING trial
+whose worker is gone and queues its retry, so the study reaches `--trials N` exactly.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -83,4 +84,72 @@ def test_a_sigkilled_journal_worker_is_failed_and_a_rerun_reaches_the_budget(
     counts = document["counts"]
     assert counts["finished"] == 2 and counts["running"] == 0, counts
     assert counts["not_counted"] >= 1  # the killed trial: failed, retried, not counted
+    assert not _running_trials(journal)
+
+
+def _stop_a_worker_mid_trial(journal: Path, deadline: float) -> tuple[int, int]:
+    """SIGSTOP the worker of a RUNNING trial, checked to be still running once stopped (so
+    the kill lands mid-trial however short the trial); its PID and the trial's number."""
+    while time.monotonic() < deadline:
+        for trial in _running_trials(journal):
+            pid = trial.system_attrs[WORKER_ATTR]["pid"]
+            os.kill(pid, signal.SIGSTOP)
+            if trial.number in [t.number for t in _running_trials(journal)]:
+                return pid, trial.number
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("no worker started a trial")
+
+
+def test_a_sigkilled_worker_of_two_is_retried_by_the_survivor_in_the_same_run(
+    sample_data: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "studies.journal"
+    config = tmp_path / "space.toml"
+    config.write_text('[tune.space]\narch = "mlp"\nlayers = 1\nwidth = 8\nbatch_size = 32\n')
+    tune = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nncli",
+            "tune",
+            str(sample_data / "penguins.csv"),
+            "--target",
+            "species",
+            "--study",
+            "two",
+            "--storage",
+            f"journal:{journal}",
+            "--config",
+            str(config),
+            "--pruner",
+            "none",
+            "--trials",
+            "2",
+            "--workers",
+            "2",
+            "--epochs",
+            "30",
+            "--patience",
+            "30",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    victim, number = _stop_a_worker_mid_trial(journal, deadline=time.monotonic() + 120)
+    assert victim != tune.pid  # a worker process, not the parent
+    os.kill(victim, signal.SIGKILL)
+    out, err = tune.communicate(timeout=120)
+    assert tune.returncode == 0, err
+    document = json.loads(out)
+    counts = document["counts"]
+    assert counts["complete"] == 2 and counts["running"] == 0 and counts["not_counted"] == 1
+    (warning,) = [w for w in document["warnings"] if "was killed by SIGKILL" in w]
+    assert f"(PID {victim}) was killed by SIGKILL during trial {number}" in warning
+    retry = int(warning.rsplit("retried as trial ", 1)[1])
+    assert retry > number and retry in [t["number"] for t in document["top_trials"]]
+    assert "Traceback" not in err and "error:" not in err
     assert not _running_trials(journal)

@@ -31,7 +31,7 @@ def run(*args: object) -> subprocess.CompletedProcess[str]:
     ("case", "command", "code", "fragment"),
     [
         ("latin1", "inspect", 3, "is not valid utf-8 — pass --encoding"),
-        ("ragged", "inspect", 3, "malformed CSV (Expected 4 fields in line 11, saw 5)"),
+        ("ragged", "inspect", 3, "malformed CSV: data row 10 (line 11) has 5 fields, the header 4"),
         ("mixed_dates", "forecast predict", 3, "mixes date formats"),
         ("huge", "predict", 3, "beyond the float32 range"),
     ],

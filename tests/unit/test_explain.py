@@ -11,7 +11,13 @@ import pytest
 from nncli.api import load_model, model_id, model_kind
 from nncli.data.preprocessing import EncodedFeatures, transform
 from nncli.errors import DataError, ExitCode, ModelFileError, UsageError
-from nncli.explain import ExplainOptions
+from nncli.explain import (
+    ExplainOptions,
+    ExplainReport,
+    FeatureGroup,
+    draw_permutations,
+    permutation_importances,
+)
 from nncli.forecasting.explain import explain_forecast, lag_blocks
 from nncli.forecasting.model import ForecastModel, ForecastOptions, train_forecaster
 from nncli.forecasting.series import PanelSpec, load_panel
@@ -57,22 +63,58 @@ def signal_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def test_the_signal_column_ranks_first_by_a_clear_margin(signal_model) -> None:
+    from sklearn.metrics import roc_auc_score
+
     model, path = signal_model
     # Fresh rows from the same process: importance on data the model did not train on.
     fresh = path.with_name(f"fresh-{path.name}")
     _signal_table(model.task, seed=1).to_csv(fresh, index=False)
-    report = explain_tabular(model, fresh, ExplainOptions(repeats=5, seed=0))
-    first, second = report.features[0], report.features[1]
-    assert first.feature == "x0"
-    assert first.mean > (0.3 if model.task == "classification" else 1.0)
-    assert first.mean > 5 * max(second.mean, 0.0), [(f.feature, f.mean) for f in report.features]
-    assert {f.feature for f in report.features} == {"x0", "x1", "x2", "x3", "x4", "x5", "c"}
-    assert report.samples == 400 and all(len(f.values) == 5 for f in report.features)
-    if model.task == "classification":
-        assert report.metric == "accuracy" and first.log_loss_mean is not None
-        assert first.log_loss_mean > 5 * max(report.features[1].log_loss_mean or 0.0, 0.0)
-    else:
-        assert report.metric == "rmse" and first.log_loss_mean is None
+    # The task's default metric (None), then its others.
+    metrics = {"classification": [None, "accuracy", "roc_auc"], "regression": [None, "mae"]}
+    for metric in metrics[model.task]:
+        report = explain_tabular(model, fresh, ExplainOptions(repeats=5, seed=0, metric=metric))
+        first, second = report.features[0], report.features[1]
+        means = [(f.feature, f.mean) for f in report.features]
+        assert first.feature == "x0", (metric, means)
+        assert first.mean > (0.3 if model.task == "classification" else 1.0), (metric, means)
+        assert first.mean > 5 * max(second.mean, 0.0), (metric, means)
+        assert {f.feature for f in report.features} == {"x0", "x1", "x2", "x3", "x4", "x5", "c"}
+        assert report.samples == 400 and all(len(f.values) == 5 for f in report.features)
+        # The noise band (2 std over the shuffles) tells the signal from the noise columns.
+        assert [f.within_noise for f in report.features] == [False] + [True] * 6, metric
+        assert first.noise_band == pytest.approx(2 * first.std) and first.noise_band > 0
+        default = {"classification": "log_loss", "regression": "rmse"}[model.task]
+        assert report.metric == (metric or default) and list(report.baseline) == [report.metric]
+    if model.task == "classification":  # the last report: ROC-AUC, as scikit-learn has it
+        frame = pd.read_csv(fresh)
+        proba = model.outputs(transform(model.preprocessor, frame))[:, 1]
+        expected = roc_auc_score(frame["y"] == "pos", proba)
+        assert report.baseline["roc_auc"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_kernel_measures_worsening_with_a_noise_band() -> None:
+    """A loss that reads only column 0: column 1's importance is exactly 0, within noise."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(200, 2))
+    truth = 2.0 * inputs[:, 0].copy()
+
+    def rmse() -> float:
+        return float(np.sqrt(np.mean((2.0 * inputs[:, 0] - truth) ** 2)))
+
+    groups = [
+        FeatureGroup(name, "numeric", inputs, (slice(None), column))
+        for column, name in enumerate(["used", "unused"])
+    ]
+    options = ExplainOptions(repeats=4, seed=1)
+    base, features = permutation_importances(groups, draw_permutations(200, options), rmse)
+    assert base == 0.0 and [f.feature for f in features] == ["used", "unused"]
+    used, unused = features
+    assert used.mean > 2.0 and not used.within_noise and len(used.values) == 4
+    assert unused.values == [0.0] * 4 and unused.within_noise and unused.noise_band == 0.0
+    np.testing.assert_array_equal(2.0 * inputs[:, 0], truth)  # every shuffle was put back
+    entry = ExplainReport("tabular", "regression", "rmse", "", {"rmse": base}, 200, 4, 1,
+                          features).to_dict()["features"][1]  # fmt: skip
+    assert entry["within_noise"] is True and entry["noise_band"] == 0.0 and entry["rank"] == 2
 
 
 def test_the_training_file_is_flagged_and_shuffles_are_reproducible(signal_model) -> None:
@@ -123,8 +165,30 @@ def test_bad_inputs_are_one_line_errors(signal_model, tmp_path: Path) -> None:
         explain_tabular(model, without_target)
     with pytest.raises(UsageError, match="--repeats"):
         explain_tabular(model, path, ExplainOptions(repeats=0))
+    with pytest.raises(UsageError, match="--metric must be one of accuracy, log_loss"):
+        explain_tabular(model, path, ExplainOptions(metric="r2"))
+    if model.task == "classification":
+        one_class = tmp_path / "one-class.csv"
+        frame[frame["y"] == "pos"].to_csv(one_class, index=False)
+        with pytest.raises(DataError, match="ROC-AUC is undefined on these rows"):
+            explain_tabular(model, one_class, ExplainOptions(metric="roc_auc"))
     with pytest.raises(UsageError, match="--lag-blocks"):
         ExplainOptions(lag_blocks=[5, 5]).validate()
+
+
+def test_a_metric_of_the_other_task_is_a_usage_error(signal_model) -> None:
+    model, path = signal_model
+    wrong = {"classification": "rmse", "regression": "log_loss"}[model.task]
+    with pytest.raises(UsageError) as caught:
+        explain_tabular(model, path, ExplainOptions(metric=wrong))
+    assert caught.value.exit_code == ExitCode.USAGE == 2
+    expected = {
+        "classification": "--metric rmse judges regressors, but the model is a classifier "
+        "— use one of accuracy, log_loss, roc_auc (default log_loss)",
+        "regression": "--metric log_loss judges classifiers, but the model is a regressor "
+        "— use one of rmse, mae (default rmse)",
+    }[model.task]
+    assert caught.value.one_line() == expected
 
 
 def test_lag_blocks_cover_the_lookback_newest_first() -> None:
@@ -198,8 +262,12 @@ def test_forecast_importance_finds_the_informative_input(kind: str, tmp_path: Pa
     # The model's validation share (15%) of each series' origins.
     origins = 300 - options.horizon - (options.first_valid + options.lookback - 1)
     assert report.samples == 2 * round(0.15 * origins)
-    fewer = explain_forecast(model, path, ExplainOptions(repeats=1, windows=5))
-    assert fewer.samples == 10
+    reporter = CollectingReporter()
+    fewer = explain_forecast(
+        model, path, ExplainOptions(repeats=1, windows=5, metric="mae"), reporter=reporter
+    )
+    assert fewer.samples == 10 and fewer.metric == "scaled_mae"
+    assert "--metric applies to table models only; forecasters use scaled MAE" in reporter.warnings
 
 
 def test_load_model_returns_the_kind_the_file_records() -> None:

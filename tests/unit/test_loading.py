@@ -214,7 +214,7 @@ def test_ragged_row_is_malformed_csv_naming_the_line(tmp_path: Path) -> None:
     error = data_error(path)
 
     assert "malformed CSV" in error.message
-    assert "Expected 2 fields in line 3, saw 3" in error.message
+    assert "data row 2 (line 3) has 3 fields, the header 2" in error.message
     assert error.hint is not None
     assert "as many fields as the header" in error.hint
 

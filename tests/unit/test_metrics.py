@@ -64,9 +64,10 @@ def test_confusion_and_per_class_scores_match_scikit_learn(seed: int) -> None:
     y_true = rng.integers(0, n_classes, 80)
     predicted = rng.integers(0, n_classes - 1, 80)  # one class never predicted
     labels = list(range(n_classes))
-    assert confusion(y_true, predicted, n_classes) == sk.confusion_matrix(
-        y_true, predicted, labels=labels
-    ).tolist()
+    assert (
+        confusion(y_true, predicted, n_classes)
+        == sk.confusion_matrix(y_true, predicted, labels=labels).tolist()
+    )
     classes = [f"c{i}" for i in labels]
     scores = per_class_scores(y_true, predicted, classes)
     precision, recall, f1, support = sk.precision_recall_fscore_support(

@@ -205,7 +205,7 @@ def test_column_split_rejects_other_labels_naming_the_value() -> None:
     with pytest.raises(DataError) as caught:
         split_rows(frame, method="column", seed=0, valid_size=0.2, test_size=0.2, split_col="part")
 
-    assert caught.value.message == "split column 'part' holds 'holdout'"
+    assert caught.value.message == "split column 'part' holds 'holdout' at data row 3 (line 4)"
     assert caught.value.hint == "use train, valid or test in every row"
 
 
