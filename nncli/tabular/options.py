@@ -165,6 +165,12 @@ class TabularOptions:
                 f"--centres applies to --arch rbf only, not --arch {self.arch}",
                 hint="add --arch rbf, or leave out --centres",
             )
+        if self.arch == "tabm" and self.training.precision != "fp32":
+            raise UsageError(
+                "--precision bf16 applies to the networks of nncli's main training loop, "
+                "not --arch tabm",
+                hint="leave out --precision",
+            )
         if self.task is not None:
             self.check_task(self.task)
 

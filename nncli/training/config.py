@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from nncli.option_presets import TRAINING, automatic_count, seed_option, training_option
-from nncli.options import AtLeast, NonNegative, Positive, Within
+from nncli.options import AtLeast, NonNegative, OneOf, Positive, Within
 
 MAX_THREADS = 1024  # more cannot help; OpenMP runs out of memory long before 2**31
 
@@ -33,6 +33,13 @@ class TrainingConfig:
         help="CPU threads for the network's arithmetic (default: torch's choice, one per core).",
         panel=TRAINING,
         check=Within(1, MAX_THREADS, "[]"),
+    )
+    precision: str = training_option(
+        "fp32",
+        help="fp32, or bf16: the forward pass in bfloat16 (weights stay fp32). 1.4x faster "
+        "for LSTMs and 1.7-2.8x for wide MLPs on CPUs with AMX/AVX-512 BF16, slower for "
+        "the default small MLP; see benchmarks/RESULTS-precision.md.",
+        check=OneOf(("fp32", "bf16")),
     )
 
     def to_dict(self) -> dict[str, Any]:

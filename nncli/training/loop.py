@@ -87,9 +87,15 @@ def train_epoch(
     targets: torch.Tensor,
     batch_size: int,
     generator: torch.Generator,
+    precision: str = "fp32",
 ) -> float:
-    """One pass over the training rows in shuffled mini-batches; returns the mean loss."""
+    """One pass over the training rows in shuffled mini-batches; returns the mean loss.
+
+    With `precision="bf16"` the forward pass runs under bfloat16 autocast and the loss is
+    computed in float32 on its outputs; weights and optimiser state stay float32.
+    """
     model.train()
+    autocast = torch.autocast(targets.device.type, torch.bfloat16, enabled=precision == "bf16")
     n_rows = targets.shape[0]
     order = torch.randperm(n_rows, generator=generator).to(targets.device)
     total = torch.zeros((), device=targets.device)
@@ -97,11 +103,31 @@ def train_epoch(
         index = order[start : start + batch_size]
         batch_inputs = [tensor[index] for tensor in inputs]
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(*batch_inputs), targets[index])
+        with autocast:
+            outputs = model(*batch_inputs)
+        loss = loss_fn(outputs.float(), targets[index])
         loss.backward()
         optimizer.step()
         total += loss.detach() * index.shape[0]
     return float(total) / n_rows  # one device sync per epoch, not per batch
+
+
+def check_bf16(device: torch.device) -> None:
+    """Refuse `--precision bf16` where the hardware only emulates bfloat16 (slowly)."""
+    from nncli.errors import UsageError
+
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        try:
+            supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            supported = False
+    if not supported:
+        raise UsageError(
+            f"--precision bf16 needs hardware bfloat16 ({device.type} here has none)",
+            hint="leave out --precision (fp32 is the default)",
+        )
 
 
 @torch.inference_mode()
@@ -129,6 +155,8 @@ def fit(
     """Train with AdamW and early stopping on validation loss; restores the best weights."""
     generator = seed_everything(config.seed)
     device = torch.device(config.device)
+    if config.precision == "bf16":
+        check_bf16(device)
     model.to(device)
     train_inputs = [tensor.to(device) for tensor in train[0]]
     train_targets = train[1].to(device)
@@ -145,7 +173,14 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         threads.adjust()
         train_loss = train_epoch(
-            model, optimizer, loss_fn, train_inputs, train_targets, batch_size, generator
+            model,
+            optimizer,
+            loss_fn,
+            train_inputs,
+            train_targets,
+            batch_size,
+            generator,
+            config.precision,
         )
         outputs = predict_batches(model, valid_inputs)
         valid_loss = float(loss_fn(outputs, valid_targets))

@@ -1,0 +1,61 @@
+"""--precision bf16: mixed precision in the main training loop, recorded in the model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nncli.artifacts import read_metadata
+from nncli.errors import ExitCode
+from nncli.training.loop import check_bf16
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def _has_bf16() -> bool:
+    try:
+        check_bf16(torch.device("cpu"))
+    except Exception:
+        return False
+    return True
+
+
+needs_bf16 = pytest.mark.skipif(
+    not _has_bf16(), reason="this CPU has no hardware bfloat16 (AVX-512 BF16 / AMX)"
+)
+
+
+@needs_bf16
+def test_bf16_trains_as_well_and_is_recorded(cli, tmp_path: Path) -> None:
+    out = tmp_path / "bf16.nncli"
+    report = cli.json(
+        "train", SAMPLE / "penguins.csv", "--target", "species", "--precision", "bf16", "-o", out
+    )
+    assert report["metrics"]["test"]["accuracy"] >= 0.94
+    assert read_metadata(out)[0]["training"]["precision"] == "bf16"
+    # The saved weights are float32 whatever the training precision.
+    assert cli("predict", out, SAMPLE / "penguins.csv", "--quiet").stdout.count("\n") == 345
+
+
+@needs_bf16
+def test_bf16_forecaster_trains(cli, tmp_path: Path) -> None:
+    out = tmp_path / "f.nncli"
+    cli(
+        "forecast", "train", SAMPLE / "stocks.csv", "--time-col", "date", "--target",
+        "adj_close", "--group-col", "ticker", "--lookback", "20", "--horizon", "5",
+        "--epochs", "2", "--precision", "bf16", "--out", out,
+    )  # fmt: skip
+    assert read_metadata(out)[0]["training"]["precision"] == "bf16"
+
+
+def test_bf16_is_refused_where_it_does_not_apply(cli) -> None:
+    result = cli(
+        "train", SAMPLE / "penguins.csv", "--target", "species", "--precision", "bf16",
+        "--arch", "tabm", code=ExitCode.USAGE,
+    )  # fmt: skip
+    assert "not --arch tabm" in result.stderr
+    bad = cli("train", SAMPLE / "penguins.csv", "--target", "species", "--precision", "fp16",
+              code=ExitCode.USAGE)  # fmt: skip
+    assert "--precision must be one of" in bad.stderr
