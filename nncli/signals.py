@@ -32,18 +32,21 @@ def clear_signal() -> None:
     _received_signal = None
 
 
+def _error_for(signum: int) -> BaseException:
+    if signum == signal.SIGTERM:
+        return TerminatedError("terminated by SIGTERM; nothing partial was written")
+    return KeyboardInterrupt()
+
+
 def raise_if_signalled() -> None:
     """Raise the error for a signal that arrived earlier, if one did."""
-    if _received_signal == signal.SIGTERM:
-        raise TerminatedError("terminated by SIGTERM; nothing partial was written")
-    if _received_signal == signal.SIGINT:
-        raise KeyboardInterrupt
+    if _received_signal is not None:
+        raise _error_for(_received_signal)
 
 
 def _raise_for_signal(signum: int, frame: Any) -> NoReturn:
     note_signal(signum)  # kept in case the exception below is swallowed
-    raise_if_signalled()
-    raise AssertionError("unreachable")
+    raise _error_for(signum)
 
 
 def _quiet_unraisable(default: Callable[[Any], None]) -> Callable[[Any], None]:
