@@ -96,7 +96,7 @@ def walk_forward(
             model, _ = train_forecaster(
                 [h for _, h, _ in history], forecast_options, reporter=_Quiet(reporter)
             )
-        fold_points = tally.score_fold(model, fold, history, horizon, options.season)
+        fold_points = tally.score_fold(model, fold, history, horizon, forecast_options.season)
         per_fold.append(
             {
                 "fold": fold + 1,

@@ -122,6 +122,14 @@ class ForecastOptions:
         parse=parse_quantiles,
         show=show_quantiles,
     )
+    season: int | None = model_option(
+        None,
+        help="Season length for seasonal naive, ETS and MASE (default: from the frequency: "
+        "monthly 12, quarterly 4, weekly 52, business-daily 5, daily 7, hourly 24); 1 turns "
+        "seasonality off.",
+        check=AtLeast(1),
+        hidden_default=True,
+    )
     valid_size: float = training_option(
         0.15,
         help="Newest share of each series' windows used for validation.",
@@ -176,11 +184,6 @@ class BacktestOptions:
     )
     retrain_every: int = backtest_option(
         1, help="Retrain at every N-th fold (mimics a scheduled retrain).", check=AtLeast(1)
-    )
-    season: int | None = backtest_option(
-        None,
-        help="Season length for the seasonal-naive baseline and MASE (e.g. 5 for weekdays).",
-        check=AtLeast(1),
     )
 
     def check_combination(self) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "season_from_frequency",
     "seasonal_naive",
     "seasonal_strength",
+    "series_season",
 ]
 
 # Periods per cycle for each pandas offset prefix (yearly data: no season).
@@ -91,6 +92,12 @@ def infer_season(timestamps: pd.DatetimeIndex) -> int:
     from nncli.forecasting.calendar import infer_frequency
 
     return season_from_frequency(infer_frequency(timestamps))
+
+
+def series_season(timestamps: pd.DatetimeIndex, override: int | None = None) -> int:
+    """The season a forecaster uses for one series: `override` (`--season`) when given, else
+    the one its frequency implies (1 when unknown)."""
+    return override if override is not None else infer_season(timestamps)
 
 
 def seasonal_strength(history: np.ndarray, season: int) -> float:
