@@ -86,7 +86,7 @@ def demo(
     """
     from rich.markup import escape
 
-    from nncli.cli.app import app
+    from nncli.cli import app
     from nncli.errors import UsageError
 
     source = data_dir or find_sample_data()

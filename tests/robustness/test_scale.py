@@ -79,7 +79,7 @@ def test_a_million_categories_train_in_bounded_memory(tmp_path: Path) -> None:
     # A child process measures its own peak memory (ru_maxrss, KiB on Linux).
     script = (
         "import resource, sys\n"
-        "from nncli.cli.app import app\n"
+        "from nncli.cli import app\n"
         "import typer\n"
         f"code = typer.main.get_command(app).main(args={args!r}, standalone_mode=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"

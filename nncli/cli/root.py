@@ -1,4 +1,4 @@
-"""The Typer application: the root group, its error handling and the command registry."""
+"""The Typer application: the root group, its error handling and the lazy command registry."""
 
 from __future__ import annotations
 
@@ -66,7 +66,6 @@ app = typer.Typer(
     name="nncli",
     help="Train, evaluate and ship neural networks on CSV files.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -99,21 +98,31 @@ def root(
     """
 
 
-def _register() -> None:
-    from nncli.cli import demo, explain, export, forecast, schedule, tabular, tune
+# The module that registers each top-level command: `main` imports only the invoked one's.
+COMMAND_MODULES = {
+    **dict.fromkeys(("inspect", "train", "evaluate", "predict"), ("tabular",)),
+    "forecast": ("forecast", "tune", "schedule"),
+    **dict.fromkeys(("tune", "study"), ("tune",)),
+    "demo": ("demo",),
+    "explain": ("explain",),
+    "export": ("export",),
+}
+_registered: list[str] = []
 
-    tabular.register(app)
-    forecast.register(app)
-    tune.register(app)
-    schedule.register(app)
-    demo.register(app)
-    explain.register(app)
-    export.register(app)
 
+def register(command: str | None = None) -> typer.Typer:
+    """Add `command`'s modules to the app (every module when None or unknown); idempotent."""
+    import importlib
 
-_register()
+    order = ("tabular", "forecast", "tune", "schedule", "demo", "explain", "export")
+    for name in COMMAND_MODULES.get(command or "", order):
+        if name not in _registered:
+            _registered.append(name)
+            importlib.import_module(f"nncli.cli.{name}").register(app)
+    return app
 
 
 def main() -> None:
-    """Console-script entry point."""
-    typer.main.get_command(app).main(prog_name="nncli")
+    """Console-script entry point: registers only the invoked command (start-up time)."""
+    command = next((word for word in sys.argv[1:] if not word.startswith("-")), None)
+    typer.main.get_command(register(command)).main(prog_name="nncli")
