@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from nncli.errors import UsageError
@@ -139,6 +142,25 @@ def spec_of(field: dataclasses.Field[Any]) -> OptionSpec | None:
     """The option declaration on a dataclass field, if it has one."""
     spec = field.metadata.get(OPTION_KEY)
     return spec if isinstance(spec, OptionSpec) else None
+
+
+# How help names the value an option or argument takes; a flag (bool) takes none.
+METAVARS: dict[Any, str] = {
+    bool: "",
+    Path: "PATH",
+    int: "INT",
+    float: "FLOAT",
+    str: "TEXT",
+    datetime: "DATETIME",
+}
+
+
+def metavar_of(hint: Any) -> str:
+    """The plain uppercase name help shows for a value of type `hint`: PATH, INT, TEXT...
+    (Optional[X] and list[X] read as X; a type not listed reads TEXT), never `<path>`."""
+    while typing.get_args(hint):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return METAVARS.get(hint, "TEXT")
 
 
 def flag_name(field: dataclasses.Field[Any]) -> str:

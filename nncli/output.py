@@ -62,6 +62,7 @@ class Ui:
         default_factory=lambda: Console(file=sys.stderr, soft_wrap=True, emoji=False)
     )
     warnings: list[str] = field(default_factory=list)
+    document: dict[str, Any] | None = None  # the --json document, printed by `finish_json`
     timestamps: bool = False  # prefix stderr lines with the time (scheduled jobs' logs)
 
     def _stamp(self, text: str) -> str:
@@ -104,9 +105,22 @@ class Ui:
         )
 
     def emit_json(self, document: Mapping[str, Any]) -> None:
-        """Print exactly one JSON document on stdout, with the run's warnings in it."""
-        body = dict(document)
+        """Set the run's JSON document; `finish_json` prints it when the command ends."""
+        self.document = dict(document)
+
+    def finish_json(self, error: str | None = None, exit_code: int = 0) -> None:
+        """With --json, print exactly one document on stdout, with the run's warnings in it.
+
+        Success documents carry `"ok": true`. A failure (`error`) after the report was ready
+        (a quality gate) marks that report failed instead of printing a second document.
+        """
+        if not self.json_mode or (self.document is None and error is None):
+            return
+        body = {"ok": True, **(self.document or {})}
+        if error is not None:
+            body.update(ok=False, error=error, exit_code=exit_code)
         body.setdefault("warnings", list(self.warnings))
+        self.document = None
         sys.stdout.write(to_json(body) + "\n")
         sys.stdout.flush()
 
@@ -114,7 +128,37 @@ class Ui:
         """A table or text the user asked for, on stdout (text: control characters escaped)."""
         if isinstance(renderable, str):
             renderable = printable(renderable, keep="\n\t")
-        self.out.print(renderable, soft_wrap=isinstance(renderable, str))
+        if isinstance(renderable, Table):
+            self.print_table(renderable)
+        else:
+            self.out.print(renderable, soft_wrap=isinstance(renderable, str))
+
+    def print_table(self, table: Table) -> None:
+        """A table on stdout, its title and caption as lines of their own.
+
+        Rich wraps a title or caption to the table's width (a 30-column table would fold a
+        one-line note into four lines); here they are free text, never wrapped. Off a
+        terminal (a pipe, a file) the table keeps its natural width: a reader such as grep
+        must see every column name in full, not cut to fit 80 columns.
+        """
+        from copy import copy
+
+        from rich.measure import Measurement
+
+        body = copy(table)
+        body.title = body.caption = None
+        if table.title is not None:
+            self.out.print(table.title, soft_wrap=True)
+        width = self.out.width
+        if not self.out.is_terminal:
+            unbounded = self.out.options.update_width(1 << 16)
+            self.out.width = max(width, Measurement.get(self.out, unbounded, body).maximum)
+        try:
+            self.out.print(body)
+        finally:
+            self.out.width = width
+        if table.caption is not None:
+            self.out.print(table.caption, soft_wrap=True)
 
     @contextmanager
     def status(self, message: str) -> Iterator[None]:
@@ -139,7 +183,9 @@ def make_table(
 
     Every string is plain `Text`: titles and cells hold data (column names, paths, labels),
     and a column named '[/b]' or ':smile:' must print as written, not as Rich markup; their
-    control characters are escaped and overlong cells cut (`cell_text`).
+    control characters are escaped and overlong cells cut (`cell_text`). On a narrow
+    terminal the first column (what a row is: a column, model, class, feature) folds onto
+    more lines rather than end in '…', so two long names with one prefix stay told apart.
     """
     table = Table(
         title=None if title is None else Text(for_terminal(title)),
@@ -149,7 +195,9 @@ def make_table(
     )
     for index, name in enumerate(columns):
         table.add_column(
-            Text(cell_text(name)), justify="right" if index >= numeric_from else "left"
+            Text(cell_text(name)),
+            justify="right" if index >= numeric_from else "left",
+            overflow="fold" if index == 0 else "ellipsis",
         )
     for row in rows:
         table.add_row(*(Text(cell_text(format_cell(cell))) for cell in row))

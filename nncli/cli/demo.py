@@ -32,18 +32,10 @@ def demo_steps(source: Path, out_dir: Path, epochs: int) -> list[tuple[str, list
         data, model = str(source / f"{name}.csv"), str(out_dir / f"{name}.nncli")
         predictions = ["-o", str(out_dir / f"{name}-predictions.csv")]
         proba = ["--proba"] if name == "penguins" else []  # a regression has no classes
-        train = ["train", data, "--target", target, *extra, "--epochs", str(epochs)]
-        steps.append(
-            (
-                f"{name}.csv: predict {target!r}",
-                [
-                    ["inspect", data, "--target", target],
-                    [*train, "--out", model],
-                    ["evaluate", model, data],
-                    ["predict", model, data, *predictions, *proba],
-                ],
-            )
-        )
+        train = ["train", data, "--target", target, *extra, "--epochs", str(epochs), "--out", model]
+        lines = [["inspect", data, "--target", target], train, ["evaluate", model, data]]
+        lines.append(["predict", model, data, *predictions, *proba])
+        steps.append((f"{name}.csv: predict {target!r}", lines))
     data, model = str(source / "stocks.csv"), str(out_dir / "stocks.nncli")
     series = ["--time-col", "date", "--target", "adj_close", "--group-col", "ticker"]
     network = ["--arch", "lstm", "--lookback", "30", "--horizon", "5", "--hidden-size", "32"]
@@ -85,6 +77,8 @@ def demo(
       nncli demo --out-dir demo
     """
     from rich.markup import escape
+    from sklearn import ensemble  # noqa: F401  (loads scikit-learn's OpenMP, limited below)
+    from threadpoolctl import threadpool_limits
 
     from nncli.cli import app
     from nncli.errors import UsageError
@@ -99,13 +93,16 @@ def demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     cli = typer.main.get_command(app)
     quiet = ["--quiet"] if ui.quiet else []
-    for heading, lines in demo_steps(source, out_dir, epochs):
-        ui.print(f"\n[bold]== {escape(heading)} ==[/bold]")
-        for argv in lines:
-            ui.print(f"$ {escape(shlex.join(['nncli', *argv, *quiet]))}")
-            code = cli.main(args=[*argv, *quiet], standalone_mode=False)
-            if code:  # the command printed its one error line
-                raise typer.Exit(code)
+    # One OpenMP thread for the boosting baseline, as `nncli train` gives it in its own process
+    # (nncli.baselines): here, in one process, it would fight torch's threads for the cores.
+    with threadpool_limits(1, user_api="openmp"):
+        for heading, lines in demo_steps(source, out_dir, epochs):
+            ui.print(f"\n[bold]== {escape(heading)} ==[/bold]")
+            for argv in lines:
+                ui.print(f"$ {escape(shlex.join(['nncli', *argv, *quiet]))}")
+                code = cli.main(args=[*argv, *quiet], standalone_mode=False)
+                if code:  # the command printed its one error line
+                    raise typer.Exit(code)
     ui.print(f"\nDone. Model files and predictions are in {escape(str(out_dir))}/.")
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from nncli.cli.options import DataArg, ModelArg, command
+from nncli.cli.options import ModelArg, command
+from nncli.cli.tabular import InputArg
 from nncli.explain import IMPORTANCE_TITLES, ExplainOptions, ExplainReport, FeatureImportance
 from nncli.output import Ui, format_cell, make_table
 
 BAR_WIDTH = 12
 
 
-def explain(ui: Ui, model: ModelArg, data: DataArg, options: ExplainOptions) -> None:
+def explain(ui: Ui, model: ModelArg, data: InputArg, options: ExplainOptions) -> None:
     """Rank the inputs by permutation importance: how much worse the model gets when each is shuffled.
 
     Examples:

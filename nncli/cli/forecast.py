@@ -9,7 +9,9 @@ import typer
 
 from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, HelpGroup, command
+from nncli.cli.tabular import InputArg
 from nncli.data.loading import CsvOptions
+from nncli.data.writing import PredictionOutput
 from nncli.forecasting.options import (
     BacktestOptions,
     ForecastOptions,
@@ -51,7 +53,7 @@ def train(
     out: OutModelOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Train a forecaster on one or many series; compare it with naive on the newest windows.
+    """Train a forecaster on one or many series; compare it with the baselines on new windows.
 
     Examples:
       nncli forecast train sample_data/stocks.csv --time-col date \\
@@ -92,7 +94,7 @@ def backtest(
     csv: CsvOptions,
     plot: PlotOpt = None,
 ) -> None:
-    """Walk-forward backtest against naive, seasonal-naive and drift forecasts.
+    """Walk-forward backtest against naive, drift, seasonal-naive and ETS forecasts.
 
     Examples:
       nncli forecast backtest sample_data/stocks.csv --time-col date \\
@@ -132,24 +134,19 @@ def render_backtest(ui: Ui, report: BacktestReport, options: ForecastOptions) ->
             f"interval coverage {network.get('coverage', float('nan')):.1%} "
             f"(nominal {options.quantiles[-1] - options.quantiles[0]:.0%})"
         )
-    arch = report.arch.upper()
+    names = {m: report.arch.upper() if m == "network" else m for m in report.overall}
     rows = [
-        [f["fold"], f["origin"][:10], f["retrained"], *_mase(f["scores"], "network", "naive")]
+        [f["fold"], f["origin"][:10], f["retrained"], *(f["scores"][m]["mase"] for m in names)]
         for f in report.per_fold
     ]
-    columns = ["fold", "origin", "retrained", arch, "naive"]
+    columns = ["fold", "origin", "retrained", *names.values()]
     ui.print(make_table("per fold (MASE)", columns, rows, numeric_from=3))
     rows = [
-        [name, *_mase(s, "network", "naive", "drift"), s["network"].get("coverage")]
+        [name, *(s[m]["mase"] for m in names), s["network"].get("coverage")]
         for name, s in report.per_series.items()
     ]
-    columns = ["series", arch, "naive", "drift", "coverage"]
-    ui.print(make_table("per series (MASE)", columns, rows))
+    ui.print(make_table("per series (MASE)", ["series", *names.values(), "coverage"], rows))
     ui.print(("✓ " if report.beats_baselines else "✗ ") + report.verdict)
-
-
-def _mase(scores: dict[str, dict[str, Any]], *names: str) -> list[Any]:
-    return [scores[name]["mase"] for name in names]
 
 
 @command(forecast_app, "predict")
@@ -159,19 +156,10 @@ def predict(
         Path,
         typer.Argument(help="Model file written by 'nncli forecast train'.", show_default=False),
     ],
-    data: DataArg,
+    data: InputArg,
     freshness: PredictFreshness,
     csv: CsvOptions,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            envvar="NNCLI_OUTPUT",
-            help="CSV file for the forecasts (atomic) (default: stdout).",
-            show_default=False,
-        ),
-    ] = None,
+    table: PredictionOutput,
     append: Annotated[
         Path | None,
         typer.Option(
@@ -188,19 +176,23 @@ def predict(
     Examples:
       nncli forecast predict prices.nncli sample_data/stocks.csv --append ledger.csv
     """
-    import sys
     from datetime import datetime
 
-    from nncli.files import atomic_writer, check_distinct_outputs, check_output_path
+    from nncli.files import check_distinct_outputs, check_output_path
     from nncli.forecasting.model import load_forecast_model
     from nncli.forecasting.options import PanelSpec
-    from nncli.forecasting.predict import append_history, check_freshness, forecast_next
+    from nncli.forecasting.predict import (
+        FORECAST_FLOAT_FORMAT,
+        append_history,
+        check_freshness,
+        forecast_next,
+    )
     from nncli.forecasting.series import load_panel
 
-    check_distinct_outputs({"--output": output, "--append": append})
-    for path in (output, append):
-        if path is not None:
-            check_output_path(path, data, model)
+    check_distinct_outputs({"--output": table.file, "--append": append})
+    table.check(data, model, json_mode=ui.json_mode)
+    if append is not None:
+        check_output_path(append, data, model)
     check_plot(plot, data, model)
     loaded = load_forecast_model(model)
     panel = load_panel(data, PanelSpec(**loaded.metadata["panel"]), csv, reporter=ui)
@@ -211,10 +203,9 @@ def predict(
     if append is not None:
         added = append_history(append, forecasts)
         ui.info(f"{append}: added {added} new row(s) (idempotent per series, origin and step)")
-    if output is not None:
-        with atomic_writer(output) as handle:
-            forecasts.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
-        ui.info(f"wrote {len(forecasts)} forecast row(s) to {output}")
+    if table.file is not None:
+        table.write(forecasts, FORECAST_FLOAT_FORMAT)
+        ui.info(f"wrote {len(forecasts)} forecast row(s) to {table.file} ({table.table_format})")
     if plot is not None:  # after the forecasts are safely written
         from nncli.plots import interval_label, plot_forecast
 
@@ -231,8 +222,8 @@ def predict(
                 "forecasts": json.loads(forecasts.to_json(orient="records")),
             }
         )
-    elif output is None:
-        forecasts.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
+    elif table.file is None:
+        table.write(forecasts, FORECAST_FLOAT_FORMAT)
 
 
 def register(app: typer.Typer) -> None:

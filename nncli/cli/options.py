@@ -29,7 +29,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from nncli.config import read_config
 from nncli.errors import UsageError
-from nncli.options import OptionSpec, check_options, flag_name, spec_of
+from nncli.options import OptionSpec, check_options, flag_name, metavar_of, spec_of
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
@@ -126,7 +126,7 @@ DebugOpt = Annotated[
 ]
 DataArg = Annotated[
     Path,
-    typer.Argument(help="CSV file (optionally .gz/.bz2/.xz compressed).", show_default=False),
+    typer.Argument(help="CSV (or .gz/.bz2/.xz), Parquet or Feather file.", show_default=False),
 ]
 ModelArg = Annotated[
     Path, typer.Argument(help="Model file written by 'nncli train'.", show_default=False)
@@ -232,37 +232,32 @@ def _common_parameters() -> dict[str, inspect.Parameter]:
     }
 
 
-METAVARS: dict[Any, str] = {bool: "", Path: "PATH", int: "INT", float: "FLOAT", str: "TEXT"}
 _HELP_READY: weakref.WeakSet[Any] = weakref.WeakSet()  # aliases are shared: escape once
 
 
 def help_ready(parameter: inspect.Parameter) -> inspect.Parameter:
-    """`parameter` with its help escaped (so Rich keeps `[plot]`) and a plain metavar: PATH,
-    INT, FLOAT, TEXT, none for a flag, `DATA` for an argument (not `<path>`, `<bool>`...)."""
+    """`parameter` with its help escaped (so Rich keeps `[plot]`), an argument named `DATA`."""
     from rich.markup import escape
 
-    hint, *infos = typing.get_args(parameter.annotation)
-    while typing.get_args(hint):  # Optional[X] and list[X] read as X
-        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
-    for info in infos:
+    for info in typing.get_args(parameter.annotation)[1:]:
         if isinstance(info, typer.models.ParameterInfo) and info not in _HELP_READY:
             _HELP_READY.add(info)
             info.help = escape(info.help) if info.help else info.help
             if isinstance(info, typer.models.ArgumentInfo):
                 info.metavar = info.metavar or parameter.name.upper()
-            elif info.metavar is None:
-                info.metavar = METAVARS.get(hint)
     return parameter
 
 
 class PlainHelpFlag:
-    """--help shows no `<bool>` metavar; the usage line reads `DATA`, not `{DATA}`."""
+    """Help names each value plainly (`DATA PATH`, `--epochs INT`, a flag none: see
+    `metavar_of`), not `<path>` or `<bool>`; the usage line reads `DATA`, not `{DATA}`."""
 
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)  # type: ignore[misc]
-        if option is not None:
-            option.metavar = ""
-        return option
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:  # Typer's own flags (--help, completion) included
+            plain = metavar_of(param.type_descriptor.annotation)
+            param.display_type = functools.partial(lambda text, ctx: text, plain)
+        return params
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]

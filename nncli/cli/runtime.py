@@ -21,8 +21,7 @@ from nncli.signals import signals_as_errors
 def _fail(ui: Ui, message: str, code: ExitCode) -> NoReturn:
     """Print the one error line (and, with --json, an error document) and exit."""
     ui.error(message)
-    if ui.json_mode:
-        ui.emit_json({"ok": False, "error": message, "exit_code": int(code)})
+    ui.finish_json(message, int(code))
     raise typer.Exit(int(code)) from None
 
 
@@ -50,6 +49,7 @@ def command_session(
             if not debug:
                 warnings.showwarning = _one_line_warning(ui)
             yield ui
+            ui.finish_json()
     except NncliError as exc:
         if debug:
             traceback.print_exc()

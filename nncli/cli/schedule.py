@@ -82,16 +82,18 @@ def score(
         ),
     ] = None,
     season: Annotated[
-        int, typer.Option("--season", help="Season length of MASE's naive scale.")
-    ] = 1,
+        int | None,
+        typer.Option(help="Season for MASE, seasonal naive, ETS (default: the model's)."),
+    ] = None,
 ) -> None:
-    """How good were the forecasts we actually made? Live MAE, MASE vs naive, hits, coverage.
+    """How good were the forecasts we actually made? Live MAE, MASE vs baselines, hits, coverage.
 
     Examples:
       nncli forecast score ledger.csv sample_data/stocks.csv --model job.nncli
     """
     from nncli.errors import UsageError
     from nncli.forecasting.gates import check_gates
+    from nncli.forecasting.job import model_seasons
     from nncli.forecasting.ledger import read_ledger, score_ledger
     from nncli.forecasting.options import PanelSpec
     from nncli.forecasting.series import load_panel
@@ -110,7 +112,8 @@ def score(
         raise UsageError("forecast score needs --target (or --model to read it from)")
     frame = read_ledger(ledger)
     panel = load_panel(data, spec, reporter=ui)
-    report = score_ledger(frame, panel, scoring.window, season)
+    seasons = season if season is not None or model is None else model_seasons(model)
+    report = score_ledger(frame, panel, scoring.window, seasons, reporter=ui)
     if report.matured_rows == 0:
         ui.warn(f"none of the {report.pending_rows} forecast row(s) has matured yet")
     if ui.json_mode:

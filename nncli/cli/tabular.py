@@ -10,6 +10,7 @@ import typer
 from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, ModelArg, command
 from nncli.data.loading import CsvOptions
+from nncli.data.writing import PredictionOutput
 from nncli.output import Ui, make_table
 from nncli.tabular.options import InspectOptions, TabularOptions
 from nncli.tasks import task_for
@@ -19,6 +20,21 @@ if TYPE_CHECKING:
     from nncli.tabular.evaluate import EvaluationReport
     from nncli.tabular.train import TrainReport
 
+
+def _data_or_stdin(ctx: typer.Context, value: Path) -> Path:
+    from nncli.data.stdin import data_argument
+
+    return data_argument(value, ctx.params.get("model"))
+
+
+InputArg = Annotated[
+    Path,
+    typer.Argument(
+        help="CSV (or .gz/.bz2/.xz), Parquet or Feather file; - reads it from stdin.",
+        show_default=False,
+        callback=_data_or_stdin,
+    ),
+]
 INSPECT_TABLE_ROWS = 200
 METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -200,7 +216,7 @@ def render_train(ui: Ui, report: TrainReport) -> None:
 
 
 def evaluate(
-    ui: Ui, model: ModelArg, data: DataArg, plot: PlotOpt = None, csv: CsvOptions = CsvOptions()
+    ui: Ui, model: ModelArg, data: InputArg, plot: PlotOpt = None, csv: CsvOptions = CsvOptions()
 ) -> None:
     """Score a model on labelled data: classification report, confusion matrix, ROC-AUC; or RMSE/MAE/R².
 
@@ -269,52 +285,37 @@ def render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any])
 def predict(
     ui: Ui,
     model: ModelArg,
-    data: DataArg,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            envvar="NNCLI_OUTPUT",
-            help="CSV file to write (atomically) (default: stdout).",
-            show_default=False,
-        ),
-    ] = None,
+    data: InputArg,
+    table: PredictionOutput,
     proba: Annotated[
         bool,
         typer.Option("--proba", envvar="NNCLI_PROBA", help="Add a probability column per class."),
     ] = False,
     csv: CsvOptions = CsvOptions(),
 ) -> None:
-    """Predict every row of a CSV, keeping its ID columns and order; CSV to a file or stdout.
+    """Predict every row of a table, keeping its ID columns and order; CSV, JSON or Parquet.
 
     Examples:
       nncli predict penguins.nncli sample_data/penguins.csv -o out.csv --proba
     """
-    import sys
-
-    from nncli.files import atomic_writer, check_output_path
     from nncli.tabular.model import load_tabular_model
-    from nncli.tabular.predict import predict_tabular, write_predictions
+    from nncli.tabular.predict import PREDICTION_FLOAT_FORMAT, predict_tabular
 
-    if output is not None:
-        check_output_path(output, data, model)
+    table.check(data, model, json_mode=ui.json_mode)
     loaded = load_tabular_model(model)
     result = predict_tabular(loaded, data, proba=proba, csv=csv, reporter=ui)
     summary = {"ok": True, "model_id": loaded.metadata["model_id"], "rows": len(result)}
-    if output is not None:
-        with atomic_writer(output) as handle:
-            write_predictions(result, handle)
-        ui.info(f"wrote {len(result)} prediction(s) to {output}")
-        if ui.json_mode:
-            ui.emit_json({**summary, "output": str(output)})
-    elif ui.json_mode:
+    if ui.json_mode and table.file is None:  # the rows inside the one JSON document
         import json
 
         records = json.loads(result.to_json(orient="records", double_precision=7))
         ui.emit_json({**summary, "predictions": records})
-    else:
-        write_predictions(result, sys.stdout)
+        return
+    table.write(result, PREDICTION_FLOAT_FORMAT)
+    if table.file is not None:
+        ui.info(f"wrote {len(result)} prediction(s) to {table.file} ({table.table_format})")
+        if ui.json_mode:
+            ui.emit_json({**summary, "output": str(table.file), "format": table.table_format})
 
 
 def register(app: typer.Typer) -> None:

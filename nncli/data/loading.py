@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nncli.data.columnar import ColumnarSource, is_columnar, read_columnar
 from nncli.errors import DataError, UsageError
 from nncli.files import check_input_file
 from nncli.options import Check, option
@@ -213,6 +214,12 @@ def read_csv(
     check_input_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
+    kind = is_columnar(path)
+    if kind is not None:  # Parquet or Feather, by its bytes: the same frame, no CSV parsing
+        stamp = file_stamp(path)
+        frame = read_columnar(path, options, reporter=reporter, dtype=dtype, kind=kind)
+        _remember(ColumnarSource(path, kind, tuple(frame.columns), len(frame), stamp))
+        return frame
     problem = KnownEncoding().problem(options.encoding)
     if problem is not None:
         raise UsageError(f"--encoding {problem}")
@@ -254,8 +261,7 @@ def read_csv(
     if options.decimal is None and options.thousands is None:
         refuse_locale_numbers(path, frame, skip)
     columns = tuple(str(name) for name in frame.columns)
-    _RECENT_SOURCES.insert(0, CsvSource(path, arguments, columns, len(frame), stamp))
-    del _RECENT_SOURCES[_REMEMBERED_SOURCES:]
+    _remember(CsvSource(path, arguments, columns, len(frame), stamp))
     return frame
 
 
@@ -304,7 +310,12 @@ class CsvSource:
 # The last few files read, newest first. Not in `frame.attrs`: pandas deep-copies attrs into
 # every derived frame and column, which cost a 10,000-column table a quarter second per pass.
 _REMEMBERED_SOURCES = 4
-_RECENT_SOURCES: list[CsvSource] = []
+_RECENT_SOURCES: list[CsvSource | ColumnarSource] = []
+
+
+def _remember(source: CsvSource | ColumnarSource) -> None:
+    _RECENT_SOURCES.insert(0, source)
+    del _RECENT_SOURCES[_REMEMBERED_SOURCES:]
 
 
 def _is_text(series: pd.Series) -> bool:

@@ -1,8 +1,9 @@
-"""Walk-forward (rolling-origin) evaluation of a forecaster against naive baselines.
+"""Walk-forward (rolling-origin) evaluation of a forecaster against the baselines.
 
 Each fold has an origin; the model (when retrained) and all its preprocessing see only the
 data up to that origin, forecasts the next H steps, and is scored on what happened. The
-baselines are computed from the same history at the same origins.
+baselines (naive, drift, seasonal naive, ETS) are computed from the same history at the same
+origins; ETS is chosen and fitted per series at the first fold and run forward after it.
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError
-from nncli.forecasting.baselines import baseline_forecasts
+from nncli.forecasting.baselines import PanelBaselines, panel_seasons
 from nncli.forecasting.gates import compare_with_baselines
 from nncli.forecasting.model import ForecastModel, train_forecaster
 from nncli.forecasting.options import BacktestOptions as BacktestOptions  # its old home
 from nncli.forecasting.options import ForecastOptions
-from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
+from nncli.forecasting.scoring import NETWORK, ForecastPoints, add_forecasts, mase_scale, score
 from nncli.reporting import CollectingReporter, Reporter
 
 if TYPE_CHECKING:
     from nncli.forecasting.series import Series
-
-NETWORK = "network"
 
 
 @dataclass
@@ -53,6 +52,8 @@ class BacktestReport:
     forecasts: list[FoldForecast] = field(default_factory=list)
     beats_baselines: bool = False
     best_baseline: str = "naive"
+    comparison: dict[str, Any] = field(default_factory=dict)  # BaselineComparison.to_dict()
+    seasons: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field but the forecasts themselves (those are for --plot)."""
@@ -80,7 +81,8 @@ def walk_forward(
     stride = options.stride or horizon
     usable = _long_enough(panel, forecast_options, options, reporter)
     origins = {s.name: fold_origins(s, options.folds, stride, horizon) for s in usable}
-    tally = _Tally()
+    seasons = panel_seasons(usable, forecast_options.season)
+    tally = _Tally(PanelBaselines(seasons, reporter))
     per_fold: list[dict[str, Any]] = []
     model: ForecastModel | None = None
     for fold in range(options.folds):
@@ -96,7 +98,7 @@ def walk_forward(
             model, _ = train_forecaster(
                 [h for _, h, _ in history], forecast_options, reporter=_Quiet(reporter)
             )
-        fold_points = tally.score_fold(model, fold, history, horizon, forecast_options.season)
+        fold_points = tally.score_fold(model, fold, history, horizon)
         per_fold.append(
             {
                 "fold": fold + 1,
@@ -105,7 +107,9 @@ def walk_forward(
                 "scores": {name: score(p) for name, p in fold_points.items()},
             }
         )
-    return tally.report(forecast_options.arch, per_fold)
+    # Windows of one series are `stride` apart: they share errors when the stride is short.
+    lag = 1 if stride >= horizon else len(usable) * -(-horizon // stride)
+    return tally.report(forecast_options.arch, per_fold, lag)
 
 
 def _long_enough(
@@ -137,6 +141,7 @@ def _long_enough(
 class _Tally:
     """Forecast points gathered across folds: overall, per series, and every forecast."""
 
+    baselines: PanelBaselines
     points: dict[str, ForecastPoints] = field(default_factory=dict)
     per_series: dict[str, dict[str, ForecastPoints]] = field(default_factory=dict)
     forecasts: list[FoldForecast] = field(default_factory=list)
@@ -147,7 +152,6 @@ class _Tally:
         fold: int,
         history: list[tuple[Series, Series, int]],
         horizon: int,
-        season: int | None,
     ) -> dict[str, ForecastPoints]:
         """Forecast every series at this fold's origin; add the network's and the baselines'
         points to the tallies and return this fold's own."""
@@ -160,20 +164,14 @@ class _Tally:
         fold_points: dict[str, ForecastPoints] = {}
         for (series, seen, origin), levels in zip(candidates, predicted, strict=True):
             actual = series.levels[origin + 1 : origin + 1 + horizon]
-            scale = mase_scale(seen.levels, season or 1)
-            models = {
-                NETWORK: levels[:, median],
-                **baseline_forecasts(seen.levels, horizon, season),
-            }
-            for name, forecast in models.items():
-                lower = levels[:, 0] if name == NETWORK else None
-                upper = levels[:, -1] if name == NETWORK else None
-                for bucket in (
-                    self.points.setdefault(name, ForecastPoints()),
-                    fold_points.setdefault(name, ForecastPoints()),
-                    self.per_series.setdefault(series.name, {}).setdefault(name, ForecastPoints()),
-                ):
-                    bucket.add(actual, forecast, seen.levels[-1], scale, lower, upper)
+            start = origin + 1 - len(seen)  # a fixed window starts after the series does
+            rivals = self.baselines.at(series.name, series.levels, [origin], horizon, start)
+            models = {NETWORK: levels[:, median]} | {k: v[0] for k, v in rivals.items()}
+            buckets = [self.points, fold_points, self.per_series.setdefault(series.name, {})]
+            scale = mase_scale(seen.levels, self.baselines.seasons.get(series.name, 1))
+            add_forecasts(
+                buckets, models, actual, seen.levels[-1], scale, (levels[:, 0], levels[:, -1])
+            )
             self.forecasts.append(
                 FoldForecast(
                     fold=fold + 1,
@@ -191,25 +189,26 @@ class _Tally:
             )
         return fold_points
 
-    def report(self, arch: str, per_fold: list[dict[str, Any]]) -> BacktestReport:
+    def report(self, arch: str, per_fold: list[dict[str, Any]], lag: int) -> BacktestReport:
         """Scores over every fold, and the verdict."""
         overall = {name: score(p) for name, p in self.points.items()}
         per_series = {
             name: {model_name: score(p) for model_name, p in by_model.items()}
             for name, by_model in self.per_series.items()
         }
-        comparison = compare_with_baselines(overall)
-        verdict = comparison.verdict(arch.upper())
+        comparison = compare_with_baselines(overall, self.points, lag)
         return BacktestReport(
             arch,
             overall,
             per_fold,
             per_series,
-            verdict,
+            comparison.verdict(arch.upper()),
             comparison.beats_naive,
             self.forecasts,
             comparison.beats_baselines,
             comparison.best_baseline,
+            comparison.to_dict(),
+            self.baselines.seasons,
         )
 
 

@@ -55,11 +55,15 @@ def forecast_graph(model: ForecastModel, options: ExportOptions, reporter: Repor
                 "scaling": info["scaling"],
                 "frequency": info.get("frequency"),
                 "last_timestamp": info.get("last_timestamp"),
+                **({"positive": info["positive"]} if "positive" in info else {}),
             }
             for name, info in meta["series"].items()
         },
         "consumer_steps": consumer_steps(model.target_transform, model.lookback),
     }
+    if meta.get("calibration"):
+        spec["calibration"] = meta["calibration"]
+        spec["consumer_steps"].insert(-1, CALIBRATION_STEP)
     return ExportGraph(
         network,
         ["windows"],
@@ -71,6 +75,17 @@ def forecast_graph(model: ForecastModel, options: ExportOptions, reporter: Repor
         spec,
         source,
     )
+
+
+CALIBRATION_STEP = (
+    "Calibration (models with 'calibration'), before scaling back: subtract "
+    "calibration.margins[k] from the lowest quantile of step k and add it to the highest "
+    "(a negative margin stops at their midpoint). With calibration.combine 'ets', nncli also "
+    "moves every quantile by half the gap between the median and an ETS forecast fitted to "
+    "the series at forecast time (not part of this graph) and widens the interval to cover "
+    "the one calibrated with calibration.margins_combined. Series marked 'positive' are "
+    "clipped at zero."
+)
 
 
 def consumer_steps(transform: Transform, lookback: int) -> list[str]:

@@ -158,16 +158,38 @@ def read_data(
 def score_live_forecasts(
     options: JobOptions, panel: list[Series], summary: JobSummary, reporter: Reporter
 ) -> float | None:
-    """Score the ledger's matured forecasts into the summary; return the trailing live MASE."""
+    """Score the ledger's matured forecasts into the summary; return the trailing live MASE.
+
+    MASE and the seasonal baselines use --season, else the seasons the model recorded."""
     from nncli.forecasting.ledger import read_ledger, score_ledger
 
     if not options.ledger.exists():
         return None
-    scored = score_ledger(read_ledger(options.ledger), panel, options.scoring.window)
+    season = options.forecast.season
+    scored = score_ledger(
+        read_ledger(options.ledger),
+        panel,
+        options.scoring.window,
+        season if season is not None else model_seasons(options.model),
+        reporter,
+    )
     summary.live = scored.to_dict() | {"verdict": scored.verdict()}
     reporter.info(f"scored the ledger: {scored.verdict()}")
     mase = scored.trailing.get("network", {}).get("mase")
     return None if mase is None else float(mase)
+
+
+def model_seasons(path: Path) -> dict[str, int] | None:
+    """The seasons recorded in the model file, None when there is none or it cannot be read
+    (loading it later says why)."""
+    from nncli.artifacts import read_metadata
+    from nncli.errors import NncliError
+    from nncli.forecasting.baselines import recorded_seasons
+
+    try:
+        return recorded_seasons(read_metadata(path)[0]) or None
+    except (NncliError, OSError):
+        return None
 
 
 def maybe_retrain(
@@ -188,7 +210,8 @@ def maybe_retrain(
     comparison = report.comparison
     reporter.info(
         f"trained {len(report.history.records)} epoch(s); validation MASE "
-        f"{comparison.network:.3f} vs naive {comparison.naive:.3f}"
+        f"{comparison.network:.3f} vs {comparison.best_value:.3f} for {comparison.best_baseline}, "
+        f"the best baseline (naive {comparison.naive:.3f})"
     )
     if options.schedule.require_beats_naive and not report.beats_naive:
         if not options.model.exists():

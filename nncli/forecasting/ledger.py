@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError
-from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
+from nncli.forecasting.scoring import NETWORK, ForecastPoints, add_forecasts, mase_scale, score
 from nncli.forecasting.series import Series
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from nncli.forecasting.gates import BaselineComparison
+    from nncli.reporting import Reporter
 
 LEDGER_COLUMNS = ("series", "origin", "step", "timestamp", "forecast", "lower", "upper", "model_id")
 NUMBER_COLUMNS = ("forecast", "lower", "upper")
@@ -27,6 +31,8 @@ class LedgerScore:
     per_series: dict[str, dict[str, dict[str, Any]]]
     trailing: dict[str, dict[str, Any]]
     window: int
+    comparison: BaselineComparison | None = None  # None until a forecast has matured
+    seasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def network_mase(self) -> float | None:
@@ -37,13 +43,10 @@ class LedgerScore:
         return self.overall.get("naive", {}).get("mase")
 
     def verdict(self) -> str:
-        if self.network_mase is None or self.naive_mase is None:
+        if self.comparison is None:
             return "no forecast has matured yet"
-        relation = "beat" if self.network_mase < self.naive_mase else "did not beat"
-        return (
-            f"live forecasts {relation} the naive forecast on MASE ({self.network_mase:.3f} vs "
-            f"{self.naive_mase:.3f} over {self.matured_rows} matured points)"
-        )
+        on = f"MASE over {self.matured_rows} matured points"
+        return self.comparison.verdict("live forecasts", on=on, plural=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,9 @@ class LedgerScore:
             "overall": self.overall,
             "per_series": self.per_series,
             "trailing": {"origins": self.window, "scores": self.trailing},
+            "best_baseline": self.comparison.best_baseline if self.comparison else None,
+            "comparison": self.comparison.to_dict() if self.comparison else None,
+            "season": {"per_series": self.seasons},
             "verdict": self.verdict(),
         }
 
@@ -122,61 +128,93 @@ def _readable_stamps(values: pd.Series) -> pd.Series:
 
 
 def score_ledger(
-    ledger: pd.DataFrame, panel: list[Series], window: int = 20, season: int = 1
+    ledger: pd.DataFrame,
+    panel: list[Series],
+    window: int = 20,
+    season: Mapping[str, int] | int | None = None,
+    reporter: Reporter | None = None,
 ) -> LedgerScore:
-    """Join forecasts with the actuals now in the data and score the network and naive.
+    """Join forecasts with the actuals now in the data and score the network and every
+    baseline (naive, drift, seasonal naive, ETS) as made from the data up to each origin.
 
-    The naive forecast of each matured row is the level at its origin (what a naive forecaster
-    would have said on that day); MASE is scaled by the series' in-sample naive error up to
-    the origin, as in the backtest.
+    `season`: one season for every series (`--season`), or each series' (a model's recorded
+    ones), else inferred from the frequency; MASE is scaled by the series' in-sample seasonal
+    naive error up to the origin, as in the backtest. ETS is fitted per series at its oldest
+    matured origin and run forward from the later ones.
     """
     import numpy as np
-    import pandas as pd
 
-    by_name = {s.name: s for s in panel}
-    positions = {s.name: {stamp: i for i, stamp in enumerate(s.timestamps)} for s in panel}
-    points: dict[str, ForecastPoints] = {"network": ForecastPoints(), "naive": ForecastPoints()}
+    from nncli.forecasting.baselines import PanelBaselines, panel_seasons
+    from nncli.forecasting.gates import compare_with_baselines
+
+    override = season if isinstance(season, int) else None
+    seasons = panel_seasons(panel, override, season if isinstance(season, Mapping) else None)
+    groups, pending = _matured_groups(ledger, panel)
+    baselines = PanelBaselines(seasons, reporter)
+    recent = set(sorted(ledger["origin"].astype(str).unique())[-window:])
+    points: dict[str, ForecastPoints] = {}
     per_series: dict[str, dict[str, ForecastPoints]] = {}
-    trailing: dict[str, ForecastPoints] = {"network": ForecastPoints(), "naive": ForecastPoints()}
-    matured = pending = 0
-    origins_sorted = sorted(ledger["origin"].astype(str).unique())
-    recent = set(origins_sorted[-window:])
-    for row in ledger.itertuples(index=False):
-        series = by_name.get(str(row.series))
-        if series is None:
-            pending += 1
-            continue
-        index = positions[series.name]
-        target_at = index.get(pd.Timestamp(str(row.timestamp)))
-        origin_at = index.get(pd.Timestamp(str(row.origin)))
-        if target_at is None or origin_at is None:
-            pending += 1
-            continue
-        matured += 1
-        actual = series.levels[target_at : target_at + 1]
-        origin_level = float(series.levels[origin_at])
-        scale = mase_scale(series.levels[: origin_at + 1], season)
-        forecasts = {"network": np.array([row.forecast]), "naive": np.array([origin_level])}
-        for name, forecast in forecasts.items():
-            lower = np.array([row.lower]) if name == "network" else None
-            upper = np.array([row.upper]) if name == "network" else None
-            buckets = [
-                points[name],
-                per_series.setdefault(series.name, {}).setdefault(name, ForecastPoints()),
-            ]
-            if str(row.origin) in recent:
-                buckets.append(trailing[name])
-            for bucket in buckets:
-                bucket.add(actual, forecast, origin_level, scale, lower, upper)
+    trailing: dict[str, ForecastPoints] = {}
+    longest = 1
+    for series, by_origin in groups:
+        origins = sorted(by_origin)
+        steps = {o: [max(target - o, 1) for target, _ in by_origin[o]] for o in origins}
+        horizon = max(max(s) for s in steps.values())
+        longest = max(longest, horizon)
+        rivals = baselines.at(series.name, series.levels, origins, horizon)
+        for index, origin in enumerate(origins):
+            targets = [target for target, _ in by_origin[origin]]
+            rows = [row for _, row in by_origin[origin]]
+            forecasts = {NETWORK: np.array([r.forecast for r in rows], dtype=np.float64)}
+            forecasts |= {k: v[index, np.array(steps[origin]) - 1] for k, v in rivals.items()}
+            buckets = [points, per_series.setdefault(series.name, {})]
+            if str(rows[0].origin) in recent:
+                buckets.append(trailing)
+            add_forecasts(
+                buckets,
+                forecasts,
+                series.levels[targets],
+                float(series.levels[origin]),
+                mase_scale(series.levels[: origin + 1], seasons.get(series.name, 1)),
+                (np.array([r.lower for r in rows]), np.array([r.upper for r in rows])),
+            )
 
     def scored(group: dict[str, ForecastPoints]) -> dict[str, dict[str, Any]]:
         return {name: score(p) for name, p in group.items() if p.actual}
 
+    overall = scored(points)
+    # Forecasts made on consecutive origins overlap: errors share up to `longest` windows.
+    comparison = compare_with_baselines(overall, points, longest) if overall else None
     return LedgerScore(
-        matured_rows=matured,
+        matured_rows=len(points[NETWORK].actual) if overall else 0,
         pending_rows=pending,
-        overall=scored(points),
+        overall=overall,
         per_series={name: scored(group) for name, group in per_series.items()},
         trailing=scored(trailing),
         window=window,
+        comparison=comparison,
+        seasons=seasons,
     )
+
+
+def _matured_groups(
+    ledger: pd.DataFrame, panel: list[Series]
+) -> tuple[list[tuple[Series, dict[int, list[tuple[int, Any]]]]], int]:
+    """The matured rows by series and origin index: [(series, {origin: [(target, row)]})],
+    and how many rows are still pending (their timestamp or series is not in the data)."""
+    import pandas as pd
+
+    by_name = {s.name: s for s in panel}
+    positions = {s.name: {stamp: i for i, stamp in enumerate(s.timestamps)} for s in panel}
+    groups: dict[str, dict[int, list[tuple[int, Any]]]] = {}
+    pending = 0
+    for row in ledger.itertuples(index=False):
+        series = by_name.get(str(row.series))
+        index = positions[series.name] if series is not None else {}
+        target_at = index.get(pd.Timestamp(str(row.timestamp)))
+        origin_at = index.get(pd.Timestamp(str(row.origin)))
+        if series is None or target_at is None or origin_at is None:
+            pending += 1
+            continue
+        groups.setdefault(series.name, {}).setdefault(origin_at, []).append((target_at, row))
+    return [(by_name[name], by_origin) for name, by_origin in groups.items()], pending

@@ -20,7 +20,9 @@ from nncli.training.loop import Callback, History
 if TYPE_CHECKING:
     import numpy as np
     import torch
+    from torch import nn
 
+    from nncli.forecasting import ensemble as ensemble_module
     from nncli.models.recurrent import SequenceForecaster
 
 
@@ -113,7 +115,7 @@ def build_samples(
 class ForecastModel:
     """A trained forecaster with its per-series scaling and calendar."""
 
-    network: SequenceForecaster
+    network: nn.Module  # a MemberEnsemble, or a SequenceForecaster from an older file
     metadata: dict[str, Any]
 
     @property
@@ -174,9 +176,7 @@ class ForecastModel:
             torch.as_tensor(origins - self.lookback + 1)
         ]
         raw = predict_batches(self.network, [windows]).numpy().astype(np.float64)
-        change = raw * scaling.std + scaling.mean  # [N, H, Q]
-        levels = self.target_transform.invert_cumulative(series.levels[origins], change)
-        return np.sort(levels, axis=2)  # quantiles never cross
+        return self._levels(series, origins, raw)
 
     def forecast_many(self, panel: list[Series], origins: list[int]) -> list[np.ndarray]:
         """One [H, Q] level forecast per (series, origin), computed in one batch."""
@@ -200,15 +200,43 @@ class ForecastModel:
             )
             windows.append(make_windows(features, self.lookback)[-1])
         raw = predict_batches(self.network, [torch.stack(windows)]).numpy().astype(np.float64)
-        results = []
-        for index, (series, origin) in enumerate(zip(panel, origins, strict=True)):
-            scaling = self.scaling(series.name)
-            change = raw[index] * scaling.std + scaling.mean  # [H, Q]
-            levels = self.target_transform.invert_cumulative(
-                series.levels[origin : origin + 1], change[None]
-            )[0]
-            results.append(np.sort(levels, axis=1))  # quantiles never cross
-        return results
+        return [
+            self._levels(series, np.asarray([origin]), raw[index : index + 1])[0]
+            for index, (series, origin) in enumerate(zip(panel, origins, strict=True))
+        ]
+
+    def _levels(self, series: Series, origins: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Levels [N, H, Q] from the network's scaled quantiles [N, H, Q] at `origins`:
+        calibrated (ETS combination, conformal margins) when the model was, inverted, and
+        kept at zero or above for a series whose training values were all positive."""
+        import numpy as np
+
+        from nncli.forecasting.ensemble import apply_calibration, ets_scaled_changes
+
+        scaling = self.scaling(series.name)
+        raw = np.sort(raw, axis=2)
+        calibration = self.metadata.get("calibration")
+        if calibration:
+            ets = None
+            if calibration.get("combine") == "ets":
+                season = int(self.metadata["series"][series.name].get("season", 1))
+                ets = ets_scaled_changes(
+                    series.levels,
+                    origins,
+                    self.horizon,
+                    season,
+                    self.target_transform,
+                    scaling.mean,
+                    scaling.std,
+                )
+            raw = apply_calibration(raw, calibration, self.quantiles.index(0.5), ets)
+        change = raw * scaling.std + scaling.mean  # [N, H, Q]
+        levels = np.sort(
+            self.target_transform.invert_cumulative(series.levels[origins], change), axis=2
+        )
+        if self.metadata["series"][series.name].get("positive"):
+            levels = np.maximum(levels, 0.0)
+        return levels  # quantiles never cross
 
 
 def _split_origins(length: int, options: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +246,7 @@ def _split_origins(length: int, options: ForecastOptions) -> tuple[np.ndarray, n
     from nncli.forecasting.windows import window_origins
 
     origins = np.asarray(
-        window_origins(length, options.lookback, options.horizon, options.first_valid)
+        window_origins(length, options.window_length, options.horizon, options.first_valid)
     )
     n_valid = max(1, round(len(origins) * options.valid_size))
     valid = origins[-n_valid:]
@@ -235,6 +263,8 @@ class TrainingWindows:
     valid_x: list[torch.Tensor] = field(default_factory=list)
     valid_y: list[torch.Tensor] = field(default_factory=list)
     series: dict[str, Any] = field(default_factory=dict)
+    valid_origins: dict[str, np.ndarray] = field(default_factory=dict)  # per series, in order
+    train_ends: dict[str, int] = field(default_factory=dict)  # rows training's targets saw
 
 
 def collect_windows(
@@ -243,6 +273,8 @@ def collect_windows(
     """Windows of every long-enough series; scaling is fitted on each series' training part
     only. Series too short for one window and its validation are left out with a warning."""
     import numpy as np
+
+    from nncli.forecasting.statistical import series_season
 
     transform = options.target_transform
     windows = TrainingWindows()
@@ -261,13 +293,13 @@ def collect_windows(
         if len(train_origins) == 0:
             skipped.append(
                 f"series {series.name!r} has {len(series)} rows, fewer than the "
-                f"{options.min_length()} needed for lookback {options.lookback} + horizon "
+                f"{options.min_length()} needed for lookback {options.window_length} + horizon "
                 f"{options.horizon} + validation; it is left out"
             )
             continue
         # Scaling sees only what the last training origin could see.
         scaling = fit_scaling(series, transform, int(train_origins[-1]) + 1)
-        shape = (options.lookback, options.horizon)
+        shape = (options.window_length, options.horizon)
         x, y = build_samples(series, transform, scaling, *shape, train_origins)
         windows.train_x.append(x)
         windows.train_y.append(y)
@@ -275,10 +307,16 @@ def collect_windows(
         windows.valid_x.append(x)
         windows.valid_y.append(y)
         windows.series[series.name] = _series_metadata(series, scaling)
+        windows.series[series.name].update(
+            season=series_season(series.timestamps, options.season),
+            positive=bool(np.all(series.levels[: int(train_origins[-1]) + 1] > 0)),
+        )
+        windows.valid_origins[series.name] = valid_origins
+        windows.train_ends[series.name] = int(train_origins[-1]) + options.horizon + 1
     if not windows.series:
         longest = max(len(s) for s in panel)
         raise DataError(
-            f"no series has the {options.min_length()} rows that lookback {options.lookback} and "
+            f"no series has the {options.min_length()} rows that lookback {options.window_length} and "
             f"horizon {options.horizon} need (the longest has {longest})",
             hint="lower --lookback or --horizon, or use more history",
         )
@@ -300,7 +338,8 @@ def _series_metadata(series: Series, scaling: SeriesScaling) -> dict[str, Any]:
 
 
 def build_network(options: ForecastOptions, n_features: int) -> SequenceForecaster:
-    """A freshly seeded network for `n_features` inputs per step."""
+    """A freshly seeded single recurrent/TCN/MLP network for `n_features` inputs per step
+    (without per-window normalisation; `train_forecaster` builds its members itself)."""
     from nncli.devices import build_within_memory
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
     from nncli.training.loop import seed_everything
@@ -308,15 +347,15 @@ def build_network(options: ForecastOptions, n_features: int) -> SequenceForecast
     config = SequenceConfig(
         arch=options.arch,
         n_features=n_features,
-        lookback=options.lookback,
+        lookback=options.window_length,
         horizon=options.horizon,
         quantiles=sorted(options.quantiles),
-        hidden_size=options.hidden_size,
-        num_layers=options.num_layers,
+        hidden_size=options.width,
+        num_layers=options.depth,
         dropout=options.dropout,
     )
     seed_everything(options.training.seed)
-    sizes = f"--hidden-size {options.hidden_size} --layers {options.num_layers}"
+    sizes = f"--hidden-size {options.width} --layers {options.depth}"
     return build_within_memory(lambda: SequenceForecaster(config), sizes, options.training.device)
 
 
@@ -328,60 +367,146 @@ def train_forecaster(
     callbacks: tuple[Callback, ...] = (),
     refit_on_all: bool = False,
 ) -> tuple[ForecastModel, History]:
-    """Train one global network on every series' windows; scaling is fitted per series on its
-    training part only, and validation uses each series' newest origins.
+    """Train one global ensemble on every series' windows (`--ensemble` members over seeds
+    and lookbacks, median of their quantiles), then calibrate it on the validation windows
+    (shrink, ETS combination, conformal margins: `nncli.forecasting.ensemble`). Scaling is
+    fitted per series on its training part only; validation uses each series' newest origins.
 
     With `refit_on_all` the validation windows train too, for exactly `training.epochs`
-    epochs (the refit of a tuned configuration). The model's metadata carries its id.
+    epochs (the refit of a tuned configuration). Returns the model and the first member's
+    history (every member's is in the metadata); the model's metadata carries its id.
     """
-    import numpy as np
     import torch
 
     from nncli.artifacts import weights_digest
     from nncli.devices import resolve_device
-    from nncli.models.recurrent import PinballLoss
-    from nncli.training.loop import fit
+    from nncli.forecasting import ensemble
 
     reporter = reporter or CollectingReporter()
     options.validate()
     training = replace(options.training, device=resolve_device(options.training.device))
-    windows = collect_windows(panel, options, reporter, refit_on_all)
-    train_x, train_y = torch.cat(windows.train_x), torch.cat(windows.train_y)
-    valid_x, valid_y = torch.cat(windows.valid_x), torch.cat(windows.valid_y)
-    network = build_network(options, int(train_x.shape[2]))
-    quantiles = network.config.quantiles
-    median_index = quantiles.index(0.5)
-
-    def valid_mae(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-        return float((outputs[:, :, median_index] - targets).abs().mean())
-
-    history = fit(
-        network,
-        PinballLoss(quantiles),
-        ([train_x], train_y),
-        ([valid_x], valid_y),
-        replace(training, patience=training.epochs + 1) if refit_on_all else training,
-        valid_mae,
-        "scaled MAE",
-        callbacks,
+    if refit_on_all:
+        training = replace(training, patience=training.epochs + 1)
+    lookbacks = ensemble.fitting_lookbacks(panel, options)
+    sized = replace(options, lookback=max(lookbacks))
+    windows = collect_windows(panel, sized, reporter, refit_on_all)
+    data = ensemble.MemberData(
+        torch.cat(windows.train_x),
+        torch.cat(windows.train_y),
+        torch.cat(windows.valid_x),
+        torch.cat(windows.valid_y),
     )
-    network.cpu().eval()
-    if not np.isfinite(history.best.train_loss):
-        raise DataError("training diverged (the loss became NaN or infinite)", hint="lower --lr")
+    used = [s for s in panel if s.name in windows.series]
+    heads = [s.head(windows.train_ends[s.name]) for s in used]
+    anchor, season = ensemble.choose_anchor(sized, heads, lookbacks)
+    network, architecture, histories = ensemble.train_ensemble(
+        data, sized, lookbacks, (anchor, season), training, callbacks
+    )
+    calibration = ensemble.calibrate(
+        network,
+        data,
+        sized,
+        guard=sized.arch == "nhits" and anchor == "naive",
+        ets_rows=lambda: _ets_rows(used, windows, sized),
+    )
+    _report_ensemble(reporter, architecture, calibration, histories, training.epochs)
     reporter.info(
-        f"{len(windows.series)} series, {len(train_x)} training and {len(valid_x)} validation windows"
+        f"{len(windows.series)} series, {len(data.train_x)} training and "
+        f"{len(data.valid_x)} validation windows"
     )
     metadata = {
         "kind": "forecast",
-        "transform": options.transform,
-        "panel": asdict(options.panel),
-        "architecture": network.config.to_dict(),
-        "training": {**training.to_dict(), "valid_size": options.valid_size},
+        "transform": sized.transform,
+        "panel": asdict(sized.panel),
+        "architecture": architecture,
+        "calibration": calibration.to_dict(),
+        "training": {
+            **training.to_dict(),
+            "valid_size": sized.valid_size,
+            "combine": sized.combine,
+            **({"steps_per_epoch": ensemble.STEPS_PER_EPOCH} if sized.arch == "nhits" else {}),
+        },
         "series": windows.series,
-        "history": history.to_dict(),
+        "history": histories[0].to_dict(),
+        "member_histories": [h.to_dict() for h in histories[1:]],
         "model_id": weights_digest(dict(network.state_dict())),
     }
-    return ForecastModel(network, metadata), history
+    return ForecastModel(network, metadata), histories[0]
+
+
+def _ets_rows(
+    used: list[Series], windows: TrainingWindows, options: ForecastOptions
+) -> ensemble_module.EtsRows | None:
+    """ETS at a few validation origins of each series, for --combine (None: not tried)."""
+    import numpy as np
+
+    from nncli.forecasting.ensemble import (
+        ETS_AUTO_MAX_ROWS,
+        ETS_CALIBRATION_FITS,
+        EtsRows,
+        ets_scaled_changes,
+    )
+
+    too_long = max(len(s) for s in used) > ETS_AUTO_MAX_ROWS
+    if options.combine == "none" or (
+        options.combine == "auto" and (options.arch != "nhits" or too_long)
+    ):
+        return None
+    rows, changes, offset = [], [], 0
+    # At most ETS_CALIBRATION_FITS fits over the whole panel, spread over its series.
+    per_series = max(1, ETS_CALIBRATION_FITS // len(used))
+    chosen = set(np.linspace(0, len(used) - 1, ETS_CALIBRATION_FITS).round().astype(int))
+    for index, series in enumerate(used):
+        origins = windows.valid_origins[series.name]
+        if index not in chosen:
+            offset += len(origins)
+            continue
+        picks = np.unique(np.linspace(0, len(origins) - 1, per_series).round()).astype(np.int64)
+        info = windows.series[series.name]
+        scaling = info["scaling"]
+        changes.append(
+            ets_scaled_changes(
+                series.levels,
+                origins[picks],
+                options.horizon,
+                int(info["season"]),
+                options.target_transform,
+                scaling["mean"],
+                scaling["std"],
+            )
+        )
+        rows.append(offset + picks)
+        offset += len(origins)
+    return EtsRows(np.concatenate(rows), np.concatenate(changes))
+
+
+def _report_ensemble(
+    reporter: Reporter,
+    architecture: dict[str, Any],
+    calibration: ensemble_module.Calibration,
+    histories: list[History],
+    epochs: int,
+) -> None:
+    """One line on what was trained and decided; a warning when members were still improving."""
+    from nncli.forecasting.ensemble import still_improving
+
+    members = architecture["members"]
+    lookbacks = sorted({m["lookback"] for m in members})
+    anchor = architecture["anchor"] + (
+        f" (season {architecture['season']})" if architecture["anchor"] == "seasonal" else ""
+    )
+    reporter.info(
+        f"{len(members)} {architecture['arch'].upper()} member(s), lookbacks "
+        f"{', '.join(map(str, lookbacks))}, median of their quantiles; anchor {anchor}, "
+        f"shrink {calibration.shrink:g}, combine {calibration.combine}, "
+        f"{calibration.coverage:.0%} interval conformalised on validation"
+    )
+    improving = still_improving(histories, epochs)
+    if improving:
+        reporter.warn(
+            f"{improving} of {len(members)} member(s) still improved at the last of "
+            f"{epochs} epochs; raise --epochs for a better model"
+        )
 
 
 def save_forecast_model(
@@ -401,26 +526,39 @@ def save_forecast_model(
 
 
 def load_forecast_model(path: Path) -> ForecastModel:
-    """Load a forecaster model file and rebuild its network on the CPU."""
+    """Load a forecaster model file and rebuild its network on the CPU: an ensemble when the
+    architecture lists members, else (files from before ensembles) one SequenceForecaster."""
     from nncli.artifacts import load_network_model
+    from nncli.forecasting.ensemble import rebuild_ensemble
     from nncli.models.recurrent import SequenceConfig, SequenceForecaster
 
-    def assemble(network: SequenceForecaster, meta: dict[str, Any]) -> ForecastModel:
+    def assemble(network: nn.Module, meta: dict[str, Any]) -> ForecastModel:
         _ = meta["transform"], meta["series"].items(), meta["panel"]["time_col"]
         return ForecastModel(network, meta)
 
-    def build(meta: dict[str, Any]) -> SequenceForecaster:
-        return SequenceForecaster(SequenceConfig(**meta["architecture"]))
+    def build(meta: dict[str, Any]) -> nn.Module:
+        architecture = meta["architecture"]
+        if "members" in architecture:
+            return rebuild_ensemble(architecture)
+        return SequenceForecaster(SequenceConfig(**architecture))
 
     return load_network_model(path, "forecast", build, assemble)
 
 
-def holdout_scores(
-    model: ForecastModel, panel: list[Series], options: ForecastOptions, season: int = 1
-) -> dict[str, dict[str, Any]]:
-    """Network vs naive and drift on every series' validation origins, scored in levels."""
-    from nncli.forecasting.baselines import baseline_forecasts
-    from nncli.forecasting.scoring import ForecastPoints, mase_scale, score
+if TYPE_CHECKING:  # the holdout's helpers (kept here, next to the validation split)
+    from nncli.forecasting.baselines import PanelBaselines
+    from nncli.forecasting.scoring import ForecastPoints
+
+
+def holdout_points(
+    model: ForecastModel,
+    panel: list[Series],
+    options: ForecastOptions,
+    baselines: PanelBaselines,
+) -> dict[str, ForecastPoints]:
+    """The network's and every baseline's forecast points on each series' validation origins,
+    in levels, MASE scaled by the in-sample seasonal naive error up to each origin."""
+    from nncli.forecasting.scoring import NETWORK, add_forecasts, mase_scale
 
     points: dict[str, ForecastPoints] = {}
     median = model.quantiles.index(0.5)
@@ -428,19 +566,33 @@ def holdout_scores(
         if series.name not in model.metadata["series"] or len(series) < options.min_length():
             continue
         _, valid_origins = _split_origins(len(series), options)
-        heads = [series.head(int(origin) + 1) for origin in valid_origins]
         predicted = model.forecast_origins(series, valid_origins)
-        for head, origin, levels in zip(heads, valid_origins, predicted, strict=True):
-            actual = series.levels[origin + 1 : origin + 1 + options.horizon]
-            scale = mase_scale(head.levels, season)
-            forecasts = {
-                "network": levels[:, median],
-                **baseline_forecasts(head.levels, options.horizon, None),
-            }
-            for name, forecast in forecasts.items():
-                lower = levels[:, 0] if name == "network" else None
-                upper = levels[:, -1] if name == "network" else None
-                points.setdefault(name, ForecastPoints()).add(
-                    actual, forecast, head.levels[-1], scale, lower, upper
-                )
+        rivals = baselines.at(series.name, series.levels, valid_origins, options.horizon)
+        season = baselines.seasons.get(series.name, 1)
+        for row, (origin, levels) in enumerate(zip(valid_origins, predicted, strict=True)):
+            seen = series.levels[: origin + 1]
+            forecasts = {NETWORK: levels[:, median]} | {k: v[row] for k, v in rivals.items()}
+            add_forecasts(
+                [points],
+                forecasts,
+                series.levels[origin + 1 : origin + 1 + options.horizon],
+                seen[-1],
+                mase_scale(seen, season),
+                (levels[:, 0], levels[:, -1]),
+            )
+    return points
+
+
+def holdout_scores(
+    model: ForecastModel, panel: list[Series], options: ForecastOptions, season: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Network vs every baseline on every series' validation origins (see `holdout_points`);
+    `season` overrides the seasons recorded in the model (else `options.season`, else the
+    frequency's)."""
+    from nncli.forecasting.baselines import PanelBaselines, panel_seasons, recorded_seasons
+    from nncli.forecasting.scoring import score
+
+    override = season if season is not None else options.season
+    seasons = panel_seasons(panel, override, recorded_seasons(model.metadata))
+    points = holdout_points(model, panel, options, PanelBaselines(seasons))
     return {name: score(p) for name, p in points.items()}

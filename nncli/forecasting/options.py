@@ -33,9 +33,17 @@ from nncli.option_presets import (
 from nncli.options import AtLeast, NonNegative, OneOf, Within, check_options, option
 from nncli.training.config import TrainingConfig
 
-# The same names as nncli.models.recurrent.ARCHITECTURES (which imports torch); a unit test
-# keeps the two in step.
-FORECAST_ARCHITECTURES = ("lstm", "gru", "rnn", "tcn", "mlp")
+# The same names as nncli.models.recurrent.ARCHITECTURES (which imports torch) plus "nhits"
+# (nncli.models.nbeats); a unit test keeps them in step.
+FORECAST_ARCHITECTURES = ("nhits", "lstm", "gru", "rnn", "tcn", "mlp")
+ANCHORS = ("auto", "naive", "seasonal")
+COMBINES = ("auto", "ets", "none")
+# nhits' default lookbacks, as multiples of the horizon, in the order members take them
+# (one member reads 3h; three read 3h, 2h, 5h; six add a second seed to each): the ones
+# `benchmarks/forecast_accuracy.py` measured (benchmarks/RESULTS-forecast-candidates.md).
+NHITS_LOOKBACK_MULTIPLES = (3, 2, 5)
+NHITS_ENSEMBLE = 6
+RECURRENT_LOOKBACK = 60
 WINDOWS = ("expanding", "fixed")
 PARTIAL_LAST_ROW = ("error", "drop", "allow")
 
@@ -93,28 +101,61 @@ class ForecastOptions:
 
     panel: PanelSpec
     arch: str = model_option(
-        "lstm",
-        help="lstm, gru, rnn, tcn (dilated causal convolutions), or mlp (feedforward on flattened lags).",
+        "nhits",
+        help="nhits (N-HITS: residual MLP stacks on pooled inputs), lstm, gru, rnn, tcn "
+        "(dilated causal convolutions), or mlp (feedforward on flattened lags).",
         parse=str.lower,
         check=OneOf(FORECAST_ARCHITECTURES),
     )
-    lookback: int = model_option(60, help="Past steps the network reads.", check=AtLeast(1))
+    lookback: int | None = model_option(
+        None,
+        help="Past steps the network reads (default: nhits derives it from the horizon, "
+        "3h, 2h and 5h across the ensemble's members; the other architectures read 60).",
+        check=AtLeast(1),
+        hidden_default=True,
+    )
     horizon: int = model_option(5, help="Future steps forecast at once.", check=AtLeast(1))
     transform: str = model_option(
         "log-return",
         help="log-return, diff, pct or none; forecasts are inverted back to levels.",
         check=OneOf(TRANSFORMS),
     )
-    hidden_size: int = model_option(
-        64, help="Recurrent state, TCN channels, or MLP layer width.", check=AtLeast(1)
+    hidden_size: int | None = automatic_count(
+        help="Recurrent state, TCN channels, MLP or N-HITS layer width (default: nhits 128, "
+        "the others 64).",
+        panel=MODEL,
     )
-    num_layers: int = model_option(
-        1,
-        help="Stacked recurrent layers (tcn: at least this many residual blocks).",
+    num_layers: int | None = automatic_count(
+        help="Stacked recurrent layers (tcn: at least this many residual blocks; nhits: "
+        "hidden layers per block) (default: nhits 2, the others 1).",
         flag="--layers",
-        check=AtLeast(1),
+        panel=MODEL,
     )
     dropout: float = model_option(0.0, help="Dropout between layers.", check=Within(0, 1, "[)"))
+    ensemble: int | None = automatic_count(
+        help="Networks trained over seeds and lookbacks whose quantiles are combined by their "
+        "element-wise median (default: 6 for nhits, 1 otherwise); 1 = a single model.",
+        panel=MODEL,
+    )
+    no_window_norm: bool = model_option(
+        False,
+        help="Feed lstm/gru/rnn/tcn/mlp raw windows. By default each window's target steps "
+        "are divided by their mean size and the forecast scaled back (RevIN-style), so one "
+        "model serves series of any scale; nhits always normalises.",
+    )
+    anchor: str = model_option(
+        "auto",
+        help="nhits: what the network corrects: naive (no change), seasonal (the value one "
+        "season back), or auto (seasonal when it beats naive on the training data).",
+        check=OneOf(ANCHORS),
+    )
+    combine: str = model_option(
+        "auto",
+        help="ets: average the network's median with ETS fitted per series at forecast time; "
+        "none; auto: for nhits on series of at most 1,000 rows, ets where it beats the "
+        "network alone on validation and the no-harm rule kept the network's median.",
+        check=OneOf(COMBINES),
+    )
     quantiles: list[float] = option(
         default_factory=lambda: [0.1, 0.5, 0.9],
         help="Quantiles trained with pinball loss; lowest/highest give the interval, 0.5 the forecast.",
@@ -145,6 +186,48 @@ class ForecastOptions:
             or 0.5 not in self.quantiles
         ):
             raise UsageError("--quantiles must lie in (0, 1) and include 0.5 (the point forecast)")
+        if self.arch == "nhits" and self.target_transform.centred:
+            raise UsageError(
+                f"--arch nhits forecasts changes, not --transform {self.transform}",
+                hint="use --transform diff (or log-return for positive series)",
+            )
+        if self.arch == "nhits" and self.lookback == 1:
+            raise UsageError("--arch nhits needs --lookback 2 or more")
+
+    def member_count(self) -> int:
+        """Ensemble members: --ensemble, else 6 for nhits and 1 for the other architectures."""
+        if self.ensemble is not None:
+            return self.ensemble
+        return NHITS_ENSEMBLE if self.arch == "nhits" else 1
+
+    def member_lookbacks(self) -> list[int]:
+        """The distinct lookbacks the members read, in the order members take them."""
+        if self.lookback is not None:
+            return [self.lookback]
+        if self.arch != "nhits":
+            return [RECURRENT_LOOKBACK]
+        multiples = NHITS_LOOKBACK_MULTIPLES[: self.member_count()]
+        return [max(2, m * self.horizon) for m in multiples]
+
+    @property
+    def window_norm(self) -> bool:
+        """Per-window normalisation (on unless --no-window-norm)."""
+        return not self.no_window_norm
+
+    @property
+    def width(self) -> int:
+        """--hidden-size, else the architecture's default."""
+        return self.hidden_size or (128 if self.arch == "nhits" else 64)
+
+    @property
+    def depth(self) -> int:
+        """--layers, else the architecture's default."""
+        return self.num_layers or (2 if self.arch == "nhits" else 1)
+
+    @property
+    def window_length(self) -> int:
+        """The longest lookback: every window is built this long, members read its tail."""
+        return max(self.member_lookbacks())
 
     def validate(self) -> None:
         """Reject impossible settings before any data is read."""
@@ -162,7 +245,7 @@ class ForecastOptions:
 
     def min_length(self, with_validation: bool = True) -> int:
         """Rows a series needs: one window, its horizon, and a few validation origins."""
-        base = self.first_valid + self.lookback + self.horizon
+        base = self.first_valid + self.window_length + self.horizon
         return base + (2 * self.horizon + 1 if with_validation else 0)
 
 

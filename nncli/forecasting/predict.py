@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from nncli.forecasting.series import Series
 
 HISTORY_KEY = ["series", "origin", "step"]
+FORECAST_FLOAT_FORMAT = "%.10g"  # the forecasts' digits in every format and the history
 FORECAST_COLUMNS = [
     "series",
     "origin",
@@ -173,6 +174,6 @@ def _csv_rows(rows: pd.DataFrame, columns: list[str], eol: str, header: bool = F
     """`rows` as CSV text in the history's column order (columns it lacks left empty)."""
     return str(
         rows.reindex(columns=columns).to_csv(
-            index=False, header=header, float_format="%.10g", lineterminator=eol
+            index=False, header=header, float_format=FORECAST_FLOAT_FORMAT, lineterminator=eol
         )
     )

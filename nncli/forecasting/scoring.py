@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+
+NETWORK = "network"  # the network's key among the models scored; every other key is a baseline
 
 
 @dataclass
@@ -19,6 +22,7 @@ class ForecastPoints:
     scale: list[float] = field(default_factory=list)
     lower: list[float] = field(default_factory=list)
     upper: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # points per forecast window, in order
 
     def add(
         self,
@@ -29,17 +33,54 @@ class ForecastPoints:
         lower: np.ndarray | None = None,
         upper: np.ndarray | None = None,
     ) -> None:
+        if not len(actual):  # nothing matured: no window (window_losses counts each add)
+            return
         self.actual.extend(map(float, actual))
         self.forecast.extend(map(float, forecast))
         self.origin.extend([float(origin)] * len(actual))
         self.scale.extend([float(scale)] * len(actual))
+        self.sizes.append(len(actual))
         if lower is not None and upper is not None:
             self.lower.extend(map(float, lower))
             self.upper.extend(map(float, upper))
 
     def extend(self, other: ForecastPoints) -> None:
-        for name in ("actual", "forecast", "origin", "scale", "lower", "upper"):
+        for name in ("actual", "forecast", "origin", "scale", "lower", "upper", "sizes"):
             getattr(self, name).extend(getattr(other, name))
+
+
+def add_forecasts(
+    buckets: Iterable[dict[str, ForecastPoints]],
+    forecasts: dict[str, np.ndarray],
+    actual: np.ndarray,
+    origin: float,
+    scale: float,
+    interval: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """Add one window's forecast of every model to each bucket ({model: points}); the
+    network's (`NETWORK`) with its `interval` (lower, upper)."""
+    lower, upper = interval if interval is not None else (None, None)
+    for bucket in buckets:
+        for name, forecast in forecasts.items():
+            points = bucket.setdefault(name, ForecastPoints())
+            if name == NETWORK:
+                points.add(actual, forecast, origin, scale, lower, upper)
+            else:
+                points.add(actual, forecast, origin, scale)
+
+
+def window_losses(points: ForecastPoints, per_window: bool = True) -> np.ndarray:
+    """The mean scaled absolute error (MASE's summand) of each forecast window, in order
+    (or of each point): the loss series a Diebold-Mariano test compares."""
+    import numpy as np
+
+    errors = np.abs(np.asarray(points.forecast) - np.asarray(points.actual))
+    errors = errors / np.asarray(points.scale)
+    if not per_window or not len(errors):
+        return errors
+    sizes = np.asarray(points.sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return np.add.reduceat(errors, starts) / sizes
 
 
 def mase_scale(history: np.ndarray, season: int = 1) -> float:

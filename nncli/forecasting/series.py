@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nncli.data.columnar import is_columnar
 from nncli.data.loading import CsvOptions, read_csv, require_columns, require_rows
 from nncli.data.preprocessing import numeric_values
 from nncli.errors import DataError, UsageError
@@ -322,7 +323,13 @@ def _read_whole_rows(
     )
 
     before = FileSnapshot.of(path) if path.is_file() else None
-    complete = partial_last_row == "allow" or before is None or last_line_is_complete(path)
+    # A Parquet or Feather file has no last line: one cut short does not read at all.
+    complete = (
+        partial_last_row == "allow"
+        or before is None
+        or is_columnar(path) is not None
+        or last_line_is_complete(path)
+    )
     if not complete and partial_last_row == "error":
         raise partial_line_error(path)
     frame = read_csv(path, csv, reporter=reporter)

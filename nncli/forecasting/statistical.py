@@ -22,7 +22,7 @@ import re
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nncli.forecasting.baselines import naive, seasonal_naive
 
@@ -41,6 +41,7 @@ __all__ = [
     "conformal_margins",
     "diebold_mariano",
     "ets_forecast",
+    "ets_forecasts_at",
     "fit_arima",
     "fit_ets",
     "infer_season",
@@ -158,6 +159,10 @@ class ETSFit:
     aicc: float = math.inf
     fallback: str | None = None  # why the naive forecast was used instead, if it was
     candidates: dict[str, float] = field(default_factory=dict)
+    # The chosen model's smoothing parameters and initial states (statsmodels' names), and for
+    # STL the seasonal component over the fitted history: what `ets_forecasts_at` runs forward.
+    params: dict[str, Any] = field(default_factory=dict)
+    stl_seasonal: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -186,9 +191,10 @@ def fit_ets(
         return ETSFit(forecast=naive(values, horizon), fallback=why)
     use_log = allow_log and bool(np.all(values > 0))
     work = np.log(values) if use_log else values
-    stl_future = None
+    stl_future = stl_seasonal = None
     if season > LONG_SEASON and len(work) >= 2 * season + 1:
-        work, stl_future = _stl_adjust(work, season, horizon)
+        adjusted, stl_future = _stl_adjust(work, season, horizon)
+        work, stl_seasonal = adjusted, work - adjusted
     seasonal_ok = stl_future is None and 1 < season <= len(work) // 2 and len(work) >= season + 6
     best: ETSFit | None = None
     candidates: dict[str, float] = {}
@@ -199,16 +205,18 @@ def fit_ets(
             fit = _fit_holt_winters(work, horizon, trend, damped, seasonal, season)
             if fit is None:
                 continue
-            forecast, aicc = fit
+            forecast, aicc, params = fit
             key = f"{trend or 'N'}{'d' if damped else ''},{seasonal or 'N'}"
             candidates[key] = aicc
             if best is None or aicc < best.aicc:
                 best = ETSFit(forecast, trend, damped, seasonal, season, use_log, False, aicc)
+                best.params = params
     if best is None:
         return ETSFit(forecast=naive(values, horizon), fallback="no ETS candidate could be fitted")
     forecast = best.forecast + (stl_future if stl_future is not None else 0.0)
     best.forecast = np.exp(forecast) if use_log else forecast
     best.stl = stl_future is not None
+    best.stl_seasonal = stl_seasonal
     best.candidates = candidates
     if not np.all(np.isfinite(best.forecast)):
         return ETSFit(forecast=naive(values, horizon), fallback="the ETS forecast was not finite")
@@ -222,8 +230,8 @@ def _fit_holt_winters(
     damped: bool,
     seasonal: str | None,
     season: int,
-) -> tuple[np.ndarray, float] | None:
-    """One Holt-Winters fit: its forecast and AICc, or None when statsmodels fails."""
+) -> tuple[np.ndarray, float, dict[str, Any]] | None:
+    """One Holt-Winters fit: its forecast, AICc and parameters, or None when statsmodels fails."""
     import numpy as np
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
@@ -247,12 +255,110 @@ def _fit_holt_winters(
         return None
     if not np.all(np.isfinite(forecast)) or not np.isfinite(aicc):
         return None
-    return forecast, aicc
+    return forecast, aicc, dict(result.params)
 
 
 def ets_forecast(history: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
     """The point forecast [H] of the ETS model chosen by AICc (see `fit_ets`)."""
     return fit_ets(history, horizon, season).forecast
+
+
+def ets_forecasts_at(
+    values: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    season: int = 1,
+    fit: ETSFit | None = None,
+) -> tuple[np.ndarray, ETSFit]:
+    """ETS forecasts [N, H] from each origin (an index into `values`), and the fit used.
+
+    The model is chosen and fitted by AICc (`fit_ets`) on the history up to the first origin,
+    or `fit` (an earlier one) is reused; later origins run that model forward with its
+    parameters fixed: one filtering pass over the data, so each forecast still sees only the
+    history up to its origin. A full fit per origin costs about a second on 2,000 points; this
+    costs milliseconds. With STL, later origins keep the seasonal pattern estimated at the fit.
+    A fit that fell back to naive gives naive forecasts, as does an origin whose forecast is
+    not finite.
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    origins = np.asarray(origins, dtype=np.int64)
+    if fit is None:
+        fit = fit_ets(values[: int(origins[0]) + 1], horizon, season)
+    naive_rows = np.repeat(values[origins][:, None], horizon, axis=1)
+    if fit.fallback or not fit.params or not len(origins):
+        return naive_rows, fit
+    seen = values[: int(origins.max()) + 1]
+    with np.errstate(all="ignore"):
+        work = np.log(seen) if fit.log else seen.copy()
+    pattern = _stl_pattern(fit, len(work))
+    states = _ets_states(work - pattern, fit)
+    if states is None:
+        return naive_rows, fit
+    level, trend, seasonal = states
+    steps = np.arange(1, horizon + 1)
+    phi = float(fit.params.get("damping_trend") or 1.0) if fit.damped else 1.0
+    growth = np.cumsum(phi**steps) if fit.trend else np.zeros(horizon)
+    forecasts = level[origins, None] + growth * trend[origins, None]
+    if fit.seasonal:
+        m = fit.season
+        forecasts += seasonal[origins[:, None] - m + 1 + (steps - 1) % m]
+    if fit.stl:
+        forecasts += _stl_pattern(fit, int(origins.max()) + horizon + 1)[origins[:, None] + steps]
+    with np.errstate(all="ignore"):
+        forecasts = np.exp(forecasts) if fit.log else forecasts
+    finite = np.all(np.isfinite(forecasts), axis=1)
+    return np.where(finite[:, None], forecasts, naive_rows), fit
+
+
+def _stl_pattern(fit: ETSFit, length: int) -> np.ndarray:
+    """The seasonal component of an STL fit over `length` steps: as estimated over the fitted
+    history, then its last season repeated (zeros without STL)."""
+    import numpy as np
+
+    if fit.stl_seasonal is None:
+        return np.zeros(length)
+    known = fit.stl_seasonal[:length]
+    last = fit.stl_seasonal[-fit.season :]
+    extra = length - len(known)
+    return np.concatenate([known, last[np.arange(max(0, extra)) % fit.season]])
+
+
+def _ets_states(work: np.ndarray, fit: ETSFit) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Level, trend and seasonal state [T] after each value, from statsmodels' Holt-Winters
+    filter with the fit's parameters fixed (no optimisation); None when it fails."""
+    import numpy as np
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    p = fit.params
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            model = ExponentialSmoothing(
+                work,
+                trend=fit.trend,
+                damped_trend=fit.damped,
+                seasonal=fit.seasonal,
+                seasonal_periods=fit.season if fit.seasonal else None,
+                initialization_method="known",
+                initial_level=p["initial_level"],
+                initial_trend=p["initial_trend"] if fit.trend else None,
+                initial_seasonal=p["initial_seasons"] if fit.seasonal else None,
+            )
+            result = model.fit(
+                smoothing_level=p["smoothing_level"],
+                smoothing_trend=p["smoothing_trend"] if fit.trend else None,
+                smoothing_seasonal=p["smoothing_seasonal"] if fit.seasonal else None,
+                damping_trend=p["damping_trend"] if fit.damped else None,
+                optimized=False,
+            )
+    except (ValueError, KeyError, np.linalg.LinAlgError, IndexError, ZeroDivisionError):
+        return None
+    level = np.asarray(result.level, dtype=np.float64)
+    trend = np.asarray(result.trend, dtype=np.float64) if fit.trend else np.zeros_like(level)
+    seasonal = np.asarray(result.season, dtype=np.float64) if fit.seasonal else level * 0
+    return level, trend, seasonal
 
 
 # --- ARIMA -------------------------------------------------------------------------------

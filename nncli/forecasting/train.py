@@ -1,18 +1,19 @@
 """Training a forecaster and judging it: the one path `forecast train`, `forecast run`,
 tuning's refit and the demo share.
 
-train -> holdout scores against the naive and drift forecasts -> verdict -> metadata with
-provenance. Saving the model afterwards (`save_forecast_model`) only writes the file.
+train -> holdout scores against every baseline (naive, drift, seasonal naive, ETS) -> verdict
+(the best baseline, a Diebold-Mariano test) -> metadata with the seasons and provenance.
+Saving the model afterwards (`save_forecast_model`) only writes the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nncli.forecasting.gates import BaselineComparison, compare_with_baselines
-from nncli.forecasting.model import ForecastModel, holdout_scores, train_forecaster
+from nncli.forecasting.model import ForecastModel, holdout_points, train_forecaster
 from nncli.forecasting.options import ForecastOptions
 from nncli.reporting import CollectingReporter, Reporter
 
@@ -30,9 +31,10 @@ class ForecastTrainReport:
 
     model: ForecastModel
     history: History
-    scores: dict[str, dict[str, Any]]  # model name ("network", "naive", "drift") -> metrics
+    scores: dict[str, dict[str, Any]]  # model name ("network", "naive", "ETS", ...) -> metrics
     comparison: BaselineComparison
     verdict: str
+    seasons: dict[str, int] = field(default_factory=dict)  # series -> season m
 
     @property
     def beats_baselines(self) -> bool:
@@ -56,6 +58,8 @@ class ForecastTrainReport:
             "beats_naive": self.beats_naive,
             "beats_baselines": self.beats_baselines,
             "best_baseline": self.best_baseline,
+            "comparison": self.comparison.to_dict(),
+            "season": self.model.metadata.get("season"),
             "best_epoch": self.history.best_epoch,
         }
 
@@ -75,12 +79,22 @@ def train_forecast(
     `refit_on_all` trains on the validation windows too (tuning's refit): the scores are
     then recorded as seen in training, and the verdict says so.
     """
+    from nncli.forecasting.baselines import PanelBaselines, panel_seasons
+    from nncli.forecasting.scoring import score
+
     reporter = reporter or CollectingReporter()
     model, history = train_forecaster(
         panel, options, reporter=reporter, callbacks=callbacks, refit_on_all=refit_on_all
     )
-    scores = holdout_scores(model, panel, options)
-    comparison = compare_with_baselines(scores)
+    options = replace(options, lookback=model.lookback)  # the windows it was trained on
+    seasons = panel_seasons(
+        [s for s in panel if s.name in model.metadata["series"]], options.season
+    )
+    reporter.info(describe_seasons(seasons, options.season))
+    points = holdout_points(model, panel, options, PanelBaselines(seasons, reporter))
+    scores = {name: score(p) for name, p in points.items()}
+    # Consecutive validation origins overlap: their errors are correlated up to H windows apart.
+    comparison = compare_with_baselines(scores, points, lag=options.horizon)
     on = "validation MASE" + (" (windows seen in the refit)" if refit_on_all else "")
     verdict = comparison.verdict(options.arch.upper(), on=on).removesuffix(".")
     verdict = f"{verdict}; {BACKTEST_HINT}"
@@ -88,8 +102,20 @@ def train_forecast(
         {REFIT_SCORES: scores} if refit_on_all else {"validation": scores, "verdict": verdict}
     )
     provenance = model_provenance(data_path, options.training.seed)
-    model = ForecastModel(model.network, {**model.metadata, "metrics": metrics, **provenance})
-    return ForecastTrainReport(model, history, scores, comparison, verdict)
+    season = {"option": options.season, "per_series": seasons}
+    metadata = {**model.metadata, "metrics": metrics, "season": season, **provenance}
+    model = replace(model, metadata=metadata)
+    return ForecastTrainReport(model, history, scores, comparison, verdict, seasons)
+
+
+def describe_seasons(seasons: dict[str, int], option: int | None) -> str:
+    """'season m=12 (from the frequency)', or each distinct season with its series count."""
+    source = "--season" if option is not None else "from the frequency; --season overrides"
+    distinct = sorted(set(seasons.values()))
+    if len(distinct) == 1:
+        return f"season m={distinct[0]} ({source})"
+    counts = ", ".join(f"m={m}: {list(seasons.values()).count(m)} series" for m in distinct)
+    return f"seasons {counts} ({source})"
 
 
 def model_provenance(data_path: Path | None, seed: int) -> dict[str, Any]:

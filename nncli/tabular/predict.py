@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING
 
 from nncli.data.loading import CsvOptions, read_csv, require_rows
+from nncli.data.writing import write_table
 from nncli.errors import UsageError
 from nncli.reporting import CollectingReporter, Reporter
 from nncli.tabular.model import TabularModel, encode_rows
@@ -49,8 +50,6 @@ def predict_tabular(
     return result.reset_index(drop=True)
 
 
-def write_predictions(predictions: pd.DataFrame, handle: IO[str]) -> None:
-    """Write `predict_tabular`'s result as CSV text (float32 precision, '\\n' line ends)."""
-    predictions.to_csv(
-        handle, index=False, float_format=PREDICTION_FLOAT_FORMAT, lineterminator="\n"
-    )
+def write_predictions(predictions: pd.DataFrame, handle: IO[str], kind: str = "csv") -> None:
+    """Write `predict_tabular`'s result as csv, jsonl or json text (float32 precision)."""
+    write_table(predictions, kind, handle, PREDICTION_FLOAT_FORMAT)

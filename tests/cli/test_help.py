@@ -90,6 +90,31 @@ def test_help_keeps_all_text_and_shows_plain_metavars(path: tuple[str, ...]) -> 
         assert re.search(r"\bDATA\b", usage) and "{" not in usage, usage
 
 
+# A value's name in a help row, right after its flag or argument: `--as-of <datetime>`, `DATA <path>`.
+BRACKETED_METAVAR = re.compile(r"(?:^|\s)(?:--?[\w-]+|[A-Z_]+)\s+<[\w|,\[\] ]+>")
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PAGES], ids=lambda p: " ".join(p) or "nncli")
+def test_every_value_is_named_in_plain_uppercase(path: tuple[str, ...]) -> None:
+    """PATH, INT, FLOAT, TEXT, DATETIME for arguments and options; nothing for a flag."""
+    command = dict(PAGES)[path]
+    ctx = typer.Context(command, info_name=" ".join(("nncli", *path)))
+    for param in command.get_params(ctx):
+        shown = param.display_type_rich(ctx) or ""
+        assert re.fullmatch(r"[A-Z]*", shown), f"{param.name}: {shown}"
+        takes_value = param.param_type_name == "argument" or not param.is_flag
+        assert bool(shown) == takes_value, f"{param.name}: {shown!r}"
+    page = render_help(path)
+    assert not BRACKETED_METAVAR.search(page), BRACKETED_METAVAR.search(page)
+
+
+def test_bracketed_metavars_are_recognised() -> None:
+    for row in ("│ *    DATA      <path>  CSV file", "│ --as-of   <datetime>  The", "-o  <path>"):
+        assert BRACKETED_METAVAR.search(row), row
+    for text in ("goes to <file>.preprocessing", "(default: <data name>.nncli)"):
+        assert not BRACKETED_METAVAR.search(text), text
+
+
 def test_the_plot_extra_survives_in_evaluate_help() -> None:
     assert "pip install 'nncli[plot]'" in " ".join(render_help(("evaluate",)).split())
 

@@ -83,9 +83,10 @@ def test_real_prices_smoke(sample_data: Path) -> None:
         lookback=20,
         horizon=5,
         hidden_size=16,
+        season=5,
         training=TrainingConfig(epochs=3, patience=3, seed=0),
     )
-    report = walk_forward(panel, options, BacktestOptions(folds=2, retrain_every=2, season=5))
+    report = walk_forward(panel, options, BacktestOptions(folds=2, retrain_every=2))
     assert set(report.per_series) == {"AAPL", "GOOG", "IBM", "MSFT"}
     overall = report.overall
     assert {"network", "naive", "drift", "seasonal naive (m=5)"} <= set(overall)
@@ -93,7 +94,9 @@ def test_real_prices_smoke(sample_data: Path) -> None:
     for key in ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "coverage"):
         assert np.isfinite(overall["network"][key])
     assert report.per_fold[1]["retrained"] is False
-    assert "naive forecast on MASE" in report.verdict
+    assert "ETS" in overall and report.seasons == dict.fromkeys(report.per_series, 5)
+    best = report.best_baseline
+    assert (best[0].upper() + best[1:] if best != "naive" else "naive forecast") in report.verdict
 
 
 def test_train_forecast_judges_records_provenance_and_saving_is_pure(tmp_path: Path) -> None:
@@ -116,9 +119,9 @@ def test_train_forecast_judges_records_provenance_and_saving_is_pure(tmp_path: P
         training=TrainingConfig(epochs=2, patience=2, seed=0),
     )
     report = train_forecast([series], options, data_path=data)
-    assert {"network", "naive", "drift"} <= set(report.scores)
-    assert report.best_baseline in ("naive", "drift")
-    assert "naive forecast on validation MASE" in report.verdict
+    assert {"network", "naive", "drift", "seasonal naive (m=7)", "ETS"} <= set(report.scores)
+    assert report.best_baseline in report.scores and "on validation MASE" in report.verdict
+    assert report.model.metadata["season"] == {"option": None, "per_series": {"wave": 7}}
     metadata = report.model.metadata
     assert metadata["data"]["name"] == "wave.csv" and len(metadata["data"]["sha256"]) == 64
     assert metadata["seed"] == 0 and metadata["metrics"]["verdict"] == report.verdict

@@ -28,6 +28,8 @@ group-col = "ticker"
 lookback = 20
 horizon = 5
 hidden-size = 8
+ensemble = 1
+combine = "none"
 epochs = {epochs}
 patience = {epochs}
 """

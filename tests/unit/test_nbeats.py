@@ -193,3 +193,68 @@ def test_window_normalised_wraps_a_recurrent_forecaster() -> None:
     with torch.no_grad():
         assert network(windows).shape == (4, 3, 3)
         assert torch.allclose(50 * network(windows), network(scaled), rtol=1e-4, atol=1e-4)
+
+
+# --- the ensemble of members (nncli.models.ensemble) -----------------------------------------
+
+
+class _Constant(torch.nn.Module):
+    """A member that forecasts a fixed [H, Q] and records the window length it was given."""
+
+    def __init__(self, values: list[list[float]]) -> None:
+        super().__init__()
+        self.values = torch.tensor(values)
+        self.seen: list[int] = []
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        self.seen.append(int(windows.shape[1]))
+        return self.values.expand(windows.shape[0], -1, -1)
+
+
+def test_the_ensemble_is_the_median_of_sorted_member_quantiles() -> None:
+    from nncli.models.ensemble import MemberEnsemble, anchor_index_for
+
+    members = [
+        _Constant([[1.0, 0.0, 2.0]]),  # unsorted: the ensemble sorts each member first
+        _Constant([[-1.0, 0.5, 3.0]]),
+        _Constant([[0.0, 5.0, 9.0]]),
+        _Constant([[0.2, 0.3, 0.4]]),
+    ]
+    ensemble = MemberEnsemble(members, [4, 6, 8, 8], 1, anchor_index_for(8, 1, 1)).eval()
+    out = ensemble(torch.randn(2, 8, 1))
+    # sorted members: [0,1,2], [-1,.5,3], [0,5,9], [.2,.3,.4] -> medians over 4 members
+    expected = torch.tensor([[(0.0 + 0.0) / 2, (0.5 + 1.0) / 2, (2.0 + 3.0) / 2]])
+    assert torch.allclose(out, expected.expand(2, -1, -1))
+    assert [m.seen for m in members] == [[4], [6], [8], [8]]  # each reads its newest L steps
+
+
+def test_an_ensemble_shrunk_to_zero_gives_the_anchor_forecast() -> None:
+    from nncli.models.ensemble import MemberEnsemble, anchor_index_for
+
+    torch.manual_seed(0)
+    members = [NBeatsForecaster(_config(lookback=lb, horizon=6)) for lb in (12, 24)]
+    naive = MemberEnsemble(members, [12, 24], 1, anchor_index_for(24, 6, 1)).eval()
+    naive.set_shrink(0.0)
+    windows = torch.randn(3, 24, 1)
+    with torch.no_grad():
+        assert torch.all(naive(windows)[:, :, 1] == 0)  # no change
+        seasonal = MemberEnsemble(members, [12, 24], 1, anchor_index_for(24, 6, 4)).eval()
+        seasonal.set_shrink(0.0)
+        levels = windows[:, :, 0].cumsum(1)
+        k = torch.arange(6)
+        expected = levels[:, 24 - 4 + k % 4] - levels[:, -1:]
+        assert torch.allclose(seasonal(windows)[:, :, 1], expected, atol=1e-5)
+
+
+def test_conformal_calibration_widens_a_too_narrow_interval() -> None:
+    from nncli.forecasting.ensemble import apply_calibration
+
+    raw = np.zeros((5, 2, 3))
+    raw[..., 0], raw[..., 2] = -0.1, 0.1
+    calibration = {"margins": [0.5, 1.0], "combine": "none"}
+    out = apply_calibration(raw, calibration, 1, None)
+    assert np.allclose(out[..., 0], [-0.6, -1.1]) and np.allclose(out[..., 2], [0.6, 1.1])
+    assert np.all(out[..., 1] == 0)  # the median is not moved
+    with_ets = apply_calibration(raw, {**calibration, "combine": "ets"}, 1, np.ones((5, 2)))
+    assert np.allclose(with_ets[..., 1], 0.5)  # the mean of the network's 0 and ETS's 1
+    assert np.all(with_ets[..., 0] <= out[..., 0]) and np.all(with_ets[..., 2] >= 0.5 + 0.6)

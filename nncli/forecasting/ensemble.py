@@ -1,0 +1,415 @@
+"""The forecaster's ensemble: which members to train, training them on one set of windows,
+and calibrating the result on the validation windows.
+
+Members differ by lookback and seed (nhits: 3h, 2h, 5h x 2 seeds by default); every window is
+built with the longest lookback and each member reads its newest L steps
+(`nncli.models.ensemble.MemberEnsemble`). After training, the validation windows decide,
+in this order:
+
+1. the "no harm" shrink (naive anchor only): the median is pulled toward "no change" unless
+   a Diebold-Mariano test says the network beats it (`statistical.choose_shrink`);
+2. the combination with ETS (`--combine`): the mean of the network's median and an ETS
+   forecast fitted per series at forecast time, the other quantiles moved with it; `auto`
+   keeps it only where it beats the network alone on validation;
+3. the conformal margins per horizon step (`statistical.conformal_margins`) that make the
+   interval between the lowest and highest quantile cover its nominal share; with ETS the
+   interval is the wider of the network's and the combination's calibrated intervals.
+
+All of it is recorded in the model file's metadata ("architecture", "calibration") and
+applied by every forecast (`ForecastModel`), so predict, backtest, run and the verdict see
+the same forecaster. Defaults measured in benchmarks/RESULTS-forecast-candidates.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from nncli.errors import UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from nncli.forecasting.options import ForecastOptions
+    from nncli.forecasting.series import Series
+    from nncli.forecasting.transforms import Transform
+    from nncli.models.ensemble import MemberEnsemble
+    from nncli.training.config import TrainingConfig
+    from nncli.training.loop import Callback, History
+
+# nhits trains in "epochs" of at least this many mini-batches of NHITS_BATCH windows (small
+# series have fewer windows than one batch): validation and early stopping every 25 steps,
+# as measured; --epochs 30 --patience 5 then mean at most 750 steps, 125 without progress.
+STEPS_PER_EPOCH = 25
+NHITS_BATCH = 256
+MIN_EPOCHS_TO_JUDGE = 5  # "still improving" is warned about from this budget on
+MIN_TRAIN_WINDOWS = 16  # a default nhits lookback that leaves fewer is dropped
+SHRINK_ALPHA = 0.1  # Diebold-Mariano level at which validation skill keeps the median
+# --combine auto tries ETS only on series up to this long (one ETS fit per validation origin
+# costs seconds on longer ones; the network alone won on every long benchmark series), with
+# at most this many fits over the panel's validation origins (0.1-1 s each).
+ETS_AUTO_MAX_ROWS = 1000
+ETS_CALIBRATION_FITS = 12
+
+
+@dataclass
+class MemberPlan:
+    """One member: the lookback it reads and its seed."""
+
+    lookback: int
+    seed: int
+
+
+def plan_members(options: ForecastOptions, lookbacks: list[int]) -> list[MemberPlan]:
+    """Member i reads lookbacks[i mod n] with seed + i div n (6 members over 3 lookbacks:
+    each lookback with two seeds)."""
+    count = options.member_count()
+    return [
+        MemberPlan(lookbacks[i % len(lookbacks)], options.training.seed + i // len(lookbacks))
+        for i in range(count)
+    ]
+
+
+def fitting_lookbacks(panel: list[Series], options: ForecastOptions) -> list[int]:
+    """The members' lookbacks; nhits' default ones that leave the longest series fewer than
+    MIN_TRAIN_WINDOWS training windows are dropped (the shortest is kept regardless)."""
+    lookbacks = options.member_lookbacks()
+    if options.lookback is not None or len(lookbacks) == 1:
+        return lookbacks
+    longest = max(len(series) for series in panel)
+    fits = [
+        lookback
+        for lookback in lookbacks
+        if longest >= replace(options, lookback=lookback).min_length() + MIN_TRAIN_WINDOWS
+    ]
+    return fits or [min(lookbacks)]
+
+
+def choose_anchor(
+    options: ForecastOptions, heads: list[Series], lookbacks: list[int]
+) -> tuple[str, int]:
+    """nhits' anchor and its season: seasonal when every series has the same season m,
+    2 <= m <= the shortest lookback, and (auto) seasonal naive beats naive on the training
+    data of at least half the series; else naive (season 1). `heads` are each series'
+    training parts."""
+    import numpy as np
+
+    from nncli.forecasting.statistical import prefers_seasonal_naive, series_season
+
+    if options.arch != "nhits" or options.anchor == "naive":
+        return "naive", 1
+    seasons = {series_season(head.timestamps, options.season) for head in heads}
+    season = seasons.pop() if len(seasons) == 1 else 1
+    fits = 2 <= season <= min(lookbacks)
+    if options.anchor == "seasonal":
+        if not fits:
+            raise UsageError(
+                f"--anchor seasonal needs one season of 2 to {min(lookbacks)} steps "
+                f"(the shortest lookback) for every series, not {season}",
+                hint="set --season, or use --anchor auto",
+            )
+        return "seasonal", season
+    if not fits:
+        return "naive", 1
+    log = options.target_transform.positive_levels
+    votes = [
+        prefers_seasonal_naive(np.log(head.levels) if log else head.levels, options.horizon, season)
+        for head in heads
+    ]
+    return ("seasonal", season) if 2 * sum(votes) >= len(votes) else ("naive", 1)
+
+
+def build_member(
+    options: ForecastOptions, n_features: int, plan: MemberPlan, anchor: str, season: int
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A freshly seeded member network and the config that rebuilds it."""
+    from nncli.devices import build_within_memory
+    from nncli.training.loop import seed_everything
+
+    config: dict[str, Any] = {
+        "n_features": n_features,
+        "lookback": plan.lookback,
+        "horizon": options.horizon,
+        "quantiles": sorted(options.quantiles),
+        "hidden_size": options.width,
+        "num_layers": options.depth,
+        "dropout": options.dropout,
+        "arch": options.arch,
+    }
+    if options.arch == "nhits":
+        config.update(anchor=anchor, season=season)
+    seed_everything(plan.seed)
+    sizes = f"--hidden-size {options.width} --layers {options.depth}"
+    network = build_within_memory(
+        lambda: rebuild_member(config, options.window_norm), sizes, options.training.device
+    )
+    return network, config
+
+
+def rebuild_member(config: dict[str, Any], window_norm: bool) -> nn.Module:
+    """The member network a saved config describes (untrained)."""
+    from nncli.models.nbeats import NBeatsConfig, NBeatsForecaster, WindowNormalised
+    from nncli.models.recurrent import SequenceConfig, SequenceForecaster
+
+    if config["arch"] == "nhits":
+        return NBeatsForecaster(NBeatsConfig(**config))  # normalises its windows itself
+    network = SequenceForecaster(SequenceConfig(**config))
+    return WindowNormalised(network) if window_norm else network
+
+
+def rebuild_ensemble(architecture: dict[str, Any]) -> MemberEnsemble:
+    """The ensemble network an "architecture" entry with "members" describes."""
+    from nncli.models.ensemble import MemberEnsemble, anchor_index_for
+
+    members = architecture["members"]
+    window_norm = bool(architecture.get("window_norm", False))
+    season = int(architecture.get("season", 1)) if architecture.get("anchor") == "seasonal" else 1
+    return MemberEnsemble(
+        [rebuild_member(m["config"], window_norm) for m in members],
+        [int(m["lookback"]) for m in members],
+        list(architecture["quantiles"]).index(0.5),
+        anchor_index_for(int(architecture["lookback"]), int(architecture["horizon"]), season),
+    )
+
+
+@dataclass
+class MemberData:
+    """Every series' windows (built with the longest lookback), concatenated."""
+
+    train_x: torch.Tensor  # [N, L, F]
+    train_y: torch.Tensor  # [N, H]
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+
+
+def train_member(
+    network: nn.Module,
+    data: MemberData,
+    plan: MemberPlan,
+    options: ForecastOptions,
+    training: TrainingConfig,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Fit one member on the newest `plan.lookback` steps of every window."""
+    from nncli.models.recurrent import PinballLoss
+    from nncli.training.loop import fit
+
+    start = int(data.train_x.shape[1]) - plan.lookback
+    train_x, train_y = data.train_x[:, start:], data.train_y
+    config = replace(training, seed=plan.seed)
+    if options.arch == "nhits":
+        config = replace(config, batch_size=training.batch_size or NHITS_BATCH)
+        assert config.batch_size is not None
+        # An "epoch" is at least STEPS_PER_EPOCH batches: small data is repeated (reshuffled
+        # each pass), so the step budget, not the series' length, sets the training time.
+        repeat = math.ceil(STEPS_PER_EPOCH * config.batch_size / len(train_x))
+        if repeat > 1:
+            train_x, train_y = train_x.repeat(repeat, 1, 1), train_y.repeat(repeat, 1)
+    median = sorted(options.quantiles).index(0.5)
+
+    def valid_mae(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float((outputs[:, :, median] - targets).abs().mean())
+
+    history = fit(
+        network,
+        PinballLoss(sorted(options.quantiles)),
+        ([train_x], train_y),
+        ([data.valid_x[:, start:]], data.valid_y),
+        config,
+        valid_mae,
+        "scaled MAE",
+        callbacks,
+    )
+    network.cpu().eval()
+    return history
+
+
+def train_ensemble(
+    data: MemberData,
+    options: ForecastOptions,
+    lookbacks: list[int],
+    anchor: tuple[str, int],
+    training: TrainingConfig,
+    callbacks: Sequence[Callback] = (),
+) -> tuple[MemberEnsemble, dict[str, Any], list[History]]:
+    """Train every member (the callbacks follow the first) and assemble the ensemble; returns
+    it, its "architecture" metadata and the members' histories."""
+    import numpy as np
+
+    from nncli.errors import DataError
+
+    n_features = int(data.train_x.shape[2])
+    members, histories, configs = [], [], []
+    for index, plan in enumerate(plan_members(options, lookbacks)):
+        network, config = build_member(options, n_features, plan, *anchor)
+        history = train_member(
+            network, data, plan, options, training, callbacks if index == 0 else ()
+        )
+        if not np.isfinite(history.best.train_loss):
+            raise DataError(
+                "training diverged (the loss became NaN or infinite)", hint="lower --lr"
+            )
+        members.append(network)
+        histories.append(history)
+        configs.append({**asdict(plan), "config": config, "best_epoch": history.best_epoch})
+    architecture = {
+        "arch": options.arch,
+        "lookback": max(lookbacks),
+        "horizon": options.horizon,
+        "quantiles": sorted(options.quantiles),
+        "n_features": n_features,
+        "window_norm": options.arch == "nhits" or options.window_norm,
+        "anchor": anchor[0],
+        "season": anchor[1],
+        "members": configs,
+    }
+    ensemble = rebuild_ensemble(architecture)
+    for member, trained in zip(ensemble.members, members, strict=True):
+        member.load_state_dict(trained.state_dict())
+    return ensemble.eval(), architecture, histories
+
+
+def still_improving(histories: list[History], epochs: int) -> int:
+    """How many members had their best validation loss at the last epoch of the budget (0
+    for budgets under MIN_EPOCHS_TO_JUDGE: a smoke run's curve says nothing)."""
+    if epochs < MIN_EPOCHS_TO_JUDGE:
+        return 0
+    return sum(
+        1
+        for history in histories
+        if history.best_epoch == len(history.records) == epochs and not history.stopped_early
+    )
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+
+@dataclass
+class Calibration:
+    """What validation decided; stored as the model's "calibration" metadata."""
+
+    coverage: float  # the nominal share of the interval (highest - lowest quantile)
+    margins: list[float]  # per horizon step, scaled units, for the network's interval
+    shrink: float = 1.0
+    shrink_p_value: float | None = None
+    combine: str = "none"  # "ets": average the median with ETS at forecast time
+    margins_combined: list[float] | None = None  # for the network + ETS interval
+    validation_mae: dict[str, float] = field(default_factory=dict)  # scaled, by candidate
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EtsRows:
+    """Validation rows (indices into the pooled validation windows) and ETS's scaled
+    cumulative changes [N, H] at their origins."""
+
+    rows: np.ndarray
+    changes: np.ndarray
+
+
+def ets_scaled_changes(
+    levels: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    season: int,
+    transform: Transform,
+    mean: float,
+    std: float,
+) -> np.ndarray:
+    """ETS (fitted on the levels up to each origin) as scaled cumulative changes [N, H]."""
+    import numpy as np
+
+    from nncli.forecasting.statistical import fit_ets
+
+    changes = []
+    for origin in np.asarray(origins, dtype=np.int64):
+        forecast = fit_ets(levels[: origin + 1], horizon, season).forecast
+        if transform.positive_levels:
+            forecast = np.maximum(forecast, 1e-12 * abs(float(levels[origin])))
+        changes.append(transform.cumulative_change(levels[origin : origin + 1], forecast[None])[0])
+    return (np.asarray(changes, dtype=np.float64).reshape(-1, horizon) - mean) / std
+
+
+def calibrate(
+    network: MemberEnsemble,
+    data: MemberData,
+    options: ForecastOptions,
+    guard: bool,
+    ets_rows: Callable[[], EtsRows | None],
+) -> Calibration:
+    """The shrink (when `guard`), the ETS choice and the conformal margins, from the pooled
+    validation windows; sets the network's shrink buffer.
+
+    `ets_rows()` gives ETS at some validation origins (None: not tried). `--combine auto`
+    does not try ETS where the shrink fell back to the naive forecast: there the point
+    forecast is the random walk's and the no-harm rule comes first (it also saves the ETS
+    fits, seconds each on long series)."""
+    import numpy as np
+
+    from nncli.forecasting.statistical import choose_shrink, conformal_margins
+    from nncli.models.ensemble import window_path
+    from nncli.training.loop import predict_batches
+
+    quantiles = sorted(options.quantiles)
+    median = quantiles.index(0.5)
+    coverage = quantiles[-1] - quantiles[0]
+    actual = data.valid_y.numpy().astype(np.float64)
+    calibration = Calibration(coverage=coverage, margins=[])
+    if guard:
+        outputs = predict_batches(network, [data.valid_x]).numpy().astype(np.float64)
+        anchor = window_path(data.valid_x)[:, network.anchor_index].numpy().astype(np.float64)
+        decision = choose_shrink(outputs[..., median], actual, anchor, alpha=SHRINK_ALPHA)
+        network.set_shrink(decision.weight)
+        calibration.shrink, calibration.shrink_p_value = decision.weight, decision.p_value
+    outputs = predict_batches(network, [data.valid_x]).numpy().astype(np.float64)
+    margins = conformal_margins(actual, outputs[..., 0], outputs[..., -1], coverage)
+    calibration.margins = [float(m) for m in margins]
+    fell_back = guard and calibration.shrink == 0.0
+    ets = None if options.combine == "auto" and fell_back else ets_rows()
+    if ets is not None and len(ets.rows):
+        network_part = outputs[ets.rows]
+        combined = combine_with_ets(network_part, ets.changes, median)
+        target = actual[ets.rows]
+        scores = {
+            "network": float(np.abs(network_part[..., median] - target).mean()),
+            "network + ETS": float(np.abs(combined[..., median] - target).mean()),
+        }
+        calibration.validation_mae = scores
+        if options.combine == "ets" or scores["network + ETS"] <= scores["network"]:
+            calibration.combine = "ets"
+            margins = conformal_margins(target, combined[..., 0], combined[..., -1], coverage)
+            calibration.margins_combined = [float(m) for m in margins]
+    return calibration
+
+
+def combine_with_ets(quantiles: np.ndarray, ets: np.ndarray, median: int) -> np.ndarray:
+    """[..., H, Q] quantiles moved so that their median is the mean of theirs and ETS's."""
+    shift = (ets - quantiles[..., median]) / 2
+    return quantiles + shift[..., None]
+
+
+def apply_calibration(
+    raw: np.ndarray, calibration: dict[str, Any], median: int, ets: np.ndarray | None
+) -> np.ndarray:
+    """Calibrated scaled quantiles [N, H, Q] from the network's sorted ones: the ETS
+    combination (with `ets` [N, H]) and the conformal margins on the outer quantiles."""
+    import numpy as np
+
+    from nncli.forecasting.statistical import apply_margins
+
+    out = np.array(raw, dtype=np.float64)
+    lower, upper = apply_margins(out[..., 0], out[..., -1], np.asarray(calibration["margins"]))
+    if calibration.get("combine") == "ets" and ets is not None:
+        out = combine_with_ets(out, ets, median)
+        margins = np.asarray(calibration.get("margins_combined") or calibration["margins"])
+        low, high = apply_margins(out[..., 0], out[..., -1], margins)
+        lower, upper = np.minimum(lower, low), np.maximum(upper, high)  # the wider interval
+    out[..., 0], out[..., -1] = lower, upper
+    return out
