@@ -35,6 +35,12 @@ class NncliGroup(HelpGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else ExitCode.OK
+            if standalone_mode:
+                sys.stdout.flush()  # a closed pipe shows here, not in the exit-time flush
+        except BrokenPipeError:  # `nncli predict ... | head`: the reader had enough
+            if standalone_mode:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = ExitCode.OK
         except typer.Abort:
             sys.stderr.write("error: interrupted\n")
             code = ExitCode.INTERRUPTED
