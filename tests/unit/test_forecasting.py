@@ -234,7 +234,7 @@ def test_forecast_architectures_match_the_networks() -> None:
     from nncli.forecasting.options import FORECAST_ARCHITECTURES
     from nncli.models.recurrent import ARCHITECTURES
 
-    assert FORECAST_ARCHITECTURES == ("nhits", *ARCHITECTURES)
+    assert ("nhits", *ARCHITECTURES) == FORECAST_ARCHITECTURES
 
 
 # --- options, verdicts and quality gates ------------------------------------------------------
