@@ -55,8 +55,6 @@ FAST = {
 # Lines that cannot run here, each with its reason (matched by the start of the command).
 SKIP = {
     "nncli study list|show|best|export": "a synopsis of the study commands, not one command line",
-    "nncli train prices.parquet": "a made-up file: tests/cli/test_parquet_commands.py trains on Parquet",
-    "nncli forecast predict prices.nncli prices.feather": "a made-up file (see the line above)",
     "nncli forecast score out/forecasts.csv data/prices.csv": (
         "the cron job's own folder (/srv/fc: data/prices.csv, out/forecasts.csv); "
         "tests/integration/test_scheduled_job.py runs that job"
