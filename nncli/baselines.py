@@ -198,8 +198,13 @@ class BaselineWorker:
                 return payload
             if status == "error":
                 raise RuntimeError(f"fitting the baselines failed: {payload}")
+        from threadpoolctl import threadpool_limits
+
         task_name, data, target, seed = self._request
-        return task_for(task_name).fit_baselines(data, target, seed)
+        # One OpenMP thread, as the child has: beside torch in this process, more would fight
+        # its threads for the cores (the demo's boosting baseline: 31 s instead of 5 s).
+        with threadpool_limits(1, user_api="openmp"):
+            return task_for(task_name).fit_baselines(data, target, seed)
 
     @property
     def child_pid(self) -> int | None:

@@ -77,8 +77,6 @@ def demo(
       nncli demo --out-dir demo
     """
     from rich.markup import escape
-    from sklearn import ensemble  # noqa: F401  (loads scikit-learn's OpenMP, limited below)
-    from threadpoolctl import threadpool_limits
 
     from nncli.cli import app
     from nncli.errors import UsageError
@@ -93,16 +91,13 @@ def demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     cli = typer.main.get_command(app)
     quiet = ["--quiet"] if ui.quiet else []
-    # One OpenMP thread for the boosting baseline, as `nncli train` gives it in its own process
-    # (nncli.baselines): here, in one process, it would fight torch's threads for the cores.
-    with threadpool_limits(1, user_api="openmp"):
-        for heading, lines in demo_steps(source, out_dir, epochs):
-            ui.print(f"\n[bold]== {escape(heading)} ==[/bold]")
-            for argv in lines:
-                ui.print(f"$ {escape(shlex.join(['nncli', *argv, *quiet]))}")
-                code = cli.main(args=[*argv, *quiet], standalone_mode=False)
-                if code:  # the command printed its one error line
-                    raise typer.Exit(code)
+    for heading, lines in demo_steps(source, out_dir, epochs):
+        ui.print(f"\n[bold]== {escape(heading)} ==[/bold]")
+        for argv in lines:
+            ui.print(f"$ {escape(shlex.join(['nncli', *argv, *quiet]))}")
+            code = cli.main(args=[*argv, *quiet], standalone_mode=False)
+            if code:  # the command printed its one error line
+                raise typer.Exit(code)
     ui.print(f"\nDone. Model files and predictions are in {escape(str(out_dir))}/.")
 
 
