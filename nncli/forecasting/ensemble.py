@@ -9,8 +9,9 @@ in this order:
 1. the "no harm" shrink (naive anchor only): the median is pulled toward "no change" unless
    a Diebold-Mariano test says the network beats it (`statistical.choose_shrink`);
 2. the combination with ETS (`--combine`): the mean of the network's median and an ETS
-   forecast fitted per series at forecast time, the other quantiles moved with it; `auto`
-   keeps it only where it beats the network alone on validation;
+   forecast (fitted per series at forecast time, run forward over a backtest's origins),
+   the other quantiles moved with it; `auto` keeps it only where it beats the network alone
+   on validation;
 3. the conformal margins per horizon step (`statistical.conformal_margins`) that make the
    interval between the lowest and highest quantile cover its nominal share; with ETS the
    interval is the wider of the network's and the combination's calibrated intervals.
@@ -50,11 +51,11 @@ NHITS_BATCH = 256
 MIN_EPOCHS_TO_JUDGE = 5  # "still improving" is warned about from this budget on
 MIN_TRAIN_WINDOWS = 16  # a default nhits lookback that leaves fewer is dropped
 SHRINK_ALPHA = 0.1  # Diebold-Mariano level at which validation skill keeps the median
-# --combine auto tries ETS only on series up to this long (one ETS fit per validation origin
-# costs seconds on longer ones; the network alone won on every long benchmark series), with
-# at most this many fits over the panel's validation origins (0.1-1 s each).
+# --combine auto tries ETS only on series up to this long (the network alone won on every
+# long benchmark series, and one fit costs about a second there); calibration fits ETS once
+# per series (0.1-1 s each), on at most this many series of a panel.
 ETS_AUTO_MAX_ROWS = 1000
-ETS_CALIBRATION_FITS = 12
+ETS_CALIBRATION_SERIES = 12
 
 
 @dataclass
@@ -323,17 +324,26 @@ def ets_scaled_changes(
     mean: float,
     std: float,
 ) -> np.ndarray:
-    """ETS (fitted on the levels up to each origin) as scaled cumulative changes [N, H]."""
+    """ETS as scaled cumulative changes [N, H] from each origin: the model is chosen and
+    fitted once on the levels up to the earliest origin and run forward with its parameters
+    fixed (`statistical.ets_forecasts_at`), so each forecast sees only its own history and a
+    backtest over hundreds of origins costs one fit, not one per origin."""
     import numpy as np
 
-    from nncli.forecasting.statistical import fit_ets
+    from nncli.forecasting.statistical import ets_forecasts_at
 
-    changes = []
-    for origin in np.asarray(origins, dtype=np.int64):
-        forecast = fit_ets(levels[: origin + 1], horizon, season).forecast
-        if transform.positive_levels:
-            forecast = np.maximum(forecast, 1e-12 * abs(float(levels[origin])))
-        changes.append(transform.cumulative_change(levels[origin : origin + 1], forecast[None])[0])
+    origins = np.asarray(origins, dtype=np.int64)
+    order = np.argsort(origins, kind="stable")
+    forecasts = np.empty((len(origins), horizon), dtype=np.float64)
+    if len(origins):
+        forecasts[order], _ = ets_forecasts_at(levels, origins[order], horizon, season)
+    if transform.positive_levels:
+        floor = 1e-12 * np.abs(np.asarray(levels, dtype=np.float64)[origins])
+        forecasts = np.maximum(forecasts, floor[:, None])
+    changes = [
+        transform.cumulative_change(levels[origin : origin + 1], forecast[None])[0]
+        for origin, forecast in zip(origins, forecasts, strict=True)
+    ]
     return (np.asarray(changes, dtype=np.float64).reshape(-1, horizon) - mean) / std
 
 

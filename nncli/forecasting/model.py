@@ -442,7 +442,7 @@ def _ets_rows(
 
     from nncli.forecasting.ensemble import (
         ETS_AUTO_MAX_ROWS,
-        ETS_CALIBRATION_FITS,
+        ETS_CALIBRATION_SERIES,
         EtsRows,
         ets_scaled_changes,
     )
@@ -453,21 +453,20 @@ def _ets_rows(
     ):
         return None
     rows, changes, offset = [], [], 0
-    # At most ETS_CALIBRATION_FITS fits over the whole panel, spread over its series.
-    per_series = max(1, ETS_CALIBRATION_FITS // len(used))
-    chosen = set(np.linspace(0, len(used) - 1, ETS_CALIBRATION_FITS).round().astype(int))
+    # One ETS fit per series, run forward over all its validation origins; at most
+    # ETS_CALIBRATION_SERIES series of a large panel, spread over it.
+    chosen = set(np.linspace(0, len(used) - 1, ETS_CALIBRATION_SERIES).round().astype(int))
     for index, series in enumerate(used):
         origins = windows.valid_origins[series.name]
-        if index not in chosen:
+        if index not in chosen or not len(origins):
             offset += len(origins)
             continue
-        picks = np.unique(np.linspace(0, len(origins) - 1, per_series).round()).astype(np.int64)
         info = windows.series[series.name]
         scaling = info["scaling"]
         changes.append(
             ets_scaled_changes(
                 series.levels,
-                origins[picks],
+                origins,
                 options.horizon,
                 int(info["season"]),
                 options.target_transform,
@@ -475,8 +474,10 @@ def _ets_rows(
                 scaling["std"],
             )
         )
-        rows.append(offset + picks)
+        rows.append(offset + np.arange(len(origins)))
         offset += len(origins)
+    if not rows:
+        return None
     return EtsRows(np.concatenate(rows), np.concatenate(changes))
 
 

@@ -158,3 +158,28 @@ def test_choose_shrink_keeps_real_skill_and_drops_noise() -> None:
     noise = rng.normal(0, 0.5, size=actual.shape)  # knows nothing
     shrink = choose_shrink(noise, actual)
     assert shrink.weight == 0.0 and shrink.mae[0.0] == pytest.approx(np.abs(actual).mean())
+
+
+def test_ets_scaled_changes_fit_once_and_see_only_their_own_history() -> None:
+    """The --combine ETS forecasts over a backtest's origins: one fit at the earliest origin
+    run forward (same as ets_forecasts_at), each origin blind to the values after it, and the
+    origins' order does not matter."""
+    from nncli.forecasting.ensemble import ets_scaled_changes
+    from nncli.forecasting.statistical import ets_forecasts_at
+    from nncli.forecasting.transforms import get_transform
+
+    rng = np.random.default_rng(3)
+    steps = np.arange(240)
+    values = 100 + 0.2 * steps + 8 * np.sin(2 * np.pi * steps / 12) + rng.normal(0, 1, 240)
+    origins = np.array([200, 150, 120, 180])
+    transform = get_transform("diff")
+    changes = ets_scaled_changes(values, origins, 6, 12, transform, 0.0, 1.0)
+    expected, _ = ets_forecasts_at(values, np.sort(origins), 6, 12)
+    by_origin = dict(zip(np.sort(origins).tolist(), expected, strict=True))
+    for row, origin in zip(changes, origins, strict=True):
+        assert np.allclose(row, by_origin[int(origin)] - values[origin])
+    later_changed = values.copy()
+    later_changed[151:] += 50.0
+    again = ets_scaled_changes(later_changed, origins, 6, 12, transform, 0.0, 1.0)
+    assert np.allclose(again[[1, 2]], changes[[1, 2]])  # origins 150 and 120
+    assert not np.allclose(again[0], changes[0])
