@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 forecast_app = typer.Typer(
     name="forecast",
     cls=HelpGroup,
-    help="Forecast time series with RNN/LSTM/GRU/TCN (or an MLP on lags), honest against naive baselines.",
+    help="Forecast time series with an N-HITS ensemble (or LSTM/GRU/TCN), next to naive, seasonal naive and ETS.",
     no_args_is_help=True,
 )
 

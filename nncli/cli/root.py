@@ -60,7 +60,8 @@ class NncliGroup(HelpGroup):
                 context = getattr(exc, "ctx", None)
                 where = context.command_path if context is not None else "nncli"
                 message = usage_message(exc)
-                sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+                if message:  # empty when the help page was shown instead (`nncli` alone)
+                    sys.stderr.write(f"error: {message} (see '{where} --help')\n")
                 code = exc.exit_code
         if standalone_mode:
             sys.exit(int(code))
@@ -114,6 +115,26 @@ COMMAND_MODULES = {
     "export": ("export",),
 }
 _registered: list[str] = []
+# What `nncli --help` lists, in its order, so that it imports no command module;
+# tests/unit/test_command_registry.py checks the page equals the full app's.
+COMMAND_SUMMARIES = {
+    "inspect": "Show column kinds, missing values, the target's balance and data warnings.",
+    "train": "Train an MLP on a CSV table; report test metrics next to baselines; save one"
+    " model file.",
+    "evaluate": "Score a model on labelled data: classification report, confusion matrix,"
+    " ROC-AUC; or RMSE/MAE/R².",
+    "predict": "Predict every row of a table, keeping its ID columns and order; CSV, JSON or"
+    " Parquet.",
+    "tune": "Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers).",
+    "demo": "Inspect, train, evaluate, predict and forecast on the sample data, offline.",
+    "explain": "Rank the inputs by permutation importance: how much worse the model gets when"
+    " each is shuffled.",
+    "export": "Export the network to ONNX or TorchScript, check it against nncli (1e-5), write"
+    " the preprocessing spec.",
+    "forecast": "Forecast time series with an N-HITS ensemble (or LSTM/GRU/TCN), next to naive,"
+    " seasonal naive and ETS.",
+    "study": "List, show and export stored Optuna studies.",
+}
 
 
 def register(command: str | None = None) -> typer.Typer:
@@ -129,6 +150,14 @@ def register(command: str | None = None) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point: registers only the invoked command (start-up time)."""
+    """Console-script entry point: registers only the invoked command (start-up time); the
+    root page (`nncli`, `nncli --help`, `--version`) lists the commands from their summaries."""
     command = next((word for word in sys.argv[1:] if not word.startswith("-")), None)
-    typer.main.get_command(register(command)).main(prog_name="nncli")
+    completing = any(name.startswith("_NNCLI_COMPLETE") for name in os.environ)
+    if command is not None or completing:
+        typer.main.get_command(register(command)).main(prog_name="nncli")
+        return
+    group = typer.main.get_command(app)
+    for name, summary in COMMAND_SUMMARIES.items():
+        group.add_command(typer.core.TyperCommand(name, help=summary), name)  # type: ignore[attr-defined]
+    group.main(prog_name="nncli")

@@ -62,3 +62,30 @@ def test_predict_imports_no_other_command_module() -> None:
     assert "nncli.cli.tabular" in modules
     others = {"forecast", "tune", "schedule", "demo", "explain", "export"}
     assert not {f"nncli.cli.{name}" for name in others} & modules
+
+
+def test_the_root_page_lists_the_same_commands_without_importing_them() -> None:
+    """`nncli --help` renders from COMMAND_SUMMARIES (start-up time): same page as the full
+    app's, and no command module imported."""
+    code = (
+        "import sys; sys.argv = ['nncli', '--help']\n"
+        "from nncli.cli.root import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('MODULES ' + ','.join(sorted(m for m in sys.modules if m.startswith('nncli.cli.'))))"
+    )
+    env = {"COLUMNS": "120", "TERMINAL_WIDTH": "120", "NO_COLOR": "1", "PATH": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    page, _, modules = done.stdout.rpartition("MODULES ")
+    assert page == full_help([])
+    assert set(modules.strip().split(",")) == {"nncli.cli.options", "nncli.cli.root"}
+
+
+def test_nncli_alone_shows_the_page_without_an_empty_error_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nncli"], capture_output=True, text=True, env={"PATH": ""}
+    )
+    assert done.returncode == 2
+    assert "Commands" in done.stdout
+    assert "error" not in done.stderr
