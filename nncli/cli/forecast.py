@@ -176,7 +176,6 @@ def predict(
     Examples:
       nncli forecast predict prices.nncli sample_data/stocks.csv --append ledger.csv
     """
-    from datetime import datetime
 
     from nncli.files import check_distinct_outputs, check_output_path
     from nncli.forecasting.model import load_forecast_model
@@ -197,7 +196,7 @@ def predict(
     loaded = load_forecast_model(model)
     panel = load_panel(data, PanelSpec(**loaded.metadata["panel"]), csv, reporter=ui)
     if freshness.max_age_days is not None:
-        check_freshness(panel, freshness.max_age_days, freshness.as_of or datetime.now())
+        check_freshness(panel, freshness.max_age_days, freshness.now())
     forecasts = forecast_next(loaded, panel, reporter=ui)
     added = None
     if append is not None:

@@ -116,7 +116,7 @@ def run_job(options: JobOptions, reporter: Reporter) -> JobSummary:
             "the ledger's append lock": sidecar_lock_path(options.ledger),
         }
     )
-    now = options.freshness.as_of or datetime.now(UTC).replace(tzinfo=None)
+    now = options.freshness.now()
     summary = JobSummary(started=now.isoformat(timespec="seconds"))
     with job_lock(options.lock_path, reporter, options.wait_seconds):
         reporter.info(f"lock {options.lock_path} taken")

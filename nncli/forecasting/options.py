@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nncli.errors import UsageError
@@ -316,6 +316,11 @@ class Freshness:
         help="The 'now' for --max-age and the retrain schedule (default: the current time).",
         hidden_default=True,
     )
+
+    def now(self) -> datetime:
+        """--as-of, else the current time in UTC without an offset: the clock every command
+        compares the data's naive timestamps with (a day of slack covers local dates)."""
+        return self.as_of or datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

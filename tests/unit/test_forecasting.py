@@ -379,3 +379,28 @@ def test_the_verdict_names_the_baseline_that_won(scores, beats, best, fragment) 
     comparison = compare_with_baselines(scores)
     assert comparison.beats_baselines is beats and comparison.best_baseline == best
     assert comparison.verdict("LSTM") == fragment
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "Etc/GMT-14"])
+def test_every_forecast_command_reads_the_same_utc_clock(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`forecast predict --max-age` and the scheduled job share one 'now' (UTC, naive), so a
+    host's time zone cannot make the same data fresh for one and stale for the other."""
+    import time
+    from datetime import UTC, datetime
+
+    from nncli.forecasting.options import PredictFreshness
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        now = PredictFreshness(max_age_days=1.0).now()
+        utc = datetime.now(UTC).replace(tzinfo=None)
+        assert now.tzinfo is None and abs((utc - now).total_seconds()) < 60
+        assert abs((datetime.now() - now).total_seconds()) > 11 * 3600  # local differs
+        fixed = datetime(2024, 6, 1)
+        assert PredictFreshness(max_age_days=1.0, as_of=fixed).now() == fixed
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
