@@ -80,11 +80,11 @@ def forecast_graph(model: ForecastModel, options: ExportOptions, reporter: Repor
 CALIBRATION_STEP = (
     "Calibration (models with 'calibration'), before scaling back: subtract "
     "calibration.margins[k] from the lowest quantile of step k and add it to the highest "
-    "(a negative margin stops at their midpoint). With calibration.combine 'ets', nncli also "
-    "moves every quantile by half the gap between the median and an ETS forecast fitted to "
-    "the series at forecast time (not part of this graph) and widens the interval to cover "
-    "the one calibrated with calibration.margins_combined. Series marked 'positive' are "
-    "clipped at zero."
+    "(a negative margin stops at their midpoint). With calibration.margins_combined, nncli "
+    "also fits ETS to the series at forecast time (not part of this graph) and widens the "
+    "interval to cover the quantiles moved by half the gap between the median and ETS, "
+    "calibrated with those margins; with calibration.combine 'ets' the forecast is that "
+    "moved median too. Series marked 'positive' are clipped at zero."
 )
 
 

@@ -211,14 +211,18 @@ class ForecastModel:
         kept at zero or above for a series whose training values were all positive."""
         import numpy as np
 
-        from nncli.forecasting.ensemble import apply_calibration, ets_scaled_changes
+        from nncli.forecasting.ensemble import (
+            apply_calibration,
+            ets_scaled_changes,
+            wider_interval,
+        )
 
         scaling = self.scaling(series.name)
         raw = np.sort(raw, axis=2)
         calibration = self.metadata.get("calibration")
         if calibration:
             ets = None
-            if calibration.get("combine") == "ets":
+            if calibration.get("combine") == "ets" or wider_interval(calibration):
                 season = int(self.metadata["series"][series.name].get("season", 1))
                 ets = ets_scaled_changes(
                     series.levels,

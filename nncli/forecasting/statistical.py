@@ -523,6 +523,12 @@ def _fit_sarima(
         for step in range(horizon):
             extended[len(values) + step] = forecast[step] + extended[len(values) + step - m]
         forecast = extended[len(values) :]
+    # A fit with a near-unit root can pass AICc and still explode (seen: tbilrate forecast at
+    # 9,000x the naive error): refuse forecasts that leave the history's range by more than
+    # ten times its width, as auto.arima refuses non-stationary or non-invertible fits.
+    span = float(np.ptp(values)) or 1.0
+    if np.any(np.abs(forecast - values[-1]) > 10 * span):
+        return None
     return aicc, forecast
 
 
