@@ -183,3 +183,16 @@ def test_ets_scaled_changes_fit_once_and_see_only_their_own_history() -> None:
     again = ets_scaled_changes(later_changed, origins, 6, 12, transform, 0.0, 1.0)
     assert np.allclose(again[[1, 2]], changes[[1, 2]])  # origins 150 and 120
     assert not np.allclose(again[0], changes[0])
+
+
+def test_an_arima_fit_that_explodes_is_refused() -> None:
+    """ARIMA(3,0,2)(1,0,0)[4] on the T-bill rate up to 1996Q4 passes AICc but forecasts
+    ±37,000 for a rate of 1-15 % (it made the benchmark's ARIMA 9,000x worse than naive):
+    the fit is refused, so the stepwise search picks another."""
+    from statsmodels.datasets import macrodata
+
+    from nncli.forecasting.statistical import _fit_sarima
+
+    rate = macrodata.load_pandas().data["tbilrate"].to_numpy(dtype=np.float64)[:179]
+    assert _fit_sarima(rate, 8, (3, 0, 2), (1, 0, 0, 4)) is None
+    assert _fit_sarima(rate, 8, (1, 0, 0), (0, 0, 0, 4)) is not None
