@@ -258,3 +258,23 @@ def test_conformal_calibration_widens_a_too_narrow_interval() -> None:
     with_ets = apply_calibration(raw, {**calibration, "combine": "ets"}, 1, np.ones((5, 2)))
     assert np.allclose(with_ets[..., 1], 0.5)  # the mean of the network's 0 and ETS's 1
     assert np.all(with_ets[..., 0] <= out[..., 0]) and np.all(with_ets[..., 2] >= 0.5 + 0.6)
+
+
+def test_the_interval_is_the_wider_of_network_and_ets_also_without_combining() -> None:
+    """Where ETS was tried but the median stays the network's, the forecast keeps the
+    network's median and takes the wider of the two calibrated intervals."""
+    from nncli.forecasting.ensemble import apply_calibration
+
+    raw = np.array([[[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]]])  # [N=1, H=2, Q=3]
+    ets = np.array([[4.0, -4.0]])  # far above, then far below the network's median
+    calibration = {"margins": [0.0, 0.0], "combine": "none", "margins_combined": [0.5, 0.5]}
+    out = apply_calibration(raw, calibration, 1, ets)
+    assert out[0, :, 1].tolist() == [0.0, 0.0]  # the network's median
+    # combined step 1: median 2.0, interval [1.0, 3.0] widened by 0.5 -> [0.5, 3.5]
+    assert out[0, 0, [0, 2]].tolist() == [-1.0, 3.5]
+    assert out[0, 1, [0, 2]].tolist() == [-3.5, 1.0]
+    combined = apply_calibration(raw, {**calibration, "combine": "ets"}, 1, ets)
+    assert combined[0, :, 1].tolist() == [2.0, -2.0]
+    assert combined[0, 0, [0, 2]].tolist() == [-1.0, 3.5]
+    without = apply_calibration(raw, {"margins": [0.0, 0.0], "combine": "none"}, 1, ets)
+    assert without.tolist() == raw.tolist()  # a model that never tried ETS ignores it
