@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from nncli.explain import ExplainOptions, ExplainReport
     from nncli.export import ExportGraph, ExportOptions, ExportReport
     from nncli.forecasting.model import ForecastModel
+    from nncli.models.numpy_mlp import NumpyMLP
     from nncli.tabular.model import TabularModel
 
 KINDS = ("tabular", "forecast")
@@ -37,7 +38,7 @@ class Model(Protocol):
     """
 
     @property
-    def network(self) -> nn.Module: ...
+    def network(self) -> nn.Module | NumpyMLP: ...  # NumpyMLP: loaded to predict without torch
 
     @property
     def metadata(self) -> dict[str, Any]: ...

@@ -30,6 +30,7 @@ from nncli.files import atomic_write_bytes
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import numpy as np
     import torch
 
 NetworkT = TypeVar("NetworkT", bound="torch.nn.Module")
@@ -51,7 +52,7 @@ class ModelFile:
 
     path: Path
     metadata: dict[str, Any]
-    tensors: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor] | dict[str, np.ndarray]  # arrays: see load_model_file
 
     @property
     def kind(self) -> str:
@@ -276,13 +277,15 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
     return document, data
 
 
-def _check_weights(path: Path, document: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+def _check_weights(
+    path: Path, document: dict[str, Any], tensors: dict[str, torch.Tensor] | dict[str, np.ndarray]
+) -> None:
     """Refuse non-finite weights, and weights that do not give the file's model id."""
-    import torch
+    import numpy as np
 
     for name in sorted(tensors):
-        tensor = tensors[name]
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        array = _as_array(tensors[name])
+        if np.issubdtype(array.dtype, np.floating) and not bool(np.isfinite(array).all()):
             raise _bad(path, f"corrupt model file (non-finite weights in {name!r})")
     model_id = document.get("model_id")
     if isinstance(model_id, str) and model_id != weights_digest(tensors):
@@ -293,15 +296,29 @@ def _check_weights(path: Path, document: dict[str, Any], tensors: dict[str, torc
         )
 
 
-def load_model_file(path: Path, expect_kind: str | None = None) -> ModelFile:
-    """Load and validate a model file; any defect is a ModelFileError (exit code 4)."""
+def load_model_file(
+    path: Path,
+    expect_kind: str | None = None,
+    *,
+    as_arrays: Callable[[dict[str, Any]], bool] | None = None,
+) -> ModelFile:
+    """Load and validate a model file; any defect is a ModelFileError (exit code 4).
+
+    The tensors are torch tensors, or NumPy arrays when `as_arrays(metadata)` says so (the
+    caller runs the network without torch, and torch is then not imported at all)."""
     from safetensors import SafetensorError
-    from safetensors.torch import load
 
     document, data = read_metadata(path)
     try:
-        tensors = load(data)
-    except (SafetensorError, ValueError, RuntimeError) as exc:
+        if as_arrays is not None and as_arrays(document):
+            from safetensors.numpy import load as load_arrays
+
+            tensors: dict[str, torch.Tensor] | dict[str, np.ndarray] = load_arrays(data)
+        else:
+            from safetensors.torch import load
+
+            tensors = load(data)
+    except (SafetensorError, ValueError, RuntimeError, TypeError) as exc:
         raise _bad(path, f"corrupt or truncated tensors ({' '.join(str(exc).split())})") from exc
     if expect_kind is not None and document.get("kind") != expect_kind:
         commands = {"tabular": "nncli predict", "forecast": "nncli forecast predict"}
@@ -314,12 +331,23 @@ def load_model_file(path: Path, expect_kind: str | None = None) -> ModelFile:
     return ModelFile(path, document, tensors)
 
 
-def weights_digest(state: dict[str, torch.Tensor]) -> str:
-    """A short id derived from the weights: same weights, same id."""
+def _as_array(tensor: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A CPU NumPy view of a tensor (an array as it is)."""
+    import numpy as np
+
+    if isinstance(tensor, np.ndarray):
+        return tensor
+    return tensor.detach().cpu().contiguous().numpy()
+
+
+def weights_digest(state: dict[str, torch.Tensor] | dict[str, np.ndarray]) -> str:
+    """A short id derived from the weights: same weights, same id (tensors or arrays)."""
+    import numpy as np
+
     digest = hashlib.sha256()
     for name in sorted(state):
         digest.update(name.encode())
-        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+        digest.update(np.ascontiguousarray(_as_array(state[name])).tobytes())
     return digest.hexdigest()[:12]
 
 
@@ -379,22 +407,30 @@ def load_network_model(
     kind: str,
     build: Callable[[dict[str, Any]], NetworkT],
     assemble: Callable[[NetworkT, dict[str, Any]], ModelT],
+    *,
+    loaded: ModelFile | None = None,
 ) -> ModelT:
-    """Load a model file of `kind` and rebuild its network on the CPU, ready to predict.
+    """Load a model file of `kind` (or use `loaded`, its torch tensors already read) and
+    rebuild its network on the CPU, ready to predict.
 
     `build(metadata)` makes the untrained network the weights must fit; `assemble(network,
     metadata)` wraps it as the domain's model, raising on metadata it cannot use. Metadata
     that is incomplete or disagrees with the weights is a ModelFileError.
     """
-    loaded = load_model_file(path, expect_kind=kind)
+    loaded = loaded or load_model_file(path, expect_kind=kind)
     meta = loaded.metadata
     try:
-        network = network_matching(lambda: build(meta), loaded.tensors)
+        network = network_matching(lambda: build(meta), loaded.tensors)  # type: ignore[arg-type]
         model = assemble(network, meta)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise ModelFileError(
-            f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
-            hint="retrain the model with this version of nncli",
-        ) from exc
+        raise metadata_error(path, exc) from exc
     network.eval()
     return model
+
+
+def metadata_error(path: Path, exc: Exception) -> ModelFileError:
+    """The error for metadata that is incomplete or disagrees with the weights."""
+    return ModelFileError(
+        f"{path}: the model file's metadata is incomplete or does not match its weights ({exc})",
+        hint="retrain the model with this version of nncli",
+    )

@@ -179,8 +179,9 @@ class Task:
         """The truth as the training target tensor the loss compares outputs with."""
         raise NotImplementedError
 
-    def decode(self, raw: torch.Tensor, target: Target) -> np.ndarray:
-        """Raw network outputs as probabilities [rows, classes] or predictions [rows]."""
+    def decode(self, raw: np.ndarray, target: Target) -> np.ndarray:
+        """Raw network outputs [rows, outputs] (float32) as probabilities [rows, classes] or
+        predictions [rows]."""
         raise NotImplementedError
 
     def validation_metric(self, target: Target) -> Callable[[torch.Tensor, torch.Tensor], float]:
@@ -271,10 +272,11 @@ class ClassificationTask(Task):
 
         return torch.from_numpy(truth)
 
-    def decode(self, raw: torch.Tensor, target: Target) -> np.ndarray:
-        import torch
+    def decode(self, raw: np.ndarray, target: Target) -> np.ndarray:
+        import numpy as np
 
-        return torch.softmax(raw, dim=1).numpy()
+        shifted = np.exp(raw - raw.max(axis=1, keepdims=True))  # softmax, as torch's
+        return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32, copy=False)
 
     def validation_metric(self, target: Target) -> Callable[[torch.Tensor, torch.Tensor], float]:
         def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
@@ -374,8 +376,12 @@ class RegressionTask(Task):
         scaled = (truth - target["mean"]) / target["std"]
         return torch.from_numpy(scaled.astype(np.float32)).unsqueeze(1)
 
-    def decode(self, raw: torch.Tensor, target: Target) -> np.ndarray:
-        return (raw[:, 0] * target["std"] + target["mean"]).numpy()
+    def decode(self, raw: np.ndarray, target: Target) -> np.ndarray:
+        import numpy as np
+
+        return (raw[:, 0] * np.float32(target["std"]) + np.float32(target["mean"])).astype(
+            np.float32, copy=False
+        )
 
     def validation_metric(self, target: Target) -> Callable[[torch.Tensor, torch.Tensor], float]:
         import torch

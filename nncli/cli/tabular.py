@@ -227,7 +227,7 @@ def evaluate(
     from nncli.tabular.model import load_tabular_model
 
     check_plot(plot, data, model)
-    loaded = load_tabular_model(model)
+    loaded = load_tabular_model(model, without_torch=True)
     report = evaluate_tabular(loaded, data, csv=csv, reporter=ui)
     if plot is not None:
         _plot_evaluation(report, plot, f"{model.name} on {data.name}", loaded.target_name)
@@ -302,7 +302,7 @@ def predict(
     from nncli.tabular.predict import PREDICTION_FLOAT_FORMAT, predict_tabular
 
     table.check(data, model, json_mode=ui.json_mode)
-    loaded = load_tabular_model(model)
+    loaded = load_tabular_model(model, without_torch=True)
     result = predict_tabular(loaded, data, proba=proba, csv=csv, reporter=ui)
     summary = {"ok": True, "model_id": loaded.metadata["model_id"], "rows": len(result)}
     if ui.json_mode and table.file is None:  # the rows inside the one JSON document

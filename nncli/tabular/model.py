@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nncli.artifacts import load_network_model, save_model_file
+from nncli.artifacts import load_model_file, load_network_model, metadata_error, save_model_file
 from nncli.data.preprocessing import Preprocessor, transform
 from nncli.errors import DataError
 from nncli.tabular.options import TABULAR_ARCHITECTURES
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.models.feedforward import MLP
+    from nncli.models.numpy_mlp import NumpyMLP
     from nncli.models.rbf import RBFNetwork
     from nncli.models.tabm import TabM
     from nncli.reporting import Reporter
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 class TabularModel:
     """A trained (or loaded) tabular network with everything needed to use it."""
 
-    network: MLP | RBFNetwork | TabM
+    network: MLP | RBFNetwork | TabM | NumpyMLP  # NumpyMLP: loaded to predict without torch
     preprocessor: Preprocessor
     metadata: dict[str, Any]
 
@@ -56,22 +57,47 @@ class TabularModel:
 
     def outputs(self, encoded: EncodedFeatures) -> np.ndarray:
         """Class probabilities [rows, classes] or predictions in target units [rows]."""
+        from nncli.models.numpy_mlp import NumpyMLP
+
+        if isinstance(self.network, NumpyMLP):
+            return self.task_rules.decode(
+                self.network(encoded.numeric, encoded.categorical), self.target
+            )
         import torch
 
         from nncli.training.loop import predict_batches
 
         inputs = [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)]
-        return self.task_rules.decode(predict_batches(self.network, inputs), self.target)
+        raw = predict_batches(self.network, inputs).numpy()
+        return self.task_rules.decode(raw, self.target)
 
 
 def save_tabular_model(path: Path, model: TabularModel) -> None:
     """Write the model file (atomically)."""
+    from nncli.models.numpy_mlp import NumpyMLP
+
+    if isinstance(model.network, NumpyMLP):  # loaded to predict only
+        raise TypeError("a model loaded without torch cannot be saved; load it normally")
     save_model_file(path, dict(model.network.state_dict()), model.metadata)
 
 
-def load_tabular_model(path: Path) -> TabularModel:
-    """Load a tabular model file and rebuild its network on the CPU."""
-    return load_network_model(path, "tabular", build_tabular_network, _assemble)
+def load_tabular_model(path: Path, *, without_torch: bool = False) -> TabularModel:
+    """Load a tabular model file and rebuild its network on the CPU.
+
+    `without_torch`: a plain MLP with an activation NumPy computes (`numpy_mlp.supports`)
+    runs in NumPy and torch is never imported (predict's and evaluate's start-up); other
+    networks load in torch as usual. Such a model only predicts (no training, no export)."""
+    from nncli.models import numpy_mlp
+
+    in_numpy = numpy_mlp.supports if without_torch else None
+    loaded = load_model_file(path, expect_kind="tabular", as_arrays=in_numpy)
+    if in_numpy is None or not in_numpy(loaded.metadata):
+        return load_network_model(path, "tabular", build_tabular_network, _assemble, loaded=loaded)
+    meta = loaded.metadata
+    try:
+        return _assemble(numpy_mlp.NumpyMLP(_architecture(meta), loaded.tensors), meta)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise metadata_error(path, exc) from exc
 
 
 def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork | TabM:
@@ -95,7 +121,7 @@ def _architecture(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta["architecture"].items() if k != "name"}
 
 
-def _assemble(network: MLP | RBFNetwork | TabM, meta: dict[str, Any]) -> TabularModel:
+def _assemble(network: MLP | RBFNetwork | TabM | NumpyMLP, meta: dict[str, Any]) -> TabularModel:
     preprocessor = Preprocessor.from_dict(meta["preprocessing"])
     _check_metadata_matches_network(meta, preprocessor, _architecture(meta))
     return TabularModel(network, preprocessor, meta)

@@ -132,24 +132,31 @@ main()
 """
 
 
-def test_predict_imports_only_what_it_uses(penguins_model: Path, sample_data: Path) -> None:
-    """`nncli predict` needs torch, pandas and safetensors; not torch._dynamo (1-3 s, pulled in
-    by torch.optim and by initialising meta tensors), scikit-learn, scipy, optuna, matplotlib."""
+def predict_modules(model: Path, data: Path) -> tuple[set[str], str]:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            PREDICT_MODULES,
-            "predict",
-            str(penguins_model),
-            str(sample_data / "penguins.csv"),
-            "-q",
-        ],
+        [sys.executable, "-c", PREDICT_MODULES, "predict", str(model), str(data), "-q"],
         capture_output=True,
         text=True,
         check=True,
     )
-    modules = set(done.stderr.split("MODULES ", 1)[1].split("\n", 1)[0].split(","))
-    assert {"torch", "pandas", "safetensors"} <= modules
-    assert not modules & {"sklearn", "scipy", "optuna", "matplotlib", "sympy", "statsmodels"}
-    assert "DYNAMO False" in done.stderr
+    return set(done.stderr.split("MODULES ", 1)[1].split("\n", 1)[0].split(",")), done.stderr
+
+
+def test_predict_imports_only_what_it_uses(
+    penguins_model: Path, sample_data: Path, tmp_path: Path
+) -> None:
+    """`nncli predict` of the default MLP needs pandas, NumPy and safetensors, not torch (its
+    forward pass runs in NumPy); a network NumPy does not run (here GELU) imports torch but
+    not torch._dynamo (1-3 s, pulled in by torch.optim and by initialising meta tensors).
+    Never scikit-learn, scipy, optuna, matplotlib."""
+    heavy = {"sklearn", "scipy", "optuna", "matplotlib", "sympy", "statsmodels"}
+    modules, _ = predict_modules(penguins_model, sample_data / "penguins.csv")
+    assert {"pandas", "safetensors", "numpy"} <= modules
+    assert "torch" not in modules and not modules & heavy
+    gelu = tmp_path / "gelu.nncli"
+    train = [sys.executable, "-m", "nncli", "train", str(sample_data / "penguins.csv")]
+    train += ["-t", "species", "--activation", "gelu", "--epochs", "2", "-o", str(gelu), "-q"]
+    subprocess.run(train, capture_output=True, check=True)
+    modules, stderr = predict_modules(gelu, sample_data / "penguins.csv")
+    assert {"torch", "pandas", "safetensors"} <= modules and not modules & heavy
+    assert "DYNAMO False" in stderr

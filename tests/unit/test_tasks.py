@@ -49,7 +49,9 @@ def test_classification_reads_sorted_classes_and_decodes_probabilities() -> None
     assert task.fit_target(target, truth) == target
     assert task.n_outputs(target) == 4
     assert task.encode(truth, target).tolist() == truth.tolist()
-    proba = task.decode(torch.tensor([[0.0, 0.0, 5.0, 0.0]]), target)
+    raw = np.array([[0.0, 0.0, 5.0, 0.0]], dtype=np.float32)
+    proba = task.decode(raw, target)
+    assert proba == pytest.approx(torch.softmax(torch.from_numpy(raw), dim=1).numpy())
     assert proba.shape == (1, 4) and proba.sum() == pytest.approx(1.0)
     assert task.prediction_columns(proba, target)["prediction"] == ["a"]
     assert list(task.prediction_columns(proba, target, proba=True)) == [
@@ -89,7 +91,7 @@ def test_regression_round_trips_through_standardised_targets() -> None:
     encoded = task.encode(truth, target)
     assert encoded.shape == (4, 1) and encoded.dtype == torch.float32
     assert float(encoded.mean()) == pytest.approx(0.0, abs=1e-6)
-    assert task.decode(encoded, target) == pytest.approx(truth, rel=1e-6)
+    assert task.decode(encoded.numpy(), target) == pytest.approx(truth, rel=1e-6)
     assert isinstance(task.loss(target, truth), nn.MSELoss)
     assert task.n_outputs(target) == 1
     assert not task.unknown(np.array([-1.0, 2.0])).any()
