@@ -26,5 +26,7 @@ def test_forecast_model_from_51c24c7_forecasts_as_it_did(cli, sample_data: Path)
     assert got[["series", "origin", "step", "timestamp", "model_id"]].equals(
         expected[["series", "origin", "step", "timestamp", "model_id"]]
     )
+    # To a millionth of the level: float32 kernels differ in the last bits between CPUs
+    # (1.1e-6 on a level of 390 on one host, 0 on another).
     for column in ("forecast", "lower", "upper"):
-        assert (got[column] - expected[column]).abs().max() < 1e-6
+        assert ((got[column] - expected[column]).abs() / expected[column].abs()).max() < 1e-6
