@@ -87,6 +87,22 @@ def test_no_harm_on_a_random_walk() -> None:
     assert scores["model"] <= 1.01 * scores["naive"], scores
 
 
+def test_after_the_no_harm_fallback_ets_must_pass_the_same_test() -> None:
+    """A random walk (seed 1) where the network shows no skill: the forecast is the random
+    walk's, naive + ETS is weighed on validation by the shrink's Diebold-Mariano test, and
+    whatever it keeps stays within 1 % of the random walk on later windows."""
+    rng = np.random.default_rng(1)
+    values = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 500)))
+    series = _series(values, "B")
+    history, origins = _test_windows(series, 5, 20)
+    model, _ = train_forecaster([history], ForecastOptions(panel=PANEL, arch="nhits", horizon=5))
+    calibration = model.metadata["calibration"]
+    assert calibration["shrink"] == 0.0
+    assert set(calibration["validation_mae"]) == {"network", "network + ETS"}
+    scores = _mase(model, series, origins, 5, 5)
+    assert scores["model"] <= 1.01 * scores["naive"], scores
+
+
 def test_the_interval_covers_near_its_nominal_share() -> None:
     """Conformalised on validation: the 80 % interval covers 70-90 % of later points, where
     the network's raw 0.1/0.9 quantiles alone cover clearly less on the same points."""
