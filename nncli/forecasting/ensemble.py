@@ -414,8 +414,8 @@ def clearly_better(candidate: np.ndarray, incumbent: np.ndarray, actual: np.ndar
 
     from nncli.forecasting.statistical import diebold_mariano
 
-    losses = [np.abs(np.asarray(m) - actual).mean(axis=1) for m in (candidate, incumbent)]
-    return diebold_mariano(*losses, horizon=actual.shape[1]).p_first_better < SHRINK_ALPHA
+    first, second = (np.abs(np.asarray(m) - actual).mean(axis=1) for m in (candidate, incumbent))
+    return diebold_mariano(first, second, horizon=actual.shape[1]).p_first_better < SHRINK_ALPHA
 
 
 def combine_with_ets(quantiles: np.ndarray, ets: np.ndarray, median: int) -> np.ndarray:

@@ -67,13 +67,21 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+# MLPConfig's fields: a file with fewer or more (another version's MLP) runs in torch.
+MLP_FIELDS = frozenset(
+    {"n_numeric", "n_outputs", "categorical_cardinalities", "embedding_dims", "hidden_sizes"}
+    | {"activation", "dropout", "batch_norm"}
+)
+
+
 def supports(metadata: Mapping[str, Any]) -> bool:
     """Whether a model file's network can run here: an MLP with one of ACTIVATIONS."""
     architecture = metadata.get("architecture")
     return (
         isinstance(architecture, dict)
         and architecture.get("name", "mlp") == "mlp"
-        and architecture.get("activation", "relu") in ACTIVATIONS
+        and set(architecture) - {"name"} == MLP_FIELDS
+        and architecture["activation"] in ACTIVATIONS
     )
 
 
@@ -94,8 +102,8 @@ def mlp_layout(architecture: Mapping[str, Any]) -> Layout:
     dims = [int(d) for d in architecture["embedding_dims"]]
     widths = [int(architecture["n_numeric"]) + sum(dims)]
     widths += [int(h) for h in architecture["hidden_sizes"]]
-    batch_norm = bool(architecture.get("batch_norm", False))
-    dropout = float(architecture.get("dropout", 0.0)) > 0
+    batch_norm = bool(architecture["batch_norm"])
+    dropout = float(architecture["dropout"]) > 0
     shapes: dict[str, tuple[int, ...]] = {
         f"embeddings.{i}.weight": (cardinality, dim)
         for i, (cardinality, dim) in enumerate(zip(cardinalities, dims, strict=True))
@@ -123,7 +131,7 @@ class NumpyMLP:
     def __init__(self, architecture: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:
         import numpy as np
 
-        self.activation = ACTIVATIONS[str(architecture.get("activation", "relu"))]
+        self.activation = ACTIVATIONS[str(architecture["activation"])]
         self.layout = layout = mlp_layout(architecture)
         found = {name: tuple(array.shape) for name, array in tensors.items()}
         if layout.shapes != found:

@@ -68,9 +68,13 @@ def test_numpy_forward_chunks_large_inputs(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_only_plain_mlps_with_numpy_activations_run_without_torch() -> None:
-    assert supports({"architecture": {"name": "mlp", "activation": "relu"}})
-    assert supports({"architecture": {"activation": "tanh"}})  # files from before 'name'
-    assert not supports({"architecture": {"name": "mlp", "activation": "gelu"}})
+    fields = trained_looking_mlp("relu", False, 0.1).config.to_dict()
+    assert supports({"architecture": {"name": "mlp", **fields}})
+    assert supports({"architecture": {**fields, "activation": "tanh"}})  # before 'name'
+    assert not supports({"architecture": {"name": "mlp", **fields, "activation": "gelu"}})
+    assert not supports({"architecture": {"name": "mlp", **fields, "residual": True}})
+    partial = {k: v for k, v in fields.items() if k != "dropout"}  # torch's default applies
+    assert not supports({"architecture": {"name": "mlp", **partial}})
     assert not supports({"architecture": {"name": "tabm"}})
     assert not supports({"architecture": {"name": "rbf"}})
     assert not supports({"architecture": "mlp"}) and not supports({})
