@@ -26,9 +26,9 @@ def window_path(windows: torch.Tensor) -> torch.Tensor:
 def anchor_index_for(window: int, horizon: int, season: int) -> torch.Tensor:
     """[H] positions in a window of length `window` of each step's anchor: the origin (naive)
     when `season` < 2, else the same step one season earlier (seasonal naive)."""
-    steps = torch.arange(horizon)
+    steps = torch.arange(horizon, device="cpu")  # CPU under meta too (no torch._dynamo)
     if season < 2:
-        return torch.full((horizon,), window - 1)
+        return torch.full((horizon,), window - 1, device="cpu")
     return window - season + steps % season
 
 
@@ -54,7 +54,7 @@ class MemberEnsemble(nn.Module):
         self.starts = [window - lookback for lookback in lookbacks]  # plain ints
         self.count = len(members)
         self.median = median
-        self.register_buffer("shrink", torch.ones(1))
+        self.register_buffer("shrink", torch.ones(1, device="cpu"))
         self.register_buffer("anchor_index", anchor_index.clone())
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:

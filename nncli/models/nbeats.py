@@ -77,27 +77,32 @@ class NBeatsConfig:
 
 def interpolation_matrix(knots: int, length: int) -> torch.Tensor:
     """[knots, length] weights of linear interpolation with aligned corners at the ends
-    (what `F.interpolate(mode="linear", align_corners=True)` computes), as a fixed matrix."""
+    (what `F.interpolate(mode="linear", align_corners=True)` computes), as a fixed matrix.
+
+    Computed in NumPy: loading a model builds its network on torch's meta device first (the
+    shape check), where these tensor ops would import torch._dynamo (~1 s per predict)."""
+    import numpy as np
+
     if knots == 1:
-        return torch.ones(1, length)
-    position = torch.linspace(0, knots - 1, length)  # where each output step falls
-    left = position.floor().clamp(max=knots - 2).long()
+        return torch.ones(1, length, device="cpu")
+    position = np.linspace(0, knots - 1, length, dtype=np.float32)  # where each step falls
+    left = np.minimum(np.floor(position), knots - 2).astype(np.int64)
     fraction = position - left
-    weights = torch.zeros(knots, length)
-    columns = torch.arange(length)
+    weights = np.zeros((knots, length), dtype=np.float32)
+    columns = np.arange(length)
     weights[left, columns] = 1 - fraction
     weights[left + 1, columns] += fraction
-    return weights
+    return torch.from_numpy(weights)
 
 
 def anchor_positions(config: NBeatsConfig) -> torch.Tensor:
     """[H] positions in the window's path (origin at L - 1) of each step's anchor value:
     L - m + (k mod m) for the seasonal anchor (the same step one season earlier), L - 1
     (the origin itself, a zero change) for the naive one."""
-    steps = torch.arange(config.horizon)
+    steps = torch.arange(config.horizon, device="cpu")  # on CPU also under meta: see above
     if config.anchor == "seasonal":
         return config.lookback - config.season + steps % config.season
-    return torch.full((config.horizon,), config.lookback - 1)
+    return torch.full((config.horizon,), config.lookback - 1, device="cpu")
 
 
 class NHitsBlock(nn.Module):
@@ -163,7 +168,7 @@ class NBeatsForecaster(nn.Module):
         # Buffers, saved with the weights. `shrink` [1]: 1 keeps the network's median, 0 gives
         # the anchor's. `anchor_index` [H]: the path position each step's anchor is read from
         # (the origin, where the path is 0, for the naive anchor).
-        self.register_buffer("shrink", torch.ones(1))
+        self.register_buffer("shrink", torch.ones(1, device="cpu"))
         self.register_buffer("anchor_index", anchor_positions(config))
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:

@@ -160,3 +160,23 @@ def test_predict_imports_only_what_it_uses(
     modules, stderr = predict_modules(gelu, sample_data / "penguins.csv")
     assert {"torch", "pandas", "safetensors"} <= modules and not modules & heavy
     assert "DYNAMO False" in stderr
+
+
+def test_forecast_predict_does_not_import_torch_dynamo(sample_data: Path, tmp_path: Path) -> None:
+    """Loading the N-HITS ensemble builds it on the meta device for the shape check; its
+    fixed buffers are made on the CPU, so no torch reference kernel pulls in torch._dynamo
+    and sympy (~2 s on every forecast predict before)."""
+    model = tmp_path / "prices.nncli"
+    train = [sys.executable, "-m", "nncli", "forecast", "train", str(sample_data / "stocks.csv")]
+    train += ["--time-col", "date", "-t", "adj_close", "--group-col", "ticker", "--horizon", "5"]
+    train += ["--ensemble", "1", "--epochs", "1", "--combine", "none", "-o", str(model), "-q"]
+    subprocess.run(train, capture_output=True, check=True)
+    predict = ["forecast", "predict", str(model), str(sample_data / "stocks.csv"), "-q"]
+    done = subprocess.run(
+        [sys.executable, "-c", PREDICT_MODULES, *predict],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = set(done.stderr.split("MODULES ", 1)[1].split("\n", 1)[0].split(","))
+    assert "DYNAMO False" in done.stderr and "sympy" not in modules
