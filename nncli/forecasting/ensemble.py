@@ -52,10 +52,11 @@ NHITS_BATCH = 256
 MIN_EPOCHS_TO_JUDGE = 5  # "still improving" is warned about from this budget on
 MIN_TRAIN_WINDOWS = 16  # a default nhits lookback that leaves fewer is dropped
 SHRINK_ALPHA = 0.1  # Diebold-Mariano level at which validation skill keeps the median
-# --combine auto tries ETS only on series up to this long (the network alone won on every
-# long benchmark series, and one fit costs about a second there); calibration fits ETS once
-# per series (0.1-1 s each), on at most this many series of a panel.
-ETS_AUTO_MAX_ROWS = 1000
+# ETS is fitted on at most this many of a series' newest rows before its first origin (one
+# fit costs 0.1-1 s there; a full 4,000-row history with STL took several seconds), then
+# run forward; calibration fits it once per series, on at most ETS_CALIBRATION_SERIES series
+# of a panel.
+ETS_FIT_MAX_ROWS = 1000
 ETS_CALIBRATION_SERIES = 12
 
 
@@ -326,9 +327,9 @@ def ets_scaled_changes(
     std: float,
 ) -> np.ndarray:
     """ETS as scaled cumulative changes [N, H] from each origin: the model is chosen and
-    fitted once on the levels up to the earliest origin and run forward with its parameters
-    fixed (`statistical.ets_forecasts_at`), so each forecast sees only its own history and a
-    backtest over hundreds of origins costs one fit, not one per origin."""
+    fitted once on the newest ETS_FIT_MAX_ROWS levels up to the earliest origin and run
+    forward with its parameters fixed (`statistical.ets_forecasts_at`), so each forecast sees
+    only its own history and a backtest over hundreds of origins costs one bounded fit."""
     import numpy as np
 
     from nncli.forecasting.statistical import ets_forecasts_at
@@ -337,7 +338,10 @@ def ets_scaled_changes(
     order = np.argsort(origins, kind="stable")
     forecasts = np.empty((len(origins), horizon), dtype=np.float64)
     if len(origins):
-        forecasts[order], _ = ets_forecasts_at(levels, origins[order], horizon, season)
+        start = max(0, int(origins.min()) + 1 - ETS_FIT_MAX_ROWS)
+        forecasts[order], _ = ets_forecasts_at(
+            np.asarray(levels)[start:], origins[order] - start, horizon, season
+        )
     if transform.positive_levels:
         floor = 1e-12 * np.abs(np.asarray(levels, dtype=np.float64)[origins])
         forecasts = np.maximum(forecasts, floor[:, None])

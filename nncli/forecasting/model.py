@@ -444,17 +444,9 @@ def _ets_rows(
     """ETS at a few validation origins of each series, for --combine (None: not tried)."""
     import numpy as np
 
-    from nncli.forecasting.ensemble import (
-        ETS_AUTO_MAX_ROWS,
-        ETS_CALIBRATION_SERIES,
-        EtsRows,
-        ets_scaled_changes,
-    )
+    from nncli.forecasting.ensemble import ETS_CALIBRATION_SERIES, EtsRows, ets_scaled_changes
 
-    too_long = max(len(s) for s in used) > ETS_AUTO_MAX_ROWS
-    if options.combine == "none" or (
-        options.combine == "auto" and (options.arch != "nhits" or too_long)
-    ):
+    if options.combine == "none" or (options.combine == "auto" and options.arch != "nhits"):
         return None
     rows, changes, offset = [], [], 0
     # One ETS fit per series, run forward over all its validation origins; at most

@@ -152,8 +152,8 @@ class ForecastOptions:
     combine: str = model_option(
         "auto",
         help="ets: average the network's median with ETS fitted per series at forecast time; "
-        "none; auto: for nhits on series of at most 1,000 rows, ets where it beats the "
-        "network alone on validation and the no-harm rule kept the network's median.",
+        "none; auto: for nhits, ets where it beats the network alone on validation (by a "
+        "Diebold-Mariano test where the no-harm rule chose the random walk).",
         check=OneOf(COMBINES),
     )
     quantiles: list[float] = option(

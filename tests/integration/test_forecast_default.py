@@ -253,3 +253,30 @@ def test_a_short_series_drops_the_lookbacks_it_cannot_hold() -> None:
     members = report.model.metadata["architecture"]["members"]
     assert [m["lookback"] for m in members] == [36, 24, 36]
     assert report.model.lookback == 36 and report.scores["network"]["points"] > 0
+
+
+def test_combine_auto_tries_ets_on_a_series_longer_than_ets_fits_on() -> None:
+    """A 1,300-row hourly series (longer than ETS_FIT_MAX_ROWS): `--combine auto` still tries
+    ETS (fitted on the newest rows), so the interval is the wider of the network's and the
+    network + ETS calibrated ones; before, series over 1,000 rows got the network's alone
+    (the benchmark's 4,032-point load series covered 54 % of its test points, 89 % now)."""
+    from nncli.forecasting.ensemble import ETS_FIT_MAX_ROWS
+
+    rng = np.random.default_rng(11)
+    steps = np.arange(1300)
+    values = 100 + 10 * np.sin(2 * np.pi * steps / 24) + rng.normal(0, 1, len(steps))
+    assert len(values) > ETS_FIT_MAX_ROWS
+    options = ForecastOptions(
+        panel=PANEL,
+        arch="nhits",
+        horizon=6,
+        ensemble=1,
+        hidden_size=16,
+        training=TrainingConfig(epochs=1, patience=1),
+    )
+    assert options.combine == "auto"
+    model, _ = train_forecaster([_series(values, "h")], options)
+    calibration = model.metadata["calibration"]
+    assert calibration["margins_combined"] and "network + ETS" in calibration["validation_mae"]
+    [levels] = model.forecast_many([_series(values, "h")], [len(values) - 1])
+    assert np.all(np.isfinite(levels)) and np.all(levels[:, 0] <= levels[:, -1])

@@ -185,6 +185,36 @@ def test_ets_scaled_changes_fit_once_and_see_only_their_own_history() -> None:
     assert not np.allclose(again[0], changes[0])
 
 
+def test_ets_on_a_long_series_is_fitted_on_its_newest_rows_only() -> None:
+    """A series longer than ETS_FIT_MAX_ROWS before its first origin: ETS is chosen and
+    fitted on the newest ETS_FIT_MAX_ROWS rows (bounded cost), so values before them change
+    nothing, while the same history's newer values do."""
+    from nncli.forecasting.ensemble import ETS_FIT_MAX_ROWS, ets_scaled_changes
+    from nncli.forecasting.statistical import ets_forecasts_at
+    from nncli.forecasting.transforms import get_transform
+
+    rng = np.random.default_rng(5)
+    length = ETS_FIT_MAX_ROWS + 500
+    steps = np.arange(length)
+    values = 50 + 5 * np.sin(2 * np.pi * steps / 24) + rng.normal(0, 1, length).cumsum() * 0.1
+    origins = np.array([ETS_FIT_MAX_ROWS + 300, ETS_FIT_MAX_ROWS + 400])
+    transform = get_transform("diff")
+    changes = ets_scaled_changes(values, origins, 6, 24, transform, 0.0, 1.0)
+    start = origins.min() + 1 - ETS_FIT_MAX_ROWS
+    expected, _ = ets_forecasts_at(values[start:], origins - start, 6, 24)
+    assert np.allclose(changes, expected - values[origins][:, None])
+    older_changed = values.copy()
+    older_changed[: start - 1] += 30.0
+    assert np.allclose(
+        ets_scaled_changes(older_changed, origins, 6, 24, transform, 0.0, 1.0), changes
+    )
+    newer_changed = values.copy()
+    newer_changed[start + 10] += 30.0
+    assert not np.allclose(
+        ets_scaled_changes(newer_changed, origins, 6, 24, transform, 0.0, 1.0), changes
+    )
+
+
 def test_an_arima_fit_that_explodes_is_refused() -> None:
     """ARIMA(3,0,2)(1,0,0)[4] on the T-bill rate up to 1996Q4 passes AICc but forecasts
     ±37,000 for a rate of 1-15 % (it made the benchmark's ARIMA 9,000x worse than naive):
