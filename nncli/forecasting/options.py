@@ -152,8 +152,9 @@ class ForecastOptions:
     combine: str = model_option(
         "auto",
         help="ets: average the network's median with ETS fitted per series at forecast time; "
-        "none; auto: for nhits, ets where it beats the network alone on validation (by a "
-        "Diebold-Mariano test where the no-harm rule chose the random walk).",
+        "none; auto: for nhits, ets where it beats the network alone on validation by 5 % "
+        "of its error or by a Diebold-Mariano test (only by the test where the no-harm rule "
+        "chose the random walk).",
         check=OneOf(COMBINES),
     )
     quantiles: list[float] = option(

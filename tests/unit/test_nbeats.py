@@ -278,3 +278,23 @@ def test_the_interval_is_the_wider_of_network_and_ets_also_without_combining() -
     assert combined[0, 0, [0, 2]].tolist() == [-1.0, 3.5]
     without = apply_calibration(raw, {"margins": [0.0, 0.0], "combine": "none"}, 1, ets)
     assert without.tolist() == raw.tolist()  # a model that never tried ETS ignores it
+
+
+def test_combine_auto_keeps_ets_only_for_a_clear_gain() -> None:
+    """`--combine auto`: a combination 3 % better on average over a few noisy validation
+    origins is not kept; 10 % better is; 3 % better at every one of many origins
+    (significant) is; where the no-harm rule chose the random walk, 10 % without
+    significance is not."""
+    from nncli.forecasting.ensemble import keeps_combination
+
+    def case(errors: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        actual = np.zeros((len(errors), 4))
+        network = actual + 1.0  # the network's error is 1 at every origin and step
+        return np.asarray(errors)[:, None] + actual, network, actual
+
+    assert not keeps_combination(*case([0.5, 1.44] * 4), random_walk=False)  # 3 %, noisy
+    assert keeps_combination(*case([0.4, 1.4] * 4), random_walk=False)  # 10 %
+    assert not keeps_combination(*case([0.4, 1.4] * 4), random_walk=True)
+    steady = [0.97 + 0.01 * np.sin(i) for i in range(60)]  # 3 %, every origin
+    assert keeps_combination(*case(steady), random_walk=False)
+    assert keeps_combination(*case(steady), random_walk=True)
