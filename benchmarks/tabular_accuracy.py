@@ -27,6 +27,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections import defaultdict  # noqa: E402
@@ -273,6 +274,63 @@ def fit_nncli(candidate: str, spec: TableSpec, train, test, numeric, cats, y_tra
     return predictions.numpy().astype(np.float64), info
 
 
+# `nncli train` option sets run by `--models product` (TabularOptions fields).
+PRODUCT_VARIANTS: dict[str, dict[str, Any]] = {
+    "mlp": {"arch": "mlp"},
+    "tabm": {"arch": "tabm"},
+    "tabm-256": {"arch": "tabm", "hidden_sizes": [256, 256]},
+}
+
+
+def fit_product(variant: str, spec: TableSpec, train, test, y_train, seed: int):
+    """`nncli train`'s whole path (`train_tabular`) with default options but the variant's, on
+    exactly this split: a split column marks the same fit/validation rows as `fit_nncli`
+    and the benchmark's test rows. Returns the test error and the product's own
+    HistGradientBoosting error on the same rows (a check on `fit_baseline`)."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    from nncli.tabular.options import TabularOptions
+    from nncli.tabular.train import train_tabular
+    from nncli.training.config import TrainingConfig
+
+    classification = spec.task == "classification"
+    rows = np.arange(len(train))
+    _, valid_rows = train_test_split(
+        rows, test_size=0.2, random_state=seed, stratify=y_train if classification else None
+    )
+    split = np.full(len(train), "train", dtype=object)
+    split[valid_rows] = "valid"
+    frame = pd.concat(
+        [train.assign(__split__=split), test.assign(__split__="test")], ignore_index=True
+    )
+    options = TabularOptions(
+        target=spec.target,
+        task=spec.task,
+        split="column",
+        split_col="__split__",
+        training=TrainingConfig(seed=seed),
+        **PRODUCT_VARIANTS[variant],
+    )
+    with tempfile.TemporaryDirectory() as folder:  # the model records the file's digest
+        path = Path(folder) / f"{spec.name}.csv"
+        frame.to_csv(path, index=False)
+        report = train_tabular(path, options, frame=frame)
+    metric = "accuracy" if classification else "rmse"
+    hgb = next((v for k, v in report.baselines.items() if "oost" in k), None)
+
+    def as_error(value: float) -> float:
+        return 1.0 - value if classification else value
+
+    info: dict[str, Any] = {
+        "best_epoch": report.history.best_epoch,
+        "epochs_run": len(report.history.records),
+    }
+    if hgb is not None:
+        info["product_hgb_error"] = as_error(float(hgb[metric]))
+    return as_error(float(report.test_metrics[metric])), info
+
+
 # ----------------------------------------------------------------------------- driver
 def run(args: argparse.Namespace) -> None:
     import torch
@@ -304,12 +362,20 @@ def run(args: argparse.Namespace) -> None:
                 y_test = test[spec.target].to_numpy(dtype=np.float64)
             for model in models:
                 labels = [f"nncli:{c}" for c in candidates] if model == "nncli" else [model]
+                if model == "product":
+                    labels = [f"product:{v}" for v in args.product or ["mlp", "tabm"]]
                 for label in labels:
                     if (spec.name, seed, label) in done:
                         continue
                     start = time.perf_counter()
                     info: dict[str, Any] = {}
-                    if label.startswith("nncli:"):
+                    product_error = None
+                    if label.startswith("product:"):
+                        product_error, info = fit_product(
+                            label.split(":", 1)[1], spec, train, test, y_train, seed
+                        )
+                        predictions = None
+                    elif label.startswith("nncli:"):
                         predictions, info = fit_nncli(
                             label.split(":", 1)[1], spec, train, test, numeric, cats, y_train, seed
                         )
@@ -324,7 +390,9 @@ def run(args: argparse.Namespace) -> None:
                         "rows": len(frame),
                         "seed": seed,
                         "model": label,
-                        "error": error(spec, y_test, np.asarray(predictions)),
+                        "error": product_error
+                        if product_error is not None
+                        else error(spec, y_test, np.asarray(predictions)),
                         "seconds": round(seconds, 3),
                         **info,
                     }
@@ -424,8 +492,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="four small tables, one seed")
     parser.add_argument("--tables", nargs="*", help="only these tables")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--models", nargs="*", choices=["hgb", "linear", "sklearn-mlp", "nncli"])
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        choices=["hgb", "linear", "sklearn-mlp", "nncli", "product"],
+        help="product: `nncli train` itself (train_tabular), see --product",
+    )
     parser.add_argument("--candidate", action="append", choices=sorted(CANDIDATES))
+    parser.add_argument(
+        "--product",
+        action="append",
+        choices=sorted(PRODUCT_VARIANTS),
+        help="the `nncli train` variants of --models product (default: mlp and tabm)",
+    )
     parser.add_argument("--max-rows", type=int, default=20_000, help="sub-sample larger tables")
     parser.add_argument("--out", default="tabular_accuracy.jsonl")
     parser.add_argument("--summarize", metavar="JSONL", help="print the markdown summary and exit")
