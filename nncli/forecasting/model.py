@@ -428,7 +428,15 @@ def train_forecaster(
             **training.to_dict(),
             "valid_size": sized.valid_size,
             "combine": sized.combine,
-            **({"steps_per_epoch": ensemble.STEPS_PER_EPOCH} if sized.arch == "nhits" else {}),
+            **(
+                {
+                    "steps_per_epoch": ensemble.steps_per_epoch(
+                        len(data.train_x), training.batch_size or ensemble.NHITS_BATCH
+                    )
+                }
+                if sized.arch == "nhits"
+                else {}
+            ),
         },
         "series": windows.series,
         "history": histories[0].to_dict(),

@@ -280,3 +280,27 @@ def test_combine_auto_tries_ets_on_a_series_longer_than_ets_fits_on() -> None:
     assert calibration["margins_combined"] and "network + ETS" in calibration["validation_mae"]
     [levels] = model.forecast_many([_series(values, "h")], [len(values) - 1])
     assert np.all(np.isfinite(levels)) and np.all(levels[:, 0] <= levels[:, -1])
+
+
+def test_a_short_series_is_judged_every_five_batches() -> None:
+    """nhits epochs: 5 batches where the training windows fill fewer than 5 batches (a
+    short series' 25 batches are dozens of passes over it), 25 batches otherwise; the model
+    records which."""
+    from nncli.forecasting.ensemble import NHITS_BATCH, steps_per_epoch
+
+    assert steps_per_epoch(100, NHITS_BATCH) == 5
+    assert steps_per_epoch(5 * NHITS_BATCH - 1, NHITS_BATCH) == 5
+    assert steps_per_epoch(5 * NHITS_BATCH, NHITS_BATCH) == 25
+    rng = np.random.default_rng(4)
+    values = 50 + np.cumsum(rng.normal(0, 1, 150))
+    options = ForecastOptions(
+        panel=PANEL,
+        arch="nhits",
+        horizon=4,
+        ensemble=1,
+        hidden_size=16,
+        combine="none",
+        training=TrainingConfig(epochs=2, patience=2),
+    )
+    model, _ = train_forecaster([_series(values, "D")], options)
+    assert model.metadata["training"]["steps_per_epoch"] == 5
