@@ -394,12 +394,8 @@ def train_forecaster(
     lookbacks = ensemble.fitting_lookbacks(panel, options)
     sized = replace(options, lookback=max(lookbacks))
     windows = collect_windows(panel, sized, reporter, refit_on_all)
-    data = ensemble.MemberData(
-        torch.cat(windows.train_x),
-        torch.cat(windows.train_y),
-        torch.cat(windows.valid_x),
-        torch.cat(windows.valid_y),
-    )
+    parts = (windows.train_x, windows.train_y, windows.valid_x, windows.valid_y)
+    data = ensemble.MemberData(*(torch.cat(part) for part in parts))
     used = [s for s in panel if s.name in windows.series]
     heads = [s.head(windows.train_ends[s.name]) for s in used]
     anchor, season = ensemble.choose_anchor(sized, heads, lookbacks)
@@ -418,6 +414,7 @@ def train_forecaster(
         f"{len(windows.series)} series, {len(data.train_x)} training and "
         f"{len(data.valid_x)} validation windows"
     )
+    steps = ensemble.steps_per_epoch(len(data.train_x), training.batch_size or ensemble.NHITS_BATCH)
     metadata = {
         "kind": "forecast",
         "transform": sized.transform,
@@ -428,15 +425,7 @@ def train_forecaster(
             **training.to_dict(),
             "valid_size": sized.valid_size,
             "combine": sized.combine,
-            **(
-                {
-                    "steps_per_epoch": ensemble.steps_per_epoch(
-                        len(data.train_x), training.batch_size or ensemble.NHITS_BATCH
-                    )
-                }
-                if sized.arch == "nhits"
-                else {}
-            ),
+            **({"steps_per_epoch": steps} if sized.arch == "nhits" else {}),
         },
         "series": windows.series,
         "history": histories[0].to_dict(),

@@ -8,6 +8,7 @@ forecast K non-overlapping windows of the horizon at the end from the data befor
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +256,18 @@ def test_a_short_series_drops_the_lookbacks_it_cannot_hold() -> None:
     assert report.model.lookback == 36 and report.scores["network"]["points"] > 0
 
 
+def _small_nhits(horizon: int, epochs: int) -> ForecastOptions:
+    """One small nhits member with default calibration, trained for `epochs` epochs."""
+    return ForecastOptions(
+        panel=PANEL,
+        arch="nhits",
+        horizon=horizon,
+        ensemble=1,
+        hidden_size=16,
+        training=TrainingConfig(epochs=epochs, patience=epochs),
+    )
+
+
 def test_combine_auto_tries_ets_on_a_series_longer_than_ets_fits_on() -> None:
     """A 1,300-row hourly series (longer than ETS_FIT_MAX_ROWS): `--combine auto` still tries
     ETS (fitted on the newest rows), so the interval is the wider of the network's and the
@@ -266,14 +279,7 @@ def test_combine_auto_tries_ets_on_a_series_longer_than_ets_fits_on() -> None:
     steps = np.arange(1300)
     values = 100 + 10 * np.sin(2 * np.pi * steps / 24) + rng.normal(0, 1, len(steps))
     assert len(values) > ETS_FIT_MAX_ROWS
-    options = ForecastOptions(
-        panel=PANEL,
-        arch="nhits",
-        horizon=6,
-        ensemble=1,
-        hidden_size=16,
-        training=TrainingConfig(epochs=1, patience=1),
-    )
+    options = _small_nhits(horizon=6, epochs=1)
     assert options.combine == "auto"
     model, _ = train_forecaster([_series(values, "h")], options)
     calibration = model.metadata["calibration"]
@@ -293,14 +299,6 @@ def test_a_short_series_is_judged_every_five_batches() -> None:
     assert steps_per_epoch(5 * NHITS_BATCH, NHITS_BATCH) == 25
     rng = np.random.default_rng(4)
     values = 50 + np.cumsum(rng.normal(0, 1, 150))
-    options = ForecastOptions(
-        panel=PANEL,
-        arch="nhits",
-        horizon=4,
-        ensemble=1,
-        hidden_size=16,
-        combine="none",
-        training=TrainingConfig(epochs=2, patience=2),
-    )
+    options = replace(_small_nhits(horizon=4, epochs=2), combine="none")
     model, _ = train_forecaster([_series(values, "D")], options)
     assert model.metadata["training"]["steps_per_epoch"] == 5
