@@ -29,6 +29,7 @@ MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test 
 TABULAR_ARCHITECTURES = ("mlp", "rbf", "tabm")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 SPLITS = ("auto", "stratified", "random", "time", "column")
+NUMERIC_EMBEDDINGS = ("pbld", "plr", "none")  # as nncli.models.tabm (kept light here)
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -132,6 +133,26 @@ class TabularOptions:
     centres: int | None = automatic_count(
         help="RBF units (--arch rbf) (default: the first --hidden width).", panel=MODEL
     )
+    members: int | None = automatic_count(
+        help="TabM ensemble members sharing one trunk (--arch tabm) (default: 8; 1: one MLP).",
+        panel=MODEL,
+    )
+    numeric_embedding: str | None = model_option(
+        None,
+        help="Numeric feature embeddings (--arch tabm): pbld (default), plr or none.",
+        check=OneOf(NUMERIC_EMBEDDINGS),
+        hidden_default=True,
+    )
+    no_front_scale: bool = model_option(
+        False, help="Leave out TabM's learnable per-feature input scale (--arch tabm)."
+    )
+    label_smoothing: float | None = training_option(
+        None,
+        help="Label smoothing for --arch tabm classification (default: 0.1, then temperature "
+        "scaling on validation); 0 turns both off.",
+        check=Within(0, 1, "[)"),
+        hidden_default=True,
+    )
     class_weights: bool = training_option(False, help="Weight classes by inverse frequency.")
     training: TrainingConfig = field(default_factory=TrainingConfig)
     csv: CsvOptions = field(default_factory=CsvOptions)
@@ -165,6 +186,7 @@ class TabularOptions:
                 f"--centres applies to --arch rbf only, not --arch {self.arch}",
                 hint="add --arch rbf, or leave out --centres",
             )
+        self._check_tabm_only()
         if self.arch == "tabm" and self.training.precision != "fp32":
             raise UsageError(
                 "--precision bf16 applies to the networks of nncli's main training loop, "
@@ -173,6 +195,21 @@ class TabularOptions:
             )
         if self.task is not None:
             self.check_task(self.task)
+
+    def _check_tabm_only(self) -> None:
+        """TabM's ingredient switches need --arch tabm."""
+        given = {
+            "--members": self.members is not None,
+            "--numeric-embedding": self.numeric_embedding is not None,
+            "--no-front-scale": self.no_front_scale,
+            "--label-smoothing": self.label_smoothing is not None,
+        }
+        for flag, set_here in given.items():
+            if set_here and self.arch != "tabm":
+                raise UsageError(
+                    f"{flag} applies to --arch tabm only, not --arch {self.arch}",
+                    hint=f"add --arch tabm, or leave out {flag}",
+                )
 
     def split_plan(self, frame: pd.DataFrame, path: Path) -> tuple[str, str | None]:
         """The split method and the time column it orders rows by (None: not a time split).

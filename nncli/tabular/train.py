@@ -341,8 +341,9 @@ def _size_flags(options: TabularOptions) -> str:
 
 def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
     """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, PBLD numeric
-    embeddings, one-hot or embedded categoricals), shaped by `--hidden`, `--activation` and
-    `--dropout` as the MLP is.
+    embeddings, a front scale, one-hot or embedded categoricals) unless `--members`,
+    `--numeric-embedding`, `--no-front-scale` say otherwise, shaped by `--hidden`,
+    `--activation` and `--dropout` as the MLP is.
     """
     from nncli.models.tabm import TabM, TabMConfig
     from nncli.training.loop import seed_everything
@@ -356,6 +357,9 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
         hidden_sizes=list(options.hidden_sizes),
         activation=options.activation,
         dropout=options.dropout,
+        k=options.members or TabMConfig.k,
+        numeric_embedding=options.numeric_embedding or TabMConfig.numeric_embedding,
+        front_scale=not options.no_front_scale,
     )
     seed_everything(options.training.seed)
     device = options.training.device
@@ -496,6 +500,7 @@ def fit_tabm_network(
         max_epochs=min(TabMFitConfig.max_epochs, training.epochs),
         min_epochs=min(TabMFitConfig.min_epochs, training.epochs),
         seed=training.seed,
+        label_smoothing=tabm_label_smoothing(options),
     )
     (train_in, train_target), (valid_in, valid_target) = parts
     regression = network.config.output_kind == "values"
@@ -526,6 +531,14 @@ def fit_tabm_network(
         stopped_early=result.epochs_run < epoch_budget_of(config, len(train_target)),
         metric_name=table.task.primary_metric,
     )
+
+
+def tabm_label_smoothing(options: TabularOptions) -> float:
+    """--label-smoothing, else the TabM loop's default (used for classification only)."""
+    from nncli.training.tabm_fit import TabMFitConfig
+
+    given = options.label_smoothing
+    return TabMFitConfig.label_smoothing if given is None else given
 
 
 def epoch_budget_of(config: TabMFitConfig, n_rows: int) -> int:
@@ -611,6 +624,9 @@ def model_metadata(
             "valid_size": options.valid_size,
             "test_size": options.test_size,
             "max_categories": options.max_categories,
+            **(
+                {"label_smoothing": tabm_label_smoothing(options)} if options.arch == "tabm" else {}
+            ),
         },
         "history": history.to_dict(),
         "metrics": {**scores.metrics, "baselines": scores.baselines, "verdict": scores.verdict},

@@ -128,3 +128,32 @@ def test_tabm_exports_a_table_with_one_kind_of_column(kind: str, tmp_path: Path)
     for export_format in ("onnx", "torchscript"):
         report = export_model(model_path, ExportOptions(export_format, data=data))
         assert report.parity.max_abs_diff <= 1e-5
+
+
+def test_each_tabm_ingredient_can_be_switched_off(cli, tmp_path: Path) -> None:
+    """`--members 1 --numeric-embedding none --no-front-scale --label-smoothing 0`: the file
+    records a single-member TabM without embeddings or front scale, trained without label
+    smoothing (so no temperature scaling), and it still predicts."""
+    model_path = tmp_path / "plain.nncli"
+    cli(
+        "train", PENGUINS, "-t", "species", "--arch", "tabm", "--hidden", "32,16",
+        "--epochs", "5", "--members", "1", "--numeric-embedding", "none",
+        "--no-front-scale", "--label-smoothing", "0", "-o", model_path, "-q",
+    )  # fmt: skip
+    model = load_tabular_model(model_path)
+    architecture = model.metadata["architecture"]
+    assert architecture["k"] == 1 and architecture["numeric_embedding"] == "none"
+    assert architecture["front_scale"] is False and architecture["temperature"] == 1.0
+    assert model.metadata["training"]["label_smoothing"] == 0.0
+    assert isinstance(model.network, TabM) and model.network.config.k == 1
+    assert len(predict_tabular(model, PENGUINS)) == len(pd.read_csv(PENGUINS))
+
+
+@pytest.mark.parametrize(
+    "flag", [["--members", "4"], ["--numeric-embedding", "plr"], ["--no-front-scale"],
+             ["--label-smoothing", "0.2"]],
+)  # fmt: skip
+def test_tabm_switches_need_arch_tabm(cli, flag: list[str], tmp_path: Path) -> None:
+    result = cli("train", PENGUINS, "-t", "species", *flag, "-o", tmp_path / "m.nncli", code=2)
+    assert f"{flag[0]} applies to --arch tabm only, not --arch mlp" in result.stderr
+    assert not (tmp_path / "m.nncli").exists()
