@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from nncli.models.rbf import RBFConfig, RBFNetwork
     from nncli.models.tabm import TabM, TabMConfig
     from nncli.training.loop import Callback, History
-    from nncli.training.tabm_fit import TabMFitConfig
 
     Network = MLP | RBFNetwork | TabM
     NetworkConfig = MLPConfig | RBFConfig | TabMConfig
@@ -485,12 +484,12 @@ def fit_tabm_network(
     Regression targets arrive standardised by the task; the loop's own target scale is
     folded into the heads afterwards, so the network's outputs mean what an MLP's mean.
     Classification's fitted temperature goes into the network's config (and model file).
-    `--epochs` caps the epoch budget and `--batch-size` / `--seed` are used; the learning
+    `--epochs` caps the epoch budget and `--batch-size` / `--seed` / `--threads` are used; the learning
     rate, its schedule and patience are the loop's own (`TabMFitConfig`).
     """
     from nncli.models.tabm import TabM
     from nncli.training.loop import EpochRecord, History
-    from nncli.training.tabm_fit import TabMFitConfig, fit_tabm
+    from nncli.training.tabm_fit import TabMFitConfig, fit_tabm, planned_epochs
 
     assert isinstance(network, TabM)
     training = options.training
@@ -501,6 +500,7 @@ def fit_tabm_network(
         min_epochs=min(TabMFitConfig.min_epochs, training.epochs),
         seed=training.seed,
         label_smoothing=tabm_label_smoothing(options),
+        threads=training.threads,
     )
     (train_in, train_target), (valid_in, valid_target) = parts
     regression = network.config.output_kind == "values"
@@ -528,7 +528,7 @@ def fit_tabm_network(
     return History(
         records=records,
         best_epoch=result.best_epoch,
-        stopped_early=result.epochs_run < epoch_budget_of(config, len(train_target)),
+        stopped_early=result.epochs_run < planned_epochs(config, len(train_target)),
         metric_name=table.task.primary_metric,
     )
 
@@ -539,18 +539,6 @@ def tabm_label_smoothing(options: TabularOptions) -> float:
 
     given = options.label_smoothing
     return TabMFitConfig.label_smoothing if given is None else given
-
-
-def epoch_budget_of(config: TabMFitConfig, n_rows: int) -> int:
-    """The epochs `fit_tabm` plans for `n_rows` training rows under `config`."""
-    from nncli.training.schedule import epoch_budget
-
-    return epoch_budget(
-        n_rows,
-        max_epochs=config.max_epochs,
-        min_epochs=config.min_epochs,
-        row_epochs=config.row_epochs,
-    )
 
 
 def baseline_data(table: PreparedTable) -> BaselineData:

@@ -25,6 +25,7 @@ import torch
 from nncli.models.tabm import TabM, ensemble_loss, parameter_groups
 from nncli.training.optimizer import AdamW
 from nncli.training.schedule import epoch_budget, lr_multiplier, progress
+from nncli.training.threads import ThreadGovernor, batch_work
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TabMFitConfig:
     min_epochs: int = 16
     row_epochs: int = 100_000
     patience_fraction: float = 0.35  # stop after this share of the budget without a new best
+    threads: int | None = None  # --threads; None: one for small batches, else the idle cores
     label_smoothing: float = 0.1  # classification only
     temperature_scaling: bool = True
     seed: int = 0
@@ -109,6 +111,16 @@ def _score(
     return -rmse, 0.0
 
 
+def planned_epochs(config: TabMFitConfig, n_rows: int) -> int:
+    """The epochs `fit_tabm` plans for `n_rows` training rows under `config`."""
+    return epoch_budget(
+        n_rows,
+        max_epochs=config.max_epochs,
+        min_epochs=config.min_epochs,
+        row_epochs=config.row_epochs,
+    )
+
+
 def fit_tabm(
     model: TabM,
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
@@ -129,12 +141,7 @@ def fit_tabm(
     if regression:
         target, v_target = _standardise_targets(result, target, v_target)
     n_rows = len(target)
-    epochs = epoch_budget(
-        n_rows,
-        max_epochs=config.max_epochs,
-        min_epochs=config.min_epochs,
-        row_epochs=config.row_epochs,
-    )
+    epochs = planned_epochs(config, n_rows)
     batch_size = min(config.batch_size or auto_batch_size(n_rows), n_rows)
     steps_per_epoch = math.ceil(n_rows / batch_size)
     total_steps = epochs * steps_per_epoch
@@ -145,7 +152,12 @@ def fit_tabm(
     best: tuple[float, float] = (-math.inf, -math.inf)
     best_state = copy.deepcopy(model.state_dict())
     step = 0
+    # As nncli's main loop: one thread where the batch is small (threads cost more than they
+    # save, and a busy neighbour stalls every OpenMP barrier), else the cores left idle.
+    work = batch_work(sum(p.numel() for p in model.parameters()), batch_size * model.config.k)
+    governor = ThreadGovernor(config.threads, work)
     for epoch in range(1, epochs + 1):
+        governor.adjust()
         model.train()
         order = torch.randperm(n_rows, generator=generator)
         total_loss = 0.0

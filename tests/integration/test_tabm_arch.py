@@ -157,3 +157,22 @@ def test_tabm_switches_need_arch_tabm(cli, flag: list[str], tmp_path: Path) -> N
     result = cli("train", PENGUINS, "-t", "species", *flag, "-o", tmp_path / "m.nncli", code=2)
     assert f"{flag[0]} applies to --arch tabm only, not --arch mlp" in result.stderr
     assert not (tmp_path / "m.nncli").exists()
+
+
+def test_tabm_trains_on_the_threads_asked_for() -> None:
+    """`--threads 1` reaches the TabM loop (it ran on torch's default count before)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        options = TabularOptions(
+            target="species",
+            arch="tabm",
+            hidden_sizes=[16],
+            training=TrainingConfig(epochs=2, seed=0, threads=1),
+        )
+        train_tabular(PENGUINS, options)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
