@@ -199,10 +199,10 @@ class MemberData:
     valid_y: torch.Tensor
 
 
-def steps_per_epoch(n_windows: int, batch_size: int) -> int:
+def steps_per_epoch(n_windows: int, batch_size: int | None) -> int:
     """Mini-batches per nhits "epoch" (one validation and early-stopping check) for
-    `n_windows` training windows."""
-    short = n_windows < SHORT_STEPS_PER_EPOCH * batch_size
+    `n_windows` training windows in batches of `batch_size` (None: NHITS_BATCH)."""
+    short = n_windows < SHORT_STEPS_PER_EPOCH * (batch_size or NHITS_BATCH)
     return SHORT_STEPS_PER_EPOCH if short else STEPS_PER_EPOCH
 
 

@@ -414,7 +414,7 @@ def train_forecaster(
         f"{len(windows.series)} series, {len(data.train_x)} training and "
         f"{len(data.valid_x)} validation windows"
     )
-    steps = ensemble.steps_per_epoch(len(data.train_x), training.batch_size or ensemble.NHITS_BATCH)
+    steps = ensemble.steps_per_epoch(len(data.train_x), training.batch_size)
     metadata = {
         "kind": "forecast",
         "transform": sized.transform,

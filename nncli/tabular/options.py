@@ -181,12 +181,7 @@ class TabularOptions:
             )
         if self.split == "column" and self.split_col is None:
             raise UsageError("--split column needs --split-col NAME")
-        if self.centres is not None and self.arch != "rbf":
-            raise UsageError(
-                f"--centres applies to --arch rbf only, not --arch {self.arch}",
-                hint="add --arch rbf, or leave out --centres",
-            )
-        self._check_tabm_only()
+        self._check_architecture_options()
         if self.arch == "tabm" and self.training.precision != "fp32":
             raise UsageError(
                 "--precision bf16 applies to the networks of nncli's main training loop, "
@@ -196,19 +191,20 @@ class TabularOptions:
         if self.task is not None:
             self.check_task(self.task)
 
-    def _check_tabm_only(self) -> None:
-        """TabM's ingredient switches need --arch tabm."""
+    def _check_architecture_options(self) -> None:
+        """Options of one architecture (--centres: rbf; TabM's switches: tabm) need it."""
         given = {
-            "--members": self.members is not None,
-            "--numeric-embedding": self.numeric_embedding is not None,
-            "--no-front-scale": self.no_front_scale,
-            "--label-smoothing": self.label_smoothing is not None,
+            "--centres": ("rbf", self.centres is not None),
+            "--members": ("tabm", self.members is not None),
+            "--numeric-embedding": ("tabm", self.numeric_embedding is not None),
+            "--no-front-scale": ("tabm", self.no_front_scale),
+            "--label-smoothing": ("tabm", self.label_smoothing is not None),
         }
-        for flag, set_here in given.items():
-            if set_here and self.arch != "tabm":
+        for flag, (arch, set_here) in given.items():
+            if set_here and self.arch != arch:
                 raise UsageError(
-                    f"{flag} applies to --arch tabm only, not --arch {self.arch}",
-                    hint=f"add --arch tabm, or leave out {flag}",
+                    f"{flag} applies to --arch {arch} only, not --arch {self.arch}",
+                    hint=f"add --arch {arch}, or leave out {flag}",
                 )
 
     def split_plan(self, frame: pd.DataFrame, path: Path) -> tuple[str, str | None]:

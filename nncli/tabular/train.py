@@ -484,8 +484,9 @@ def fit_tabm_network(
     Regression targets arrive standardised by the task; the loop's own target scale is
     folded into the heads afterwards, so the network's outputs mean what an MLP's mean.
     Classification's fitted temperature goes into the network's config (and model file).
-    `--epochs` caps the epoch budget and `--batch-size` / `--seed` / `--threads` are used; the learning
-    rate, its schedule and patience are the loop's own (`TabMFitConfig`).
+    `--epochs` caps the epoch budget; `--batch-size`, `--seed`, `--threads` and TabM's
+    switches are used; the learning rate, its schedule and patience are the loop's own
+    (`TabMFitConfig`).
     """
     from nncli.models.tabm import TabM
     from nncli.training.loop import EpochRecord, History

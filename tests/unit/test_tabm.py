@@ -344,3 +344,11 @@ def test_schedules() -> None:
     assert epoch_budget(100) == 64
     assert epoch_budget(100, max_epochs=256, row_epochs=400_000) == 256
     assert epoch_budget(1_000_000) == 16
+
+
+def test_the_options_offer_the_numeric_embeddings_tabm_has() -> None:
+    """`--numeric-embedding`'s choices (kept in the light options module) are TabM's."""
+    from nncli.models.tabm import NUMERIC_EMBEDDINGS
+    from nncli.tabular.options import NUMERIC_EMBEDDINGS as OFFERED
+
+    assert set(OFFERED) == set(NUMERIC_EMBEDDINGS) and len(OFFERED) == len(NUMERIC_EMBEDDINGS)
