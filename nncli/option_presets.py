@@ -28,6 +28,9 @@ series_option = partial(option, panel=SERIES)
 backtest_option = partial(option, panel=BACKTEST)
 gate_option = partial(option, panel=GATES)
 
+# A training setting whose default depends on the architecture (None until it is known).
+architecture_default = partial(option, None, panel=TRAINING, hidden_default=True)
+
 # A count the user may set, None meaning "nncli chooses" (the help says how, in "default: ...").
 automatic_count = partial(option, None, check=AtLeast(1), hidden_default=True)
 

@@ -75,6 +75,7 @@ class EpochProgress:
             self.progress.update(
                 self.task,
                 completed=record.epoch,
+                total=history.planned_epochs or self.epochs,
                 description=(
                     f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
                     f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"

@@ -388,7 +388,7 @@ def train_forecaster(
 
     reporter = reporter or CollectingReporter()
     options.validate()
-    training = replace(options.training, device=resolve_device(options.training.device))
+    training = replace(options.training.filled(), device=resolve_device(options.training.device))
     if refit_on_all:
         training = replace(training, patience=training.epochs + 1)
     lookbacks = ensemble.fitting_lookbacks(panel, options)

@@ -10,6 +10,7 @@ from nncli.errors import UsageError
 from nncli.option_presets import (
     DATA,
     MODEL,
+    architecture_default,
     automatic_count,
     data_option,
     model_option,
@@ -30,6 +31,7 @@ TABULAR_ARCHITECTURES = ("mlp", "rbf", "tabm")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 SPLITS = ("auto", "stratified", "random", "time", "column")
 NUMERIC_EMBEDDINGS = ("pbld", "plr", "none")  # as nncli.models.tabm (kept light here)
+LR_SCHEDULES = ("coslog4", "warmup_cos", "flat_anneal", "constant")  # nncli.training.schedule
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -146,12 +148,15 @@ class TabularOptions:
     no_front_scale: bool = model_option(
         False, help="Leave out TabM's learnable per-feature input scale (--arch tabm)."
     )
-    label_smoothing: float | None = training_option(
-        None,
+    lr_schedule: str | None = architecture_default(
+        help="Learning-rate schedule for --arch tabm over its epoch budget: coslog4 "
+        "(default; RealMLP's), warmup_cos, flat_anneal or constant.",
+        check=OneOf(LR_SCHEDULES),
+    )
+    label_smoothing: float | None = architecture_default(
         help="Label smoothing for --arch tabm classification (default: 0.1, then temperature "
         "scaling on validation); 0 turns both off.",
         check=Within(0, 1, "[)"),
-        hidden_default=True,
     )
     class_weights: bool = training_option(False, help="Weight classes by inverse frequency.")
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -182,12 +187,6 @@ class TabularOptions:
         if self.split == "column" and self.split_col is None:
             raise UsageError("--split column needs --split-col NAME")
         self._check_architecture_options()
-        if self.arch == "tabm" and self.training.precision != "fp32":
-            raise UsageError(
-                "--precision bf16 applies to the networks of nncli's main training loop, "
-                "not --arch tabm",
-                hint="leave out --precision",
-            )
         if self.task is not None:
             self.check_task(self.task)
 
@@ -199,6 +198,7 @@ class TabularOptions:
             "--numeric-embedding": ("tabm", self.numeric_embedding is not None),
             "--no-front-scale": ("tabm", self.no_front_scale),
             "--label-smoothing": ("tabm", self.label_smoothing is not None),
+            "--lr-schedule": ("tabm", self.lr_schedule is not None),
         }
         for flag, (arch, set_here) in given.items():
             if set_here and self.arch != arch:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from nncli.models.rbf import RBFConfig, RBFNetwork
     from nncli.models.tabm import TabM, TabMConfig
     from nncli.training.loop import Callback, History
+    from nncli.training.tabm_fit import TabMFitConfig
 
     Network = MLP | RBFNetwork | TabM
     NetworkConfig = MLPConfig | RBFConfig | TabMConfig
@@ -448,11 +449,12 @@ def fit_network(
         inputs = [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)]
         return inputs, task.encode(table.truth[name], target)
 
-    training = options.training
+    training = options.training.filled()
     if fixed_epochs:
         training = replace(training, patience=training.epochs + 1)
     if options.arch == "tabm":
-        history = fit_tabm_network(network, (part("train"), part("valid")), table, options)
+        parts = (part("train"), part("valid"))
+        history = fit_tabm_network(network, parts, table, options, callbacks, fixed_epochs)
     else:
         history = fit(
             network,
@@ -478,59 +480,86 @@ def fit_tabm_network(
     parts: tuple[tuple[list[torch.Tensor], torch.Tensor], ...],
     table: PreparedTable,
     options: TabularOptions,
+    callbacks: tuple[Callback, ...] = (),
+    fixed_epochs: bool = False,
 ) -> History:
     """Train a TabM with its own loop (`fit_tabm`) and report it as a `History`.
 
     Regression targets arrive standardised by the task; the loop's own target scale is
     folded into the heads afterwards, so the network's outputs mean what an MLP's mean.
     Classification's fitted temperature goes into the network's config (and model file).
-    `--epochs` caps the epoch budget; `--batch-size`, `--seed`, `--threads` and TabM's
-    switches are used; the learning rate, its schedule and patience are the loop's own
-    (`TabMFitConfig`).
+    `--epochs` caps the epoch budget; the learning-rate schedule is the loop's own.
     """
     from nncli.models.tabm import TabM
-    from nncli.training.loop import EpochRecord, History
-    from nncli.training.tabm_fit import TabMFitConfig, fit_tabm, planned_epochs
+    from nncli.training.loop import EpochRecord, History, check_bf16
+    from nncli.training.tabm_fit import TabMFitResult, fit_tabm, planned_epochs
 
     assert isinstance(network, TabM)
-    training = options.training
-    config = TabMFitConfig(
-        batch_size=training.batch_size or 0,
-        # nncli's --epochs (default 200) is a cap here: the loop plans its own budget.
-        max_epochs=min(TabMFitConfig.max_epochs, training.epochs),
-        min_epochs=min(TabMFitConfig.min_epochs, training.epochs),
-        seed=training.seed,
-        label_smoothing=tabm_label_smoothing(options),
-        threads=training.threads,
-    )
+    config = tabm_fit_config(options, fixed_epochs)
+    if config.precision == "bf16":
+        check_bf16(next(network.parameters()).device)
     (train_in, train_target), (valid_in, valid_target) = parts
     regression = network.config.output_kind == "values"
     if regression:
         train_target, valid_target = train_target[:, 0], valid_target[:, 0]
+    # Regression metrics come in standardised units (and negated, to maximise): report
+    # RMSE in target units, as the MLP's history does.
+    unit = float(table.target.get("std", 1.0)) if regression else 1.0
+    history = History(
+        metric_name=table.task.primary_metric,
+        planned_epochs=planned_epochs(config, len(train_target)),
+    )
+
+    def on_epoch(so_far: TabMFitResult) -> None:
+        (loss, metric), valid_loss = so_far.history[-1], so_far.valid_losses[-1]
+        epoch = so_far.epochs_run
+        record = EpochRecord(epoch, loss, valid_loss, -metric * unit if regression else metric)
+        history.records.append(record)
+        history.best_epoch = so_far.best_epoch
+        for callback in callbacks:
+            callback.on_epoch_end(record, history)
+
     result = fit_tabm(
         network,
         (train_in[0], train_in[1], train_target),
         (valid_in[0], valid_in[1], valid_target),
         config,
+        on_epoch,
     )
     if regression:
         network.fold_output_scale(result.target_std, result.target_mean)
     else:
         network.config.temperature = result.temperature
-    # Regression metrics come in standardised units (and negated, to maximise): report
-    # RMSE in target units, as the MLP's history does.
-    unit = float(table.target.get("std", 1.0)) if regression else 1.0
-    records = [
-        EpochRecord(epoch, loss, valid_loss, -metric * unit if regression else metric)
-        for epoch, ((loss, metric), valid_loss) in enumerate(
-            zip(result.history, result.valid_losses, strict=True), start=1
-        )
-    ]
-    return History(
-        records=records,
-        best_epoch=result.best_epoch,
-        stopped_early=result.epochs_run < planned_epochs(config, len(train_target)),
-        metric_name=table.task.primary_metric,
+    history.best_epoch = result.best_epoch
+    history.stopped_early = result.epochs_run < history.planned_epochs
+    return history
+
+
+def tabm_fit_config(options: TabularOptions, fixed_epochs: bool = False) -> TabMFitConfig:
+    """TabM's loop settings: its own defaults where `nncli train`'s options were left out.
+
+    `--epochs` caps the planned budget (64); `fixed_epochs` (a refit) runs exactly
+    `--epochs` epochs without early stopping.
+    """
+    from nncli.training.tabm_fit import TabMFitConfig
+
+    training = options.training
+    defaults = TabMFitConfig()
+    epochs = training.epochs
+    return TabMFitConfig(
+        lr=defaults.lr if training.learning_rate is None else training.learning_rate,
+        lr_schedule=options.lr_schedule or defaults.lr_schedule,
+        weight_decay=defaults.weight_decay
+        if training.weight_decay is None
+        else training.weight_decay,
+        patience=epochs + 1 if fixed_epochs else training.patience,
+        batch_size=training.batch_size or 0,
+        max_epochs=epochs if fixed_epochs else min(defaults.max_epochs, epochs),
+        min_epochs=epochs if fixed_epochs else min(defaults.min_epochs, epochs),
+        seed=training.seed,
+        label_smoothing=tabm_label_smoothing(options),
+        threads=training.threads,
+        precision=training.precision,
     )
 
 
@@ -607,15 +636,12 @@ def model_metadata(
         "preprocessing": table.preprocessor.to_dict(),
         "architecture": {"name": options.arch, **config.to_dict()},
         "training": {
-            **options.training.to_dict(),
+            **training_settings(options, history),
             "class_weights": options.class_weights,
             "split": table.split_sizes,
             "valid_size": options.valid_size,
             "test_size": options.test_size,
             "max_categories": options.max_categories,
-            **(
-                {"label_smoothing": tabm_label_smoothing(options)} if options.arch == "tabm" else {}
-            ),
         },
         "history": history.to_dict(),
         "metrics": {**scores.metrics, "baselines": scores.baselines, "verdict": scores.verdict},
@@ -627,4 +653,22 @@ def model_metadata(
         },
         "seed": options.training.seed,
         **provenance(),
+    }
+
+
+def training_settings(options: TabularOptions, history: History) -> dict[str, Any]:
+    """The training options as they were used: each left-out one as its architecture's default."""
+    if options.arch != "tabm":
+        return options.training.filled().to_dict()
+    from nncli.training.tabm_fit import effective_patience
+
+    fit = tabm_fit_config(options)
+    return {
+        **options.training.to_dict(),
+        "learning_rate": fit.lr,
+        "weight_decay": fit.weight_decay,
+        "patience": effective_patience(fit, history.planned_epochs),
+        "planned_epochs": history.planned_epochs,
+        "lr_schedule": fit.lr_schedule,
+        "label_smoothing": fit.label_smoothing,
     }

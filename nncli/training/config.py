@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from nncli.option_presets import TRAINING, automatic_count, seed_option, training_option
+from nncli.option_presets import (
+    TRAINING,
+    architecture_default,
+    automatic_count,
+    seed_option,
+    training_option,
+)
 from nncli.options import AtLeast, NonNegative, OneOf, Positive, Within
 
+# The main loop's defaults (MLP, RBF, the forecasters); TabM's are in `TabMFitConfig`.
+DEFAULT_LEARNING_RATE = 1e-3
+DEFAULT_WEIGHT_DECAY = 1e-4
+DEFAULT_PATIENCE = 20
 MAX_THREADS = 1024  # more cannot help; OpenMP runs out of memory long before 2**31
 
 
@@ -20,12 +30,19 @@ class TrainingConfig:
         help="Examples (rows or windows) per mini-batch (default: examples / 16, within 32..1024).",
         panel=TRAINING,
     )
-    learning_rate: float = training_option(
-        1e-3, help="AdamW learning rate.", flag="--lr", check=Positive()
+    # None: the architecture's own default (`filled`); TabM trains on other settings.
+    learning_rate: float | None = architecture_default(
+        help="AdamW learning rate (default: 1e-3; 4e-3 for the tabular tabm).",
+        flag="--lr",
+        check=Positive(),
     )
-    weight_decay: float = training_option(1e-4, help="AdamW weight decay.", check=NonNegative())
-    patience: int = training_option(
-        20, help="Stop after this many epochs without a better validation loss.", check=AtLeast(1)
+    weight_decay: float | None = architecture_default(
+        help="AdamW weight decay (default: 1e-4; 0 for the tabular tabm).", check=NonNegative()
+    )
+    patience: int | None = architecture_default(
+        help="Stop after this many epochs without a better validation score (default: 20; "
+        "35% of the planned epochs for the tabular tabm).",
+        check=AtLeast(1),
     )
     seed: int = seed_option()
     device: str = training_option("cpu", help="cpu, cuda, cuda:N or auto.")
@@ -41,6 +58,20 @@ class TrainingConfig:
         "the default small MLP; see benchmarks/RESULTS-precision.md.",
         check=OneOf(("fp32", "bf16")),
     )
+
+    def filled(
+        self,
+        learning_rate: float = DEFAULT_LEARNING_RATE,
+        weight_decay: float = DEFAULT_WEIGHT_DECAY,
+        patience: int = DEFAULT_PATIENCE,
+    ) -> TrainingConfig:
+        """This config with an architecture's defaults where the user left an option out."""
+        return replace(
+            self,
+            learning_rate=learning_rate if self.learning_rate is None else self.learning_rate,
+            weight_decay=weight_decay if self.weight_decay is None else self.weight_decay,
+            patience=patience if self.patience is None else self.patience,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,6 +41,7 @@ class History:
     best_epoch: int = 0
     stopped_early: bool = False
     metric_name: str = ""
+    planned_epochs: int = 0  # the most epochs training may run (0: not known)
 
     @property
     def best(self) -> EpochRecord:
@@ -153,6 +154,8 @@ def fit(
     callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train with AdamW and early stopping on validation loss; restores the best weights."""
+    config = config.filled()
+    assert config.learning_rate is not None and config.patience is not None  # for mypy
     generator = seed_everything(config.seed)
     device = torch.device(config.device)
     if config.precision == "bf16":
@@ -162,12 +165,14 @@ def fit(
     train_targets = train[1].to(device)
     valid_inputs = [tensor.to(device) for tensor in valid[0]]
     valid_targets = valid[1].to(device)
-    optimizer = AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay or 0.0
+    )
     batch_size = config.batch_size or auto_batch_size(train_targets.shape[0])
     parameters = sum(p.numel() for p in model.parameters())
     sequence = train_inputs[0].shape[1] if train_inputs[0].dim() == 3 else 1
     threads = ThreadGovernor(config.threads, batch_work(parameters, batch_size, sequence))
-    history = History(metric_name=metric_name)
+    history = History(metric_name=metric_name, planned_epochs=config.epochs)
     best_loss = math.inf
     best_state: dict[str, torch.Tensor] = {}
     for epoch in range(1, config.epochs + 1):

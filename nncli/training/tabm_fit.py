@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -45,6 +46,8 @@ class TabMFitConfig:
     min_epochs: int = 16
     row_epochs: int = 100_000
     patience_fraction: float = 0.35  # stop after this share of the budget without a new best
+    patience: int | None = None  # --patience: epochs without a new best (overrides the share)
+    precision: str = "fp32"  # "bf16": forward pass under bfloat16 autocast, as the main loop
     threads: int | None = None  # --threads; None: one for small batches, else the idle cores
     label_smoothing: float = 0.1  # classification only
     temperature_scaling: bool = True
@@ -98,17 +101,26 @@ def predict_outputs(
     return torch.cat(parts) if parts else torch.empty(0, model.config.n_outputs)
 
 
-def _score(
-    model: TabM, numeric: torch.Tensor, categorical: torch.Tensor, target: torch.Tensor
-) -> tuple[float, float]:
-    """(metric to maximise, tie-breaker to maximise) on validation rows."""
-    outputs = predict_outputs(model, numeric, categorical)
-    if model.config.output_kind == "logits":
+def _score(outputs: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+    """(metric to maximise, tie-breaker to maximise) of validation outputs: accuracy and
+    log loss for class indices, RMSE for values."""
+    if target.dtype == torch.int64:
         accuracy = (outputs.argmax(dim=1) == target).float().mean().item()
         log_loss = torch.nn.functional.cross_entropy(outputs, target).item()
         return accuracy, -log_loss
     rmse = (outputs.squeeze(1) - target).square().mean().sqrt().item()
     return -rmse, 0.0
+
+
+def _valid_loss(outputs: torch.Tensor, target: torch.Tensor, calibrate: bool) -> float:
+    """The validation loss an epoch reports: MSE (standardised units) for regression; for
+    classes the log loss, after a temperature fitted on these rows when `calibrate`, as the
+    saved model will have one (label smoothing's raw log loss is no match for an MLP's, and
+    tuning compares the two)."""
+    if target.dtype != torch.int64:
+        return (outputs.squeeze(1) - target).square().mean().item()
+    temperature = fit_temperature(outputs, target) if calibrate else 1.0
+    return torch.nn.functional.cross_entropy(outputs / temperature, target).item()
 
 
 def planned_epochs(config: TabMFitConfig, n_rows: int) -> int:
@@ -121,17 +133,24 @@ def planned_epochs(config: TabMFitConfig, n_rows: int) -> int:
     )
 
 
+def effective_patience(config: TabMFitConfig, epochs: int) -> int:
+    """--patience, else `patience_fraction` of the planned epochs (at least 4)."""
+    return config.patience or max(4, math.ceil(config.patience_fraction * epochs))
+
+
 def fit_tabm(
     model: TabM,
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     config: TabMFitConfig,
+    on_epoch: Callable[[TabMFitResult], None] | None = None,
 ) -> TabMFitResult:
     """Train in place and leave the best epoch's weights loaded.
 
     `train` and `valid` are (numeric [N, n] float32, categorical [N, c] int64, target):
     target is [N] int64 class indices, or [N] float32 values for regression (raw scale;
-    standardised here).
+    standardised here). `on_epoch(result so far)` is called after every epoch (progress
+    bars, Optuna's pruning: it may raise to stop training).
     """
     generator = torch.Generator().manual_seed(config.seed)
     numeric, categorical, target = train
@@ -145,10 +164,11 @@ def fit_tabm(
     batch_size = min(config.batch_size or auto_batch_size(n_rows), n_rows)
     steps_per_epoch = math.ceil(n_rows / batch_size)
     total_steps = epochs * steps_per_epoch
-    patience = max(4, math.ceil(config.patience_fraction * epochs))
+    patience = effective_patience(config, epochs)
     optimizers = _optimizers(model, config)
     base_dropout = model.config.dropout
     label_smoothing = 0.0 if regression else config.label_smoothing
+    calibrate = config.temperature_scaling and label_smoothing > 0
     best: tuple[float, float] = (-math.inf, -math.inf)
     best_state = copy.deepcopy(model.state_dict())
     step = 0
@@ -156,23 +176,20 @@ def fit_tabm(
     # save, and a busy neighbour stalls every OpenMP barrier), else the cores left idle.
     work = batch_work(sum(p.numel() for p in model.parameters()), batch_size * model.config.k)
     governor = ThreadGovernor(config.threads, work)
+    autocast = torch.autocast("cpu", torch.bfloat16, enabled=config.precision == "bf16")
     for epoch in range(1, epochs + 1):
         governor.adjust()
         model.train()
         order = torch.randperm(n_rows, generator=generator)
         total_loss = 0.0
         for start in range(0, n_rows, batch_size):
-            t = progress(step, total_steps)
-            lr_scale = lr_multiplier(config.lr_schedule, t)
-            wd_scale = lr_multiplier(config.weight_decay_schedule, t)
-            for optimizer, lr_factor, wd_factor in optimizers:
-                optimizer.lr = config.lr * lr_factor * lr_scale
-                optimizer.weight_decay = config.weight_decay * wd_factor * wd_scale
-            if config.dropout_schedule != "constant":
-                model.set_dropout(base_dropout * lr_multiplier(config.dropout_schedule, t))
+            _follow_schedules(model, optimizers, config, base_dropout, progress(step, total_steps))
             rows = order[start : start + batch_size]
-            outputs = model(numeric[rows], categorical[rows])  # [b, k, o]
-            loss = ensemble_loss(outputs, target[rows], model.config.output_kind, label_smoothing)
+            with autocast:
+                outputs = model(numeric[rows], categorical[rows])  # [b, k, o]
+            loss = ensemble_loss(
+                outputs.float(), target[rows], model.config.output_kind, label_smoothing
+            )
             for optimizer, _, _ in optimizers:
                 optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
@@ -180,23 +197,43 @@ def fit_tabm(
                 optimizer.step()
             total_loss += loss.item() * len(rows)
             step += 1
-        score = _score(model, v_numeric, v_categorical, v_target)
+        outputs = predict_outputs(model, v_numeric, v_categorical)
+        score = _score(outputs, v_target)
         result.history.append((total_loss / n_rows, score[0]))
-        result.valid_losses.append(score[0] ** 2 if regression else -score[1])
+        result.valid_losses.append(_valid_loss(outputs, v_target, calibrate))
         result.epochs_run = epoch
         if score > best:
             best = score
             result.best_epoch = epoch
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - result.best_epoch >= patience:
+        if on_epoch is not None:
+            on_epoch(result)
+        if epoch - result.best_epoch >= patience:
             break
     model.set_dropout(base_dropout)
     model.load_state_dict(best_state)
     result.best_metric = best[0] if not regression else -best[0] * result.target_std
-    if not regression and config.temperature_scaling and label_smoothing > 0:
+    if calibrate:
         result.temperature = calibrated_temperature(model, valid, best_accuracy=best[0])
     model.eval()
     return result
+
+
+def _follow_schedules(
+    model: TabM,
+    optimizers: list[tuple[AdamW, float, float]],
+    config: TabMFitConfig,
+    base_dropout: float,
+    t: float,
+) -> None:
+    """Set the learning rate, weight decay and dropout for training progress `t` in [0, 1]."""
+    lr_scale = lr_multiplier(config.lr_schedule, t)
+    wd_scale = lr_multiplier(config.weight_decay_schedule, t)
+    for optimizer, lr_factor, wd_factor in optimizers:
+        optimizer.lr = config.lr * lr_factor * lr_scale
+        optimizer.weight_decay = config.weight_decay * wd_factor * wd_scale
+    if config.dropout_schedule != "constant":
+        model.set_dropout(base_dropout * lr_multiplier(config.dropout_schedule, t))
 
 
 def calibrated_temperature(

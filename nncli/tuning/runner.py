@@ -25,10 +25,12 @@ from nncli.errors import ExitCode, NncliError, TerminatedError, UsageError, show
 from nncli.tuning.options import ForecastSearchOptions, SearchOptions
 from nncli.tuning.space import (
     FORECAST_SPACE,
+    TABULAR_DEFAULTS,
     TABULAR_SPACE,
     ParamSpec,
     build_space,
     check_space_fits,
+    defaults_within,
     read_space_overrides,
     sample,
 )
@@ -190,10 +192,16 @@ def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOpti
     """Training options for one point of the tabular search space."""
     layers, width = int(params["layers"]), int(params["width"])
     arch = str(params.get("arch", base.arch))
+    tabm = arch == "tabm"
     return replace(
         base,
         arch=arch,
         centres=width if arch == "rbf" else base.centres,  # an RBF's width is its centre count
+        members=params.get("members", base.members) if tabm else None,
+        numeric_embedding=params.get("numeric_embedding", base.numeric_embedding) if tabm else None,
+        lr_schedule=params.get("lr_schedule", base.lr_schedule) if tabm else None,
+        no_front_scale=base.no_front_scale and tabm,
+        label_smoothing=base.label_smoothing if tabm else None,
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
         dropout=float(params["dropout"]),
         activation=str(params["activation"]),
@@ -231,6 +239,9 @@ SEARCHED_OPTIONS = {
         "--lr": "training.learning_rate",
         "--weight-decay": "training.weight_decay",
         "--batch-size": "training.batch_size",
+        "--members": "members",
+        "--numeric-embedding": "numeric_embedding",
+        "--lr-schedule": "lr_schedule",
     },
     "forecast": {
         "--arch": "arch",
@@ -459,6 +470,9 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
         study.set_user_attr("nncli_kind", job.kind)
         study.set_user_attr("nncli_data", job.data.name)
         study.set_user_attr("nncli_objective", "validation loss (lower is better)")
+        if job.kind == "tabular":  # the first trial is nncli train's defaults
+            defaults = defaults_within(job.space(), TABULAR_DEFAULTS)
+            study.enqueue_trial(defaults, skip_if_exists=True)
     if job.fingerprint is None:
         return
     if FINGERPRINT in attrs:

@@ -78,15 +78,34 @@ def _choice(name: str, *choices: Any) -> ParamSpec:
 TABULAR_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
-        _choice("arch", "mlp", "rbf"),
+        _choice("arch", "tabm", "mlp", "rbf"),
         _int("layers", 1, 3),
-        _int("width", 16, 256, log=True),
+        _int("width", 16, 512, log=True),
         _float("dropout", 0.0, 0.5),
         _float("lr", 1e-4, 1e-2, log=True),
         _float("weight_decay", 1e-6, 1e-2, log=True),
         _choice("batch_size", 32, 64, 128, 256),
         _choice("activation", "relu", "gelu", "silu", "tanh"),
+        # TabM's own knobs, drawn only in trials of arch tabm:
+        _choice("members", 4, 8, 16),
+        _choice("numeric_embedding", "pbld", "plr", "none"),
+        _choice("lr_schedule", "coslog4", "warmup_cos", "constant"),
     )
+}
+TABM_ONLY = ("members", "numeric_embedding", "lr_schedule")
+
+# nncli train's defaults as a point of TABULAR_SPACE: a study's first trial (weight decay
+# and batch size, whose defaults lie outside the space, are drawn).
+TABULAR_DEFAULTS: dict[str, Any] = {
+    "arch": "tabm",
+    "layers": 2,
+    "width": 128,
+    "dropout": 0.1,
+    "lr": 4e-3,
+    "activation": "relu",
+    "members": 8,
+    "numeric_embedding": "pbld",
+    "lr_schedule": "coslog4",
 }
 
 FORECAST_SPACE: dict[str, ParamSpec] = {
@@ -244,5 +263,25 @@ def read_space_overrides(config: Path | None, *command: str) -> tuple[dict[str, 
 
 
 def sample(space: dict[str, ParamSpec], trial: optuna.Trial) -> dict[str, Any]:
-    """One point of the space for this trial."""
-    return {name: spec.suggest(trial) for name, spec in space.items()}
+    """One point of the space for this trial (TabM's own knobs only where arch is tabm)."""
+    drawn = {"arch": space["arch"].suggest(trial)} if "arch" in space else {}
+    for name, spec in space.items():
+        if name not in drawn and (name not in TABM_ONLY or drawn.get("arch") == "tabm"):
+            drawn[name] = spec.suggest(trial)
+    return drawn
+
+
+def defaults_within(space: dict[str, ParamSpec], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The defaults that lie inside `space` (a trial to enqueue: the rest is drawn)."""
+    inside = {}
+    for name, value in defaults.items():
+        spec = space.get(name)
+        if spec is None or spec.kind == "fixed":
+            continue
+        if spec.kind == "categorical":
+            fits = value in spec.choices
+        else:
+            fits = float(spec.low or 0) <= value <= float(spec.high or 0)
+        if fits:
+            inside[name] = value
+    return inside

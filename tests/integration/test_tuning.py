@@ -52,7 +52,7 @@ def test_space_overrides_are_applied_and_validated() -> None:
     )
     assert (space["width"].low, space["width"].high, space["width"].log) == (32, 512, True)
     assert space["activation"].choices == ("relu",) and space["layers"].value == 2
-    assert TABULAR_SPACE["arch"].choices == ("mlp", "rbf")
+    assert TABULAR_SPACE["arch"].choices == ("tabm", "mlp", "rbf")
     with pytest.raises(UsageError, match="unknown search parameter 'depth'"):
         build_space(TABULAR_SPACE, {"depth": 3}, "x.toml")
     with pytest.raises(UsageError, match="low <= high"):
