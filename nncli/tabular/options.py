@@ -123,11 +123,11 @@ class TabularOptions:
     )
     batch_norm: bool = model_option(False, help="Batch normalisation after each hidden layer.")
     arch: str = model_option(
-        "mlp",
+        "tabm",
         help=(
-            "mlp; rbf (a radial-basis-function network: Gaussian units around learned "
-            "centres); or tabm (numeric embeddings + an ensemble of k=8 MLPs sharing "
-            "weights, trained on its own schedule; --epochs caps it at 64)."
+            "tabm (default: periodic numeric embeddings + an ensemble of k=8 MLPs sharing "
+            "weights, trained on its own schedule; --epochs caps it at 64); mlp (the plain "
+            "feedforward network); or rbf (Gaussian units around learned centres)."
         ),
         parse=str.lower,
         check=OneOf(TABULAR_ARCHITECTURES),
