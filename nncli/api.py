@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nncli.export import ExportGraph, ExportOptions, ExportReport
     from nncli.forecasting.model import ForecastModel
     from nncli.models.numpy_mlp import NumpyMLP
+    from nncli.models.numpy_tabm import NumpyTabM
     from nncli.tabular.model import TabularModel
 
 KINDS = ("tabular", "forecast")
@@ -38,7 +39,7 @@ class Model(Protocol):
     """
 
     @property
-    def network(self) -> nn.Module | NumpyMLP: ...  # NumpyMLP: loaded to predict without torch
+    def network(self) -> nn.Module | NumpyMLP | NumpyTabM: ...  # NumPy: to predict without torch
 
     @property
     def metadata(self) -> dict[str, Any]: ...

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from nncli.data.preprocessing import EncodedFeatures
     from nncli.models.feedforward import MLP
     from nncli.models.numpy_mlp import NumpyMLP
+    from nncli.models.numpy_tabm import NumpyTabM
     from nncli.models.rbf import RBFNetwork
     from nncli.models.tabm import TabM
     from nncli.reporting import Reporter
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 class TabularModel:
     """A trained (or loaded) tabular network with everything needed to use it."""
 
-    network: MLP | RBFNetwork | TabM | NumpyMLP  # NumpyMLP: loaded to predict without torch
+    # NumpyMLP, NumpyTabM: loaded to predict without torch
+    network: MLP | RBFNetwork | TabM | NumpyMLP | NumpyTabM
     preprocessor: Preprocessor
     metadata: dict[str, Any]
 
@@ -58,8 +60,9 @@ class TabularModel:
     def outputs(self, encoded: EncodedFeatures) -> np.ndarray:
         """Class probabilities [rows, classes] or predictions in target units [rows]."""
         from nncli.models.numpy_mlp import NumpyMLP
+        from nncli.models.numpy_tabm import NumpyTabM
 
-        if isinstance(self.network, NumpyMLP):
+        if isinstance(self.network, NumpyMLP | NumpyTabM):
             return self.task_rules.decode(
                 self.network(encoded.numeric, encoded.categorical), self.target
             )
@@ -75,8 +78,9 @@ class TabularModel:
 def save_tabular_model(path: Path, model: TabularModel) -> None:
     """Write the model file (atomically)."""
     from nncli.models.numpy_mlp import NumpyMLP
+    from nncli.models.numpy_tabm import NumpyTabM
 
-    if isinstance(model.network, NumpyMLP):  # loaded to predict only
+    if isinstance(model.network, NumpyMLP | NumpyTabM):  # loaded to predict only
         raise TypeError("a model loaded without torch cannot be saved; load it normally")
     save_model_file(path, dict(model.network.state_dict()), model.metadata)
 
@@ -84,18 +88,24 @@ def save_tabular_model(path: Path, model: TabularModel) -> None:
 def load_tabular_model(path: Path, *, without_torch: bool = False) -> TabularModel:
     """Load a tabular model file and rebuild its network on the CPU.
 
-    `without_torch`: a plain MLP with an activation NumPy computes (`numpy_mlp.supports`)
-    runs in NumPy and torch is never imported (predict's and evaluate's start-up); other
-    networks load in torch as usual. Such a model only predicts (no training, no export)."""
-    from nncli.models import numpy_mlp
+    `without_torch`: a plain MLP or a TabM that NumPy computes (`numpy_mlp.supports`,
+    `numpy_tabm.supports`) runs in NumPy and torch is never imported (predict's and
+    evaluate's start-up); other networks load in torch as usual. Such a model only predicts
+    (no training, no export)."""
+    from nncli.models import numpy_mlp, numpy_tabm
 
-    in_numpy = numpy_mlp.supports if without_torch else None
-    loaded = load_model_file(path, expect_kind="tabular", as_arrays=in_numpy)
-    if in_numpy is None or not in_numpy(loaded.metadata):
+    def in_numpy(meta: dict[str, Any]) -> bool:
+        return numpy_mlp.supports(meta) or numpy_tabm.supports(meta)
+
+    loaded = load_model_file(
+        path, expect_kind="tabular", as_arrays=in_numpy if without_torch else None
+    )
+    if not without_torch or not in_numpy(loaded.metadata):
         return load_network_model(path, "tabular", build_tabular_network, _assemble, loaded=loaded)
     meta = loaded.metadata
+    numpy_network = numpy_tabm.NumpyTabM if numpy_tabm.supports(meta) else numpy_mlp.NumpyMLP
     try:
-        return _assemble(numpy_mlp.NumpyMLP(_architecture(meta), loaded.tensors), meta)  # type: ignore[arg-type]
+        return _assemble(numpy_network(_architecture(meta), loaded.tensors), meta)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise metadata_error(path, exc) from exc
 
@@ -121,7 +131,9 @@ def _architecture(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta["architecture"].items() if k != "name"}
 
 
-def _assemble(network: MLP | RBFNetwork | TabM | NumpyMLP, meta: dict[str, Any]) -> TabularModel:
+def _assemble(
+    network: MLP | RBFNetwork | TabM | NumpyMLP | NumpyTabM, meta: dict[str, Any]
+) -> TabularModel:
     preprocessor = Preprocessor.from_dict(meta["preprocessing"])
     _check_metadata_matches_network(meta, preprocessor, _architecture(meta))
     return TabularModel(network, preprocessor, meta)

@@ -112,13 +112,15 @@ def _score(outputs: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     return -rmse, 0.0
 
 
-def _valid_loss(outputs: torch.Tensor, target: torch.Tensor, calibrate: bool) -> float:
+def _valid_loss(
+    outputs: torch.Tensor, target: torch.Tensor, calibrate: bool, accuracy: float
+) -> float:
     """The validation loss an epoch reports: MSE (standardised units) for regression; for
-    classes the log loss, after a temperature fitted on these rows when `calibrate`, as the
-    saved model will have one (label smoothing's raw log loss is no match for an MLP's, and
-    tuning compares the two)."""
+    classes the log loss at the temperature the saved model would get (`calibrated_temperature`;
+    label smoothing's raw log loss is no match for an MLP's, and tuning compares the two)."""
     if target.dtype != torch.int64:
         return (outputs.squeeze(1) - target).square().mean().item()
+    calibrate = calibrate and accuracy < 1.0
     temperature = fit_temperature(outputs, target) if calibrate else 1.0
     return torch.nn.functional.cross_entropy(outputs / temperature, target).item()
 
@@ -200,7 +202,7 @@ def fit_tabm(
         outputs = predict_outputs(model, v_numeric, v_categorical)
         score = _score(outputs, v_target)
         result.history.append((total_loss / n_rows, score[0]))
-        result.valid_losses.append(_valid_loss(outputs, v_target, calibrate))
+        result.valid_losses.append(_valid_loss(outputs, v_target, calibrate, score[0]))
         result.epochs_run = epoch
         if score > best:
             best = score

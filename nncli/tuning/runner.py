@@ -418,7 +418,11 @@ def study_fingerprint(job: TuneJob) -> dict[str, Any]:
         assert job.tabular is not None
         frame = read_csv(job.data, job.tabular.csv)
         table = prepare_table(job.data, frame, job.tabular, _Silent())
-        objective = {"target": job.tabular.target, "task": table.task.name}
+        objective = {
+            "target": job.tabular.target,
+            "task": table.task.name,
+            "train_rows": table.split_sizes["train"],
+        }
     else:
         from nncli.forecasting.model import collect_windows
         from nncli.forecasting.series import load_panel
@@ -446,7 +450,8 @@ def check_fingerprint(name: str, recorded: dict[str, Any], now: dict[str, Any]) 
         differences.append(
             f"data {recorded.get('data')} (sha256 {was}…), not {now['data']} ({new}…)"
         )
-    for key in sorted((set(recorded) | set(now)) - {"data", "sha256"}):
+    # A key the study did not record (it predates it) is not compared.
+    for key in sorted(set(recorded) - {"data", "sha256"}):
         if recorded.get(key) != now.get(key):
             differences.append(f"{key} {shown(recorded.get(key))}, not {shown(now.get(key))}")
     if differences:
@@ -471,8 +476,7 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
         study.set_user_attr("nncli_data", job.data.name)
         study.set_user_attr("nncli_objective", "validation loss (lower is better)")
         if job.kind == "tabular":  # the first trial is nncli train's defaults
-            defaults = defaults_within(job.space(), TABULAR_DEFAULTS)
-            study.enqueue_trial(defaults, skip_if_exists=True)
+            enqueue_defaults(study, job)
     if job.fingerprint is None:
         return
     if FINGERPRINT in attrs:
@@ -480,6 +484,22 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
     else:  # a new study, or one made before studies had fingerprints
         study.set_user_attr(FINGERPRINT, job.fingerprint)
     check_space_fits(job.study_name, job.space(), study.get_trials(deepcopy=False))
+
+
+def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
+    """Queue `nncli train`'s defaults as the study's first trial, as far as the space holds
+    them: TabM's batch size for the table's training rows, and the space's lowest weight
+    decay for TabM's 0."""
+    from nncli.training.tabm_fit import auto_batch_size
+
+    space = job.space()
+    defaults = dict(TABULAR_DEFAULTS)
+    if "weight_decay" in space and space["weight_decay"].low is not None:
+        defaults["weight_decay"] = space["weight_decay"].low
+    train_rows = (job.fingerprint or {}).get("train_rows")
+    if train_rows:
+        defaults["batch_size"] = auto_batch_size(int(train_rows))
+    study.enqueue_trial(defaults_within(space, defaults), skip_if_exists=True)
 
 
 def open_study(

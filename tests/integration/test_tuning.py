@@ -74,6 +74,33 @@ def test_pruning_prunes_hopeless_trials(journal: str, sample_data: Path) -> None
     assert all(max(t.intermediate_values) < 12 for t in pruned)  # stopped before the last epoch
 
 
+def test_the_first_trial_is_nncli_trains_defaults(journal: str, sample_data: Path) -> None:
+    """A new study starts from the default network (TabM and its settings), so its best
+    trial is at least the defaults on validation; TabM's own knobs are drawn only for TabM."""
+    job = TuneJob(
+        kind="tabular",
+        data=sample_data / "penguins.csv",
+        study_name=f"test-{uuid.uuid4().hex[:8]}",
+        storage_url=journal,
+        trials=3,
+        pruner="none",
+        space_overrides={"arch": ["tabm", "mlp"], "width": {"low": 16, "high": 128}},
+        tabular=TabularOptions(target="species", training=TrainingConfig(epochs=4, seed=0)),
+    )
+    run_study(job)
+    trials = open_study(job).trials
+    first = trials[0].params
+    # 240 training rows: TabM's batch size for them is 2**round(log2(240 / 20)) = 16 -> 32.
+    assert first == {
+        "arch": "tabm", "layers": 2, "width": 128, "dropout": 0.1, "lr": 4e-3,
+        "weight_decay": 1e-6, "batch_size": 32, "activation": "relu", "members": 8,
+        "numeric_embedding": "pbld", "lr_schedule": "coslog4",
+    }  # fmt: skip
+    for trial in trials[1:]:
+        tabm_knobs = {"members", "numeric_embedding", "lr_schedule"} & set(trial.params)
+        assert bool(tabm_knobs) == (trial.params["arch"] == "tabm")
+
+
 def test_resuming_adds_only_the_missing_trials(journal: str, sample_data: Path) -> None:
     job = _job(journal, sample_data / "penguins.csv", 3, lr=3e-3)
     run_study(job)
