@@ -347,7 +347,10 @@ class RegressionTask(Task):
 
     def fit_target(self, target: Target, train_truth: np.ndarray) -> Target:
         mean, std = float(train_truth.mean()), float(train_truth.std()) or 1.0
-        return {**target, "mean": mean, "std": std}
+        # Predictions are clamped to the training range (as RealMLP does): a network
+        # extrapolates linearly and without bound outside what it saw.
+        low, high = float(train_truth.min()), float(train_truth.max())
+        return {**target, "mean": mean, "std": std, "min": low, "max": high}
 
     def truth(self, labels: pd.Series, target: Target, path: Path) -> np.ndarray:
         import numpy as np
@@ -358,6 +361,7 @@ class RegressionTask(Task):
 
     def check_target(self, target: Target) -> None:
         _ = str(target["name"]), float(target["mean"]), float(target["std"])
+        _ = float(target.get("min", 0.0)), float(target.get("max", 0.0))  # optional: older files
 
     def n_outputs(self, target: Target) -> int:
         return 1
@@ -379,9 +383,10 @@ class RegressionTask(Task):
     def decode(self, raw: np.ndarray, target: Target) -> np.ndarray:
         import numpy as np
 
-        return (raw[:, 0] * np.float32(target["std"]) + np.float32(target["mean"])).astype(
-            np.float32, copy=False
-        )
+        values = raw[:, 0] * np.float32(target["std"]) + np.float32(target["mean"])
+        if "min" in target and "max" in target:  # older model files have no range
+            values = np.clip(values, np.float32(target["min"]), np.float32(target["max"]))
+        return values.astype(np.float32, copy=False)
 
     def validation_metric(self, target: Target) -> Callable[[torch.Tensor, torch.Tensor], float]:
         import torch

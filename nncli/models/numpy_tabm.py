@@ -2,7 +2,7 @@
 and `evaluate` of a TabM model without importing torch, as `numpy_mlp` does for the MLP.
 
 It reads the same weights, by the same names, as `nncli.models.tabm.TabM` in eval mode:
-periodic numeric embeddings (pbld or plr) or raw numbers, one-hot and embedded categoricals,
+robust scaling, periodic numeric embeddings (pbld or plr) or raw numbers, one-hot and embedded categoricals,
 the front scale, TabM-mini's member scaling, the shared MLP, the k heads, then the ensemble
 mean (log of the mean probability, over the temperature; or the mean value).
 tests/unit/test_numpy_tabm.py holds it to the torch network within 1e-5. Other TabM settings
@@ -20,13 +20,14 @@ from nncli.models.numpy_mlp import ACTIVATIONS
 if TYPE_CHECKING:
     import numpy as np
 
+SMOOTH_CLIP_BOUND = 3.0  # as nncli.models.tabm (not imported: it imports torch)
 ROWS_PER_CHUNK = 8192  # k members x the widest layer per row: bounds the activations' memory
 
 # TabMConfig's fields: a file with fewer or more (another version's TabM) runs in torch.
 TABM_FIELDS = frozenset(
     {"n_numeric", "n_outputs", "output_kind", "categorical_cardinalities", "max_one_hot"}
     | {"categorical_embedding_dim", "numeric_embedding", "n_frequencies", "frequency_sigma"}
-    | {"numeric_embedding_dim", "front_scale", "hidden_sizes", "activation"}
+    | {"numeric_embedding_dim", "front_scale", "robust_scaling", "hidden_sizes", "activation"}
     | {"parametric_activation", "dropout", "k", "ensemble", "ensemble_init", "temperature"}
 )
 
@@ -55,6 +56,8 @@ def tabm_shapes(architecture: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     )
     shapes: dict[str, tuple[int, ...]] = {}
     width = n_numeric
+    if architecture["robust_scaling"] and n_numeric > 0:
+        shapes |= {f"robust_{name}": (n_numeric,) for name in ("centre", "scale", "clip_mask")}
     if kind != "none" and n_numeric > 0:
         drawn = frequencies if kind == "pbld" else frequencies // 2
         d_out = dim - 1 if kind == "pbld" else dim
@@ -133,6 +136,11 @@ class NumpyTabM:
 
         w = self.weights
         x = np.asarray(numeric, dtype=np.float32)
+        if "robust_centre" in w:  # median/IQR scaling and smooth clip, as TabM.robust_inputs
+            scaled = (x - w["robust_centre"]) * w["robust_scale"]
+            clipped = scaled / np.sqrt(1 + np.square(scaled / np.float32(SMOOTH_CLIP_BOUND)))
+            mask = w["robust_clip_mask"]
+            x = clipped * mask + scaled * (1 - mask)
         parts = []
         if x.shape[1] and self.kind != "none":
             angles = np.float32(2 * math.pi) * x[:, :, None] * w["numeric_embeddings.frequencies"]

@@ -8,6 +8,9 @@ Ingredients (each switchable by a `TabMConfig` field), and where they come from:
   "On Embeddings for Numerical Features in Tabular Deep Learning").
 - Categoricals: one-hot up to `max_one_hot` categories (unknown bucket included), learned
   embeddings above (RealMLP: `max_one_hot_cat_size=9`, `embedding_size=8`).
+- Robust scaling of the (standardised) numeric inputs: (x - median) / IQR, then the smooth
+  clip x / sqrt(1 + (x / 3)^2), fitted on the training rows and kept as buffers (RealMLP's
+  `RobustScaleFactory` + `smooth_clip`); missing-value indicators pass through.
 - A learnable per-feature scale in front of the first layer (RealMLP's `add_front_scale`).
 - A TabM ensemble of k members (Gorishniy et al. 2024, "TabM: Advancing Tabular Deep Learning
   with Parameter-Efficient Ensembling"; yandex-research/tabm `tabm.py`):
@@ -33,10 +36,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from nncli.models.feedforward import ACTIVATIONS
 
@@ -61,6 +67,9 @@ class TabMConfig:
     frequency_sigma: float = 0.1
     numeric_embedding_dim: int = 4  # per feature, the raw value included for "pbld"
     front_scale: bool = True
+    # Median/IQR scaling + smooth clip of the numeric inputs, fitted on the training rows
+    # (`fit_robust_scaling`); False in files written before it existed.
+    robust_scaling: bool = False
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     activation: str = "relu"
     parametric_activation: bool = False
@@ -97,6 +106,9 @@ class TabMConfig:
         if unknown:
             raise ValueError(f"unknown TabM settings: {sorted(unknown)}")
         return cls(**known)
+
+
+SMOOTH_CLIP_BOUND = 3.0  # RealMLP's: values are squashed smoothly towards ±3
 
 
 class PeriodicEmbeddings(nn.Module):
@@ -238,10 +250,19 @@ def _scaling_init(tensor: torch.Tensor, kind: str | None) -> torch.Tensor:
 class TabM(nn.Module):
     """Numeric embeddings + categorical encoding -> k-member ensemble MLP -> k heads."""
 
+    robust_centre: torch.Tensor  # buffers, with config.robust_scaling
+    robust_scale: torch.Tensor
+    robust_clip_mask: torch.Tensor
+
     def __init__(self, config: TabMConfig) -> None:
         super().__init__()
         self.config = config
         k = config.k
+        if config.robust_scaling and config.n_numeric > 0:
+            # Identity until fitted; clip_mask is 0 for missing-value indicators (left as 0/1).
+            self.register_buffer("robust_centre", torch.zeros(config.n_numeric))
+            self.register_buffer("robust_scale", torch.ones(config.n_numeric))
+            self.register_buffer("robust_clip_mask", torch.ones(config.n_numeric))
         self.numeric_embeddings = (
             PeriodicEmbeddings(config.n_numeric, config)
             if config.numeric_embedding != "none" and config.n_numeric > 0
@@ -287,6 +308,8 @@ class TabM(nn.Module):
         # numeric: [B, n_numeric] float32; categorical: [B, n_cat] int64
         parts: list[torch.Tensor] = []
         if self.config.n_numeric > 0:
+            if self.config.robust_scaling:
+                numeric = self.robust_inputs(numeric)
             if self.numeric_embeddings is not None:
                 parts.append(self.numeric_embeddings(numeric))  # [B, n_numeric * d]
             else:
@@ -317,6 +340,35 @@ class TabM(nn.Module):
             # Calibration lives in the network, so predict, explain and export all see it.
             mean = mean / self.config.temperature
         return mean
+
+    def robust_inputs(self, numeric: torch.Tensor) -> torch.Tensor:
+        """(x - median) / IQR, then the smooth clip x / sqrt(1 + (x / 3)^2), per feature."""
+        scaled = (numeric - self.robust_centre) * self.robust_scale
+        clipped = scaled / torch.sqrt(1 + (scaled / SMOOTH_CLIP_BOUND) ** 2)
+        mask = self.robust_clip_mask
+        return clipped * mask + scaled * (1 - mask)
+
+    @torch.no_grad()
+    def fit_robust_scaling(self, numeric: np.ndarray, indicators: list[int]) -> None:
+        """Median and IQR of each training feature (IQR 0: half the range; a constant
+        feature: scale 0), as RealMLP's robust scaling; `indicators` stay as they are."""
+        import numpy as np
+
+        if not self.config.robust_scaling or self.config.n_numeric == 0:
+            return
+        values = np.asarray(numeric, dtype=np.float64)  # numpy: torch.quantile caps the size
+        q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75], axis=0)
+        spread = q75 - q25
+        spread = np.where(spread > 0, spread, (values.max(axis=0) - values.min(axis=0)) / 2)
+        scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
+        mask = np.ones(self.config.n_numeric)
+        median[indicators], scale[indicators], mask[indicators] = 0.0, 1.0, 0.0
+        for buffer, value in zip(
+            (self.robust_centre, self.robust_scale, self.robust_clip_mask),
+            (median, scale, mask),
+            strict=True,
+        ):
+            buffer.copy_(torch.from_numpy(value.astype(np.float32)))
 
     def fold_output_scale(self, scale: float, shift: float) -> None:
         """Make every member's output `scale * output + shift` (a regression target's units).

@@ -30,9 +30,11 @@ OUTPUTS = {
     ),
     "regression": (
         "scaled_prediction",
-        "the prediction in standard units: multiply by target.std, add target.mean",
+        "the prediction in standard units: multiply by target.std, add target.mean, clip "
+        "to [target.min, target.max]",
         "Output 'scaled_prediction' [batch, 1]: prediction = scaled_prediction[:, 0] * "
-        "target.std + target.mean, in the target's units.",
+        "target.std + target.mean, in the target's units, clipped to [target.min, "
+        "target.max] (the training range; absent in older model files).",
     ),
 }
 READ_COLUMNS_STEP = (

@@ -148,6 +148,11 @@ class TabularOptions:
     no_front_scale: bool = model_option(
         False, help="Leave out TabM's learnable per-feature input scale (--arch tabm)."
     )
+    no_robust_scaling: bool = model_option(
+        False,
+        help="Feed TabM standardised numbers as they are, without its median/IQR scaling "
+        "and smooth clip (--arch tabm).",
+    )
     lr_schedule: str | None = architecture_default(
         help="Learning-rate schedule for --arch tabm over its epoch budget: coslog4 "
         "(default; RealMLP's), warmup_cos, flat_anneal or constant.",
@@ -197,6 +202,7 @@ class TabularOptions:
             "--members": ("tabm", self.members is not None),
             "--numeric-embedding": ("tabm", self.numeric_embedding is not None),
             "--no-front-scale": ("tabm", self.no_front_scale),
+            "--no-robust-scaling": ("tabm", self.no_robust_scaling),
             "--label-smoothing": ("tabm", self.label_smoothing is not None),
             "--lr-schedule": ("tabm", self.lr_schedule is not None),
         }

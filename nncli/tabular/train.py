@@ -341,9 +341,10 @@ def _size_flags(options: TabularOptions) -> str:
 
 def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
     """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, PBLD numeric
-    embeddings, a front scale, one-hot or embedded categoricals) unless `--members`,
-    `--numeric-embedding`, `--no-front-scale` say otherwise, shaped by `--hidden`,
-    `--activation` and `--dropout` as the MLP is.
+    embeddings, a front scale, one-hot or embedded categoricals) and robust scaling fitted
+    on the training rows, unless `--members`, `--numeric-embedding`, `--no-front-scale`,
+    `--no-robust-scaling` say otherwise, shaped by `--hidden`, `--activation` and
+    `--dropout` as the MLP is.
     """
     from nncli.models.tabm import TabM, TabMConfig
     from nncli.training.loop import seed_everything
@@ -360,10 +361,27 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
         k=options.members or TabMConfig.k,
         numeric_embedding=options.numeric_embedding or TabMConfig.numeric_embedding,
         front_scale=not options.no_front_scale,
+        robust_scaling=not options.no_robust_scaling,
     )
     seed_everything(options.training.seed)
     device = options.training.device
-    return build_within_memory(lambda: TabM(config), _size_flags(options), device), config
+    network = build_within_memory(lambda: TabM(config), _size_flags(options), device)
+    network.fit_robust_scaling(
+        table.encoded["train"].numeric, missing_indicator_positions(preprocessor)
+    )
+    return network, config
+
+
+def missing_indicator_positions(preprocessor: Preprocessor) -> list[int]:
+    """Where the missing-value indicators sit among the numeric features (each follows its
+    column's value)."""
+    positions, position = [], 0
+    for spec in preprocessor.numeric:
+        position += 1
+        if spec.missing_indicator:
+            positions.append(position)
+            position += 1
+    return positions
 
 
 def build_network(
@@ -513,7 +531,11 @@ def fit_tabm_network(
     def on_epoch(so_far: TabMFitResult) -> None:
         (loss, metric), valid_loss = so_far.history[-1], so_far.valid_losses[-1]
         epoch = so_far.epochs_run
-        record = EpochRecord(epoch, loss, valid_loss, -metric * unit if regression else metric)
+        # TabM standardised the (task-standardised) target once more: undo both scales.
+        scale = unit * so_far.target_std
+        if regression:  # an MSE in the task's standardised units, as the MLP reports
+            valid_loss *= so_far.target_std**2
+        record = EpochRecord(epoch, loss, valid_loss, -metric * scale if regression else metric)
         history.records.append(record)
         history.best_epoch = so_far.best_epoch
         for callback in callbacks:

@@ -90,7 +90,7 @@ def test_split_time_without_one_date_column_is_a_usage_error(
         (["--split-col", "part", "--split", "time"], ["--split-col part", "--split time"]),
         (["--time-col", "date", "--split-col", "part"], ["--time-col and --split-col"]),
         (["--split", "column"], ["--split column needs --split-col"]),
-        (["--centres", "8"], ["--centres applies to --arch rbf only", "--arch mlp"]),
+        (["--centres", "8"], ["--centres applies to --arch rbf only", "--arch tabm"]),
         (["--task", "regression", "--class-weights"], ["--class-weights needs classes"]),
     ],
 )

@@ -104,7 +104,7 @@ def test_train_renders_baselines_and_verdict(cli, sample_data: Path, tmp_path: P
         tmp_path / "m.nncli",
         *FAST,
     )
-    assert "network (MLP)" in result.stdout
+    assert "network (TABM)" in result.stdout
     assert "mean" in result.stdout and "linear regression" in result.stdout
     assert "The network" in result.stdout
     assert "8 row(s) with a missing 'mpg' were left out" in result.stderr
@@ -122,7 +122,7 @@ def test_quiet_silences_stderr(cli, sample_data: Path, tmp_path: Path) -> None:
         *FAST,
     )
     assert result.stderr == ""
-    assert "network (MLP)" in result.stdout
+    assert "network (TABM)" in result.stdout
 
 
 def test_evaluate_classification_and_regression(
@@ -356,12 +356,12 @@ def test_unexpected_errors_exit_1_and_debug_shows_traceback(
 def test_keyboard_interrupt_exits_130_without_a_model_file(
     cli, sample_data: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import nncli.training.loop
+    import nncli.training.tabm_fit
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nncli.training.loop, "train_epoch", interrupted)
+    monkeypatch.setattr(nncli.training.tabm_fit, "ensemble_loss", interrupted)
     out = tmp_path / "m.nncli"
     result = cli(
         "train",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nncli.tabular.options import TabularOptions
 from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
@@ -34,17 +36,24 @@ def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
     )
 
 
-def test_early_stopping_restores_the_best_weights(sample_data: Path) -> None:
+@pytest.mark.parametrize("arch", ["tabm", "mlp"])
+def test_early_stopping_restores_the_best_weights(sample_data: Path, arch: str) -> None:
+    """The MLP keeps its best validation loss, TabM its best validation RMSE."""
     report = train_tabular(
         sample_data / "autompg.csv",
         TabularOptions(
-            target="mpg", drop=["name"], training=TrainingConfig(epochs=300, patience=5, seed=1)
+            target="mpg",
+            drop=["name"],
+            arch=arch,
+            training=TrainingConfig(epochs=300, patience=5, seed=1),
         ),
     )
     history = report.history
     assert history.stopped_early and len(history.records) == history.best_epoch + 5
-    best_valid_loss = min(r.valid_loss for r in history.records)
-    assert history.best.valid_loss == best_valid_loss
+    if arch == "mlp":
+        assert history.best.valid_loss == min(r.valid_loss for r in history.records)
+    else:
+        assert history.best.valid_metric == min(r.valid_metric for r in history.records)
     # The restored weights reproduce the best epoch's validation RMSE, not the last epoch's.
     assert abs(report.valid_metrics["rmse"] - history.best.valid_metric) < 1e-3
 

@@ -46,7 +46,7 @@ def test_train_and_predict_through_a_real_process(sample_data: Path, tmp_path: P
         cwd=tmp_path,
     )
     assert trained.returncode == 0, trained.stderr
-    assert "network (MLP)" in trained.stdout and "saved" in trained.stderr
+    assert "network (TABM)" in trained.stdout and "saved" in trained.stderr
     assert "\x1b[" not in trained.stdout + trained.stderr
     predicted = run("predict", model, sample_data / "penguins.csv", cwd=tmp_path)
     assert predicted.returncode == 0
@@ -145,17 +145,23 @@ def predict_modules(model: Path, data: Path) -> tuple[set[str], str]:
 def test_predict_imports_only_what_it_uses(
     penguins_model: Path, sample_data: Path, tmp_path: Path
 ) -> None:
-    """`nncli predict` of the default MLP needs pandas, NumPy and safetensors, not torch (its
-    forward pass runs in NumPy); a network NumPy does not run (here GELU) imports torch but
-    not torch._dynamo (1-3 s, pulled in by torch.optim and by initialising meta tensors).
-    Never scikit-learn, scipy, optuna, matplotlib."""
+    """`nncli predict` of the default network (TabM) and of the plain MLP needs pandas, NumPy
+    and safetensors, not torch (their forward passes run in NumPy); a network NumPy does not
+    run (here an MLP with GELU) imports torch but not torch._dynamo (1-3 s, pulled in by
+    torch.optim and by initialising meta tensors). Never scikit-learn, scipy, optuna,
+    matplotlib."""
     heavy = {"sklearn", "scipy", "optuna", "matplotlib", "sympy", "statsmodels"}
     modules, _ = predict_modules(penguins_model, sample_data / "penguins.csv")
     assert {"pandas", "safetensors", "numpy"} <= modules
     assert "torch" not in modules and not modules & heavy
     gelu = tmp_path / "gelu.nncli"
     train = [sys.executable, "-m", "nncli", "train", str(sample_data / "penguins.csv")]
-    train += ["-t", "species", "--activation", "gelu", "--epochs", "2", "-o", str(gelu), "-q"]
+    train += ["-t", "species", "--epochs", "2", "-q"]
+    mlp = tmp_path / "mlp.nncli"
+    subprocess.run([*train, "--arch", "mlp", "-o", str(mlp)], capture_output=True, check=True)
+    modules, _ = predict_modules(mlp, sample_data / "penguins.csv")
+    assert "torch" not in modules and not modules & heavy
+    train += ["--arch", "mlp", "--activation", "gelu", "-o", str(gelu)]
     subprocess.run(train, capture_output=True, check=True)
     modules, stderr = predict_modules(gelu, sample_data / "penguins.csv")
     assert {"torch", "pandas", "safetensors"} <= modules and not modules & heavy

@@ -152,12 +152,13 @@ def test_each_tabm_ingredient_can_be_switched_off(cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "flag", [["--members", "4"], ["--numeric-embedding", "plr"], ["--no-front-scale"],
-             ["--label-smoothing", "0.2"]],
+             ["--label-smoothing", "0.2"], ["--lr-schedule", "constant"]],
 )  # fmt: skip
 def test_tabm_switches_need_arch_tabm(cli, flag: list[str], tmp_path: Path) -> None:
-    result = cli("train", PENGUINS, "-t", "species", *flag, "-o", tmp_path / "m.nncli", code=2)
+    out = tmp_path / "m.nncli"
+    result = cli("train", PENGUINS, "-t", "species", "--arch", "mlp", *flag, "-o", out, code=2)
     assert f"{flag[0]} applies to --arch tabm only, not --arch mlp" in result.stderr
-    assert not (tmp_path / "m.nncli").exists()
+    assert not out.exists()
 
 
 def test_tabm_trains_on_the_threads_asked_for() -> None:

@@ -28,6 +28,9 @@ def trained_looking_tabm(**settings: object) -> TabM:
         }  # type: ignore[arg-type]
     )
     network = TabM(config)
+    if config.robust_scaling and config.n_numeric:
+        skewed = np.random.default_rng(3).lognormal(size=(200, config.n_numeric)) * 10
+        network.fit_robust_scaling(skewed, [config.n_numeric - 1])
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))
@@ -35,12 +38,14 @@ def trained_looking_tabm(**settings: object) -> TabM:
 
 
 CASES = [
-    {},  # the default network (pbld embeddings, 8 members, a front scale)
+    {"robust_scaling": True},  # the default network (as nncli train builds it)
+    {},  # pbld embeddings, 8 members, a front scale
     {"numeric_embedding": "plr", "activation": "silu"},
     {"numeric_embedding": "none", "front_scale": False, "k": 1},
     {"output_kind": "values", "n_outputs": 1, "activation": "tanh"},
     {"categorical_cardinalities": [], "k": 16},
-    {"n_numeric": 0, "activation": "elu"},
+    {"n_numeric": 0, "activation": "elu", "robust_scaling": True},
+    {"numeric_embedding": "none", "robust_scaling": True, "output_kind": "values", "n_outputs": 1},
 ]
 
 
