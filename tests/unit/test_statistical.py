@@ -216,13 +216,16 @@ def test_ets_on_a_long_series_is_fitted_on_its_newest_rows_only() -> None:
 
 
 def test_an_arima_fit_that_explodes_is_refused() -> None:
-    """ARIMA(3,0,2)(1,0,0)[4] on the T-bill rate up to 1996Q4 passes AICc but forecasts
-    ±37,000 for a rate of 1-15 % (it made the benchmark's ARIMA 9,000x worse than naive):
-    the fit is refused, so the stepwise search picks another."""
+    """ARIMA(3,0,2)(1,0,0)[4] on the T-bill rate up to 1996Q4 passes AICc but, on some CPUs
+    (the optimiser's path depends on the BLAS), forecasts ±37,000 for a rate of 1-15 % (it
+    made the benchmark's ARIMA 9,000x worse than naive): such a fit is refused, so the
+    stepwise search picks another. Wherever it converges, its forecast stays in bounds."""
     from statsmodels.datasets import macrodata
 
     from nncli.forecasting.statistical import _fit_sarima
 
     rate = macrodata.load_pandas().data["tbilrate"].to_numpy(dtype=np.float64)[:179]
-    assert _fit_sarima(rate, 8, (3, 0, 2), (1, 0, 0, 4)) is None
+    fitted = _fit_sarima(rate, 8, (3, 0, 2), (1, 0, 0, 4))
+    span = float(np.ptp(rate))
+    assert fitted is None or np.all(np.abs(fitted[1] - rate[-1]) <= 10 * span)
     assert _fit_sarima(rate, 8, (1, 0, 0), (0, 0, 0, 4)) is not None
