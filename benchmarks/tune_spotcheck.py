@@ -29,8 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tabular_accuracy import class_codes, split_rows  # noqa: E402
-from tabular_datasets import TABLES, load_table  # noqa: E402
+from tabular_accuracy import class_codes, split_rows
+from tabular_datasets import TABLES, load_table
 
 DEFAULT_TABLES = ["concrete", "diamonds", "ames-houses"]
 
