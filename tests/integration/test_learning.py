@@ -17,7 +17,8 @@ def test_classifier_learns_penguin_species(sample_data: Path) -> None:
         TabularOptions(target="species", training=TrainingConfig(epochs=150, seed=0)),
     )
     accuracy = report.test_metrics["accuracy"]
-    assert accuracy >= 0.93
+    # The default network (TabM) gets all 52 test penguins (the plain MLP: 0.9808, 51 of 52).
+    assert accuracy >= 0.98
     assert accuracy > report.baselines["majority class"]["accuracy"] + 0.4
     assert report.test_metrics["roc_auc"] >= 0.98
     assert report.model.metadata["history"]["best_epoch"] >= 1
@@ -28,8 +29,10 @@ def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
         sample_data / "autompg.csv",
         TabularOptions(target="mpg", drop=["name"], training=TrainingConfig(epochs=150, seed=0)),
     )
-    assert report.test_metrics["r2"] >= 0.8
+    # The default network reaches R² 0.90 (RMSE 2.69), ahead of gradient boosting (3.21).
+    assert report.test_metrics["r2"] >= 0.88
     assert report.test_metrics["rmse"] < 0.5 * report.baselines["mean"]["rmse"]
+    assert report.test_metrics["rmse"] < report.baselines["gradient boosting"]["rmse"]
     assert (
         report.split_sizes["train"] + report.split_sizes["valid"] + report.split_sizes["test"]
         == 398

@@ -210,3 +210,21 @@ def test_tabm_honours_the_optimiser_options_and_calls_back_every_epoch() -> None
     assert learned.model.metadata["training"]["patience"] == 1
     assert [epoch for epoch, _, _ in seen] == list(range(1, runs + 1))
     assert seen[-1][1] == learned.history.best_epoch and seen[-1][2] == 30
+
+
+def test_robust_scaling_learns_a_threshold_on_a_heavy_tailed_column(tmp_path: Path) -> None:
+    """x spans e^-15..e^15: mean/std squash the bulk to ~0, so without robust scaling the
+    network cannot see whether x > 1; with median/IQR + smooth clip it can."""
+    rng = np.random.default_rng(0)
+    x = np.exp(rng.normal(0, 5, 600))
+    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=600)})
+    frame["y"] = np.where(x > 1, "big", "small")
+    path = tmp_path / "heavy.csv"
+    frame.to_csv(path, index=False)
+    accuracy = {}
+    for robust in (True, False):
+        options = TabularOptions(
+            target="y", no_robust_scaling=not robust, training=TrainingConfig(epochs=30, seed=0)
+        )
+        accuracy[robust] = train_tabular(path, options).test_metrics["accuracy"]
+    assert accuracy[True] >= 0.95 and accuracy[False] <= 0.75, accuracy
