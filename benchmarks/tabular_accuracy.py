@@ -275,10 +275,15 @@ def fit_nncli(candidate: str, spec: TableSpec, train, test, numeric, cats, y_tra
 
 
 # `nncli train` option sets run by `--models product` (TabularOptions fields).
+# A "training" entry holds TrainingConfig fields (the seed is the benchmark's).
 PRODUCT_VARIANTS: dict[str, dict[str, Any]] = {
     "mlp": {"arch": "mlp"},
     "tabm": {"arch": "tabm"},
     "tabm-256": {"arch": "tabm", "hidden_sizes": [256, 256]},
+    "tabm-no-robust": {"arch": "tabm", "no_robust_scaling": True},
+    "tabm-lr8e-3": {"arch": "tabm", "training": {"learning_rate": 8e-3}},
+    "tabm-wd1e-3": {"arch": "tabm", "training": {"weight_decay": 1e-3}},
+    "tabm-k16": {"arch": "tabm", "members": 16},
 }
 
 
@@ -309,8 +314,8 @@ def fit_product(variant: str, spec: TableSpec, train, test, y_train, seed: int):
         task=spec.task,
         split="column",
         split_col="__split__",
-        training=TrainingConfig(seed=seed),
-        **PRODUCT_VARIANTS[variant],
+        training=TrainingConfig(seed=seed, **PRODUCT_VARIANTS[variant].get("training", {})),
+        **{k: v for k, v in PRODUCT_VARIANTS[variant].items() if k != "training"},
     )
     with tempfile.TemporaryDirectory() as folder:  # the model records the file's digest
         path = Path(folder) / f"{spec.name}.csv"
