@@ -282,6 +282,7 @@ PRODUCT_VARIANTS: dict[str, dict[str, Any]] = {
     "tabm-256": {"arch": "tabm", "hidden_sizes": [256, 256]},
     "tabm-no-robust": {"arch": "tabm", "no_robust_scaling": True},
     "tabm-lr8e-3": {"arch": "tabm", "training": {"learning_rate": 8e-3}},
+    "tabm-lr16e-3": {"arch": "tabm", "training": {"learning_rate": 1.6e-2}},
     "tabm-wd1e-3": {"arch": "tabm", "training": {"weight_decay": 1e-3}},
     "tabm-k16": {"arch": "tabm", "members": 16},
 }

@@ -513,7 +513,7 @@ def fit_tabm_network(
     from nncli.training.tabm_fit import TabMFitResult, fit_tabm, planned_epochs
 
     assert isinstance(network, TabM)
-    config = tabm_fit_config(options, fixed_epochs)
+    config = tabm_fit_config(options, table.task.name, fixed_epochs)
     if config.precision == "bf16":
         check_bf16(next(network.parameters()).device)
     (train_in, train_target), (valid_in, valid_target) = parts
@@ -557,19 +557,22 @@ def fit_tabm_network(
     return history
 
 
-def tabm_fit_config(options: TabularOptions, fixed_epochs: bool = False) -> TabMFitConfig:
-    """TabM's loop settings: its own defaults where `nncli train`'s options were left out.
+def tabm_fit_config(
+    options: TabularOptions, task: str, fixed_epochs: bool = False
+) -> TabMFitConfig:
+    """TabM's loop settings: its own defaults (the learning rate by task) where `nncli
+    train`'s options were left out.
 
     `--epochs` caps the planned budget (64); `fixed_epochs` (a refit) runs exactly
     `--epochs` epochs without early stopping.
     """
-    from nncli.training.tabm_fit import TabMFitConfig
+    from nncli.training.tabm_fit import TabMFitConfig, default_lr
 
     training = options.training
     defaults = TabMFitConfig()
     epochs = training.epochs
     return TabMFitConfig(
-        lr=defaults.lr if training.learning_rate is None else training.learning_rate,
+        lr=default_lr(task) if training.learning_rate is None else training.learning_rate,
         lr_schedule=options.lr_schedule or defaults.lr_schedule,
         weight_decay=defaults.weight_decay
         if training.weight_decay is None
@@ -658,7 +661,7 @@ def model_metadata(
         "preprocessing": table.preprocessor.to_dict(),
         "architecture": {"name": options.arch, **config.to_dict()},
         "training": {
-            **training_settings(options, history),
+            **training_settings(options, table.task.name, history),
             "class_weights": options.class_weights,
             "split": table.split_sizes,
             "valid_size": options.valid_size,
@@ -678,13 +681,13 @@ def model_metadata(
     }
 
 
-def training_settings(options: TabularOptions, history: History) -> dict[str, Any]:
+def training_settings(options: TabularOptions, task: str, history: History) -> dict[str, Any]:
     """The training options as they were used: each left-out one as its architecture's default."""
     if options.arch != "tabm":
         return options.training.filled().to_dict()
     from nncli.training.tabm_fit import effective_patience
 
-    fit = tabm_fit_config(options)
+    fit = tabm_fit_config(options, task)
     return {
         **options.training.to_dict(),
         "learning_rate": fit.lr,

@@ -488,12 +488,15 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
 
 def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
     """Queue `nncli train`'s defaults as the study's first trial, as far as the space holds
-    them: TabM's batch size for the table's training rows, and the space's lowest weight
-    decay for TabM's 0."""
-    from nncli.training.tabm_fit import auto_batch_size
+    them: TabM's learning rate for the task and batch size for the table's training rows,
+    and the space's lowest weight decay for TabM's 0."""
+    from nncli.training.tabm_fit import auto_batch_size, default_lr
 
     space = job.space()
     defaults = dict(TABULAR_DEFAULTS)
+    task = (job.fingerprint or {}).get("task")
+    if task:
+        defaults["lr"] = default_lr(str(task))
     if "weight_decay" in space and space["weight_decay"].low is not None:
         defaults["weight_decay"] = space["weight_decay"].low
     train_rows = (job.fingerprint or {}).get("train_rows")

@@ -59,6 +59,7 @@ def test_tabm_regresses_autompg(autompg_tabm: tuple[TrainReport, Path]) -> None:
     report, _ = autompg_tabm
     # The target's std is about 7.8 mpg; the linear baseline reaches about 3.5.
     assert report.test_metrics["rmse"] <= 4.0
+    assert report.model.metadata["training"]["learning_rate"] == 8e-3  # regression's default
     # The history's metric is in target units, like the MLP's.
     assert report.history.best.valid_metric == pytest.approx(report.valid_metrics["rmse"], rel=0.05)
 
