@@ -16,7 +16,7 @@ import platform
 import stat
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -351,6 +351,18 @@ def weights_digest(state: dict[str, torch.Tensor] | dict[str, np.ndarray]) -> st
     return digest.hexdigest()[:12]
 
 
+def check_weight_shapes(expected: dict[str, tuple[int, ...]], tensors: Mapping[str, Any]) -> None:
+    """ValueError naming the first tensor whose name or shape differs from `expected`."""
+    found = {name: tuple(t.shape) for name, t in tensors.items()}
+    if expected != found:
+        names = sorted(set(expected) ^ set(found)) or sorted(
+            name for name in expected if expected[name] != found[name]
+        )
+        raise ValueError(
+            f"the weights do not match the architecture (first difference: {names[0]!r})"
+        )
+
+
 def network_matching(build: Callable[[], NetworkT], tensors: dict[str, torch.Tensor]) -> NetworkT:
     """The network `build` makes, loaded with `tensors`, or ValueError if their shapes differ.
 
@@ -361,14 +373,7 @@ def network_matching(build: Callable[[], NetworkT], tensors: dict[str, torch.Ten
 
     with torch.device("meta"), _initialisers_skipped():
         expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
-    found = {name: tuple(t.shape) for name, t in tensors.items()}
-    if expected != found:
-        names = sorted(set(expected) ^ set(found)) or sorted(
-            name for name in expected if expected[name] != found[name]
-        )
-        raise ValueError(
-            f"the weights do not match the architecture (first difference: {names[0]!r})"
-        )
+    check_weight_shapes(expected, tensors)
     network = build()
     network.load_state_dict(tensors)
     return network

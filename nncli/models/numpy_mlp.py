@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nncli.artifacts import check_weight_shapes
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -133,14 +135,7 @@ class NumpyMLP:
 
         self.activation = ACTIVATIONS[str(architecture["activation"])]
         self.layout = layout = mlp_layout(architecture)
-        found = {name: tuple(array.shape) for name, array in tensors.items()}
-        if layout.shapes != found:
-            names = sorted(set(layout.shapes) ^ set(found)) or sorted(
-                name for name in found if layout.shapes[name] != found[name]
-            )
-            raise ValueError(
-                f"the weights do not match the architecture (first difference: {names[0]!r})"
-            )
+        check_weight_shapes(layout.shapes, tensors)
         self.weights = {
             name: np.asarray(array, dtype=np.float32)
             for name, array in tensors.items()

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from nncli.artifacts import check_weight_shapes
 from nncli.models.numpy_mlp import ACTIVATIONS
 
 if TYPE_CHECKING:
@@ -96,15 +97,7 @@ class NumpyTabM:
     def __init__(self, architecture: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:
         import numpy as np
 
-        expected = tabm_shapes(architecture)
-        found = {name: tuple(array.shape) for name, array in tensors.items()}
-        if expected != found:
-            names = sorted(set(expected) ^ set(found)) or sorted(
-                name for name in found if expected[name] != found[name]
-            )
-            raise ValueError(
-                f"the weights do not match the architecture (first difference: {names[0]!r})"
-            )
+        check_weight_shapes(tabm_shapes(architecture), tensors)
         self.weights = {name: np.asarray(a, dtype=np.float32) for name, a in tensors.items()}
         self.activation = ACTIVATIONS[str(architecture["activation"])]
         self.kind = str(architecture["numeric_embedding"])

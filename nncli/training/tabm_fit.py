@@ -191,13 +191,7 @@ def fit_tabm(
     best: tuple[float, float] = (-math.inf, -math.inf)
     best_state = copy.deepcopy(model.state_dict())
     step = 0
-    # As nncli's main loop: one thread where the batch is small (threads cost more than they
-    # save, and a busy neighbour stalls every OpenMP barrier), else the cores left idle.
-    # Counted per row, not per member-row: TabM's many small ops gain less from threads
-    # than an MLP's few large ones (whole `nncli train` on 2 cores, 1 vs 2 threads: 150
-    # rows 3.1 vs 4.0 s, titanic 4.8 vs 5.2-6.9 s, phone-churn 7.0 vs 6.6-7.2 s).
-    work = batch_work(sum(p.numel() for p in model.parameters()), batch_size)
-    governor = ThreadGovernor(config.threads, work)
+    governor = thread_governor(model, config, batch_size)
     autocast = torch.autocast("cpu", torch.bfloat16, enabled=config.precision == "bf16")
     for epoch in range(1, epochs + 1):
         governor.adjust()
@@ -239,6 +233,18 @@ def fit_tabm(
         result.temperature = calibrated_temperature(model, valid, best_accuracy=best[0])
     model.eval()
     return result
+
+
+def thread_governor(model: TabM, config: TabMFitConfig, batch_size: int) -> ThreadGovernor:
+    """As nncli's main loop: one thread where the batch is small (threads cost more than they
+    save, and a busy neighbour stalls every OpenMP barrier), else the cores left idle.
+
+    The work is counted per row, not per member-row: TabM's many small ops gain less from
+    threads than an MLP's few large ones (whole `nncli train` on 2 cores, 1 vs 2 threads:
+    150 rows 3.1 vs 4.0 s, titanic 4.8 vs 5.2-6.9 s, phone-churn 7.0 vs 6.6-7.2 s).
+    """
+    work = batch_work(sum(p.numel() for p in model.parameters()), batch_size)
+    return ThreadGovernor(config.threads, work)
 
 
 def _follow_schedules(
