@@ -65,6 +65,18 @@ class Preprocessor:
     def n_numeric_features(self) -> int:
         return len(self.numeric) + sum(spec.missing_indicator for spec in self.numeric)
 
+    @property
+    def missing_indicator_positions(self) -> list[int]:
+        """Where the missing-value indicators sit among the numeric features (each follows
+        its column's value)."""
+        positions, position = [], 0
+        for spec in self.numeric:
+            position += 1
+            if spec.missing_indicator:
+                positions.append(position)
+                position += 1
+        return positions
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "numeric": [asdict(spec) for spec in self.numeric],

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nncli.artifacts import check_weight_shapes
+from nncli.data.robust_scaling import smooth_clip
 from nncli.models.numpy_mlp import ACTIVATIONS
 
 if TYPE_CHECKING:
     import numpy as np
 
-SMOOTH_CLIP_BOUND = 3.0  # as nncli.models.tabm (not imported: it imports torch)
 ROWS_PER_CHUNK = 8192  # k members x the widest layer per row: bounds the activations' memory
 
 # TabMConfig's fields: a file with fewer or more (another version's TabM) runs in torch.
@@ -131,7 +131,7 @@ class NumpyTabM:
         x = np.asarray(numeric, dtype=np.float32)
         if "robust_centre" in w:  # median/IQR scaling and smooth clip, as TabM.robust_inputs
             scaled = (x - w["robust_centre"]) * w["robust_scale"]
-            clipped = scaled / np.sqrt(1 + np.square(scaled / np.float32(SMOOTH_CLIP_BOUND)))
+            clipped = smooth_clip(scaled)
             mask = w["robust_clip_mask"]
             x = clipped * mask + scaled * (1 - mask)
         parts = []

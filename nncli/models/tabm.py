@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from nncli.data.robust_scaling import SMOOTH_CLIP_BOUND
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -106,9 +108,6 @@ class TabMConfig:
         if unknown:
             raise ValueError(f"unknown TabM settings: {sorted(unknown)}")
         return cls(**known)
-
-
-SMOOTH_CLIP_BOUND = 3.0  # RealMLP's: values are squashed smoothly towards ±3
 
 
 class PeriodicEmbeddings(nn.Module):
@@ -350,17 +349,17 @@ class TabM(nn.Module):
 
     @torch.no_grad()
     def fit_robust_scaling(self, numeric: np.ndarray, indicators: list[int]) -> None:
-        """Median and IQR of each training feature (IQR 0: half the range; a constant
-        feature: scale 0), as RealMLP's robust scaling; `indicators` stay as they are."""
+        """Median and IQR of each training feature, by `nncli.data.robust_scaling`'s rule
+        (RealMLP's); `indicators` (missing-value indicator positions) stay as they are."""
         import numpy as np
+
+        from nncli.data.robust_scaling import fit_robust_scaler
 
         if not self.config.robust_scaling or self.config.n_numeric == 0:
             return
-        values = np.asarray(numeric, dtype=np.float64)  # numpy: torch.quantile caps the size
-        q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75], axis=0)
-        spread = q75 - q25
-        spread = np.where(spread > 0, spread, (values.max(axis=0) - values.min(axis=0)) / 2)
-        scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
+        columns = fit_robust_scaler(numeric).columns
+        median = np.array([column.median for column in columns])
+        scale = np.array([column.scale for column in columns])
         mask = np.ones(self.config.n_numeric)
         median[indicators], scale[indicators], mask[indicators] = 0.0, 1.0, 0.0
         for buffer, value in zip(

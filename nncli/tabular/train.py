@@ -367,21 +367,9 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
     device = options.training.device
     network = build_within_memory(lambda: TabM(config), _size_flags(options), device)
     network.fit_robust_scaling(
-        table.encoded["train"].numeric, missing_indicator_positions(preprocessor)
+        table.encoded["train"].numeric, preprocessor.missing_indicator_positions
     )
     return network, config
-
-
-def missing_indicator_positions(preprocessor: Preprocessor) -> list[int]:
-    """Where the missing-value indicators sit among the numeric features (each follows its
-    column's value)."""
-    positions, position = [], 0
-    for spec in preprocessor.numeric:
-        position += 1
-        if spec.missing_indicator:
-            positions.append(position)
-            position += 1
-    return positions
 
 
 def build_network(
@@ -467,7 +455,7 @@ def fit_network(
         inputs = [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)]
         return inputs, task.encode(table.truth[name], target)
 
-    training = options.training.filled()
+    training = options.training
     if fixed_epochs:
         training = replace(training, patience=training.epochs + 1)
     if options.arch == "tabm":
@@ -582,18 +570,12 @@ def tabm_fit_config(
         max_epochs=epochs if fixed_epochs else min(defaults.max_epochs, epochs),
         min_epochs=epochs if fixed_epochs else min(defaults.min_epochs, epochs),
         seed=training.seed,
-        label_smoothing=tabm_label_smoothing(options),
+        label_smoothing=defaults.label_smoothing
+        if options.label_smoothing is None
+        else options.label_smoothing,
         threads=training.threads,
         precision=training.precision,
     )
-
-
-def tabm_label_smoothing(options: TabularOptions) -> float:
-    """--label-smoothing, else the TabM loop's default (used for classification only)."""
-    from nncli.training.tabm_fit import TabMFitConfig
-
-    given = options.label_smoothing
-    return TabMFitConfig.label_smoothing if given is None else given
 
 
 def baseline_data(table: PreparedTable) -> BaselineData:

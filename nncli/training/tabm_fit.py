@@ -126,8 +126,7 @@ def _valid_loss(
     label smoothing's raw log loss is no match for an MLP's, and tuning compares the two)."""
     if target.dtype != torch.int64:
         return (outputs.squeeze(1) - target).square().mean().item()
-    calibrate = calibrate and accuracy < 1.0
-    temperature = fit_temperature(outputs, target) if calibrate else 1.0
+    temperature = temperature_for(outputs, target, accuracy) if calibrate else 1.0
     return torch.nn.functional.cross_entropy(outputs / temperature, target).item()
 
 
@@ -267,16 +266,19 @@ def _follow_schedules(
 def calibrated_temperature(
     model: TabM, valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor], best_accuracy: float
 ) -> float:
-    """The temperature fitted on the validation rows, or 1 when they hold no errors.
+    """The temperature fitted on the validation rows (`temperature_for`)."""
+    numeric, categorical, target = valid
+    return temperature_for(predict_outputs(model, numeric, categorical), target, best_accuracy)
+
+
+def temperature_for(logits: torch.Tensor, target: torch.Tensor, accuracy: float) -> float:
+    """The temperature fitted on (logits, target), or 1 when they hold no errors.
 
     A validation set with no errors makes log loss fall as T -> 0: the "best" temperature
     is just the search's lower bound, and it ruins the log loss on unseen rows (penguins:
     test log loss 0.25 at T = 0.05 vs 0.10 at T = 1).
     """
-    if best_accuracy >= 1.0:
-        return 1.0
-    numeric, categorical, target = valid
-    return fit_temperature(predict_outputs(model, numeric, categorical), target)
+    return 1.0 if accuracy >= 1.0 else fit_temperature(logits, target)
 
 
 def _standardise_targets(
