@@ -122,7 +122,7 @@ def _valid_loss(
     outputs: torch.Tensor, target: torch.Tensor, calibrate: bool, accuracy: float
 ) -> float:
     """The validation loss an epoch reports: MSE (standardised units) for regression; for
-    classes the log loss at the temperature the saved model would get (`calibrated_temperature`;
+    classes the log loss at the temperature the saved model would get (`temperature_for`;
     label smoothing's raw log loss is no match for an MLP's, and tuning compares the two)."""
     if target.dtype != torch.int64:
         return (outputs.squeeze(1) - target).square().mean().item()

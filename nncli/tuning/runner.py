@@ -25,7 +25,6 @@ from nncli.errors import ExitCode, NncliError, TerminatedError, UsageError, show
 from nncli.tuning.options import ForecastSearchOptions, SearchOptions
 from nncli.tuning.space import (
     FORECAST_SPACE,
-    TABULAR_DEFAULTS,
     TABULAR_SPACE,
     ParamSpec,
     build_space,
@@ -201,6 +200,7 @@ def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOpti
         numeric_embedding=params.get("numeric_embedding", base.numeric_embedding) if tabm else None,
         lr_schedule=params.get("lr_schedule", base.lr_schedule) if tabm else None,
         no_front_scale=base.no_front_scale and tabm,
+        no_robust_scaling=base.no_robust_scaling and tabm,
         label_smoothing=base.label_smoothing if tabm else None,
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
         dropout=float(params["dropout"]),
@@ -487,21 +487,35 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
 
 
 def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
-    """Queue `nncli train`'s defaults as the study's first trial, as far as the space holds
-    them: TabM's learning rate for the task and batch size for the table's training rows,
-    and the space's lowest weight decay for TabM's 0."""
-    from nncli.training.tabm_fit import auto_batch_size, default_lr
+    """Queue `nncli train`'s defaults as the study's first trial, read from the option and
+    network declarations, as far as the space holds them: TabM's learning rate for the
+    task and batch size for the table's training rows, the space's lowest weight decay for
+    TabM's 0 (weight decay and batch size are drawn when the study's data is unknown)."""
+    from nncli.models.tabm import TabMConfig
+    from nncli.tabular.options import TabularOptions
+    from nncli.training.tabm_fit import TabMFitConfig, auto_batch_size, default_lr
 
+    assert job.tabular is not None
+    options = TabularOptions(target=job.tabular.target)
+    hidden = options.hidden_sizes
+    defaults: dict[str, Any] = {
+        "arch": options.arch,
+        "layers": len(hidden),
+        "width": hidden[0],  # tabular_options halves it per layer: 128 -> 128, 64
+        "dropout": options.dropout,
+        "activation": options.activation,
+        "members": TabMConfig.k,
+        "numeric_embedding": TabMConfig.numeric_embedding,
+        "lr_schedule": TabMFitConfig.lr_schedule,
+    }
     space = job.space()
-    defaults = dict(TABULAR_DEFAULTS)
-    task = (job.fingerprint or {}).get("task")
-    if task:
-        defaults["lr"] = default_lr(str(task))
+    fingerprint = job.fingerprint or {}
+    if fingerprint.get("task"):
+        defaults["lr"] = default_lr(str(fingerprint["task"]))
     if "weight_decay" in space and space["weight_decay"].low is not None:
         defaults["weight_decay"] = space["weight_decay"].low
-    train_rows = (job.fingerprint or {}).get("train_rows")
-    if train_rows:
-        defaults["batch_size"] = auto_batch_size(int(train_rows))
+    if fingerprint.get("train_rows"):
+        defaults["batch_size"] = auto_batch_size(int(fingerprint["train_rows"]))
     study.enqueue_trial(defaults_within(space, defaults), skip_if_exists=True)
 
 

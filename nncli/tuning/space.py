@@ -94,20 +94,6 @@ TABULAR_SPACE: dict[str, ParamSpec] = {
 }
 TABM_ONLY = ("members", "numeric_embedding", "lr_schedule")
 
-# nncli train's defaults as a point of TABULAR_SPACE: a study's first trial (weight decay
-# and batch size, whose defaults lie outside the space, are drawn).
-TABULAR_DEFAULTS: dict[str, Any] = {
-    "arch": "tabm",
-    "layers": 2,
-    "width": 128,
-    "dropout": 0.1,
-    "lr": 4e-3,
-    "activation": "relu",
-    "members": 8,
-    "numeric_embedding": "pbld",
-    "lr_schedule": "coslog4",
-}
-
 FORECAST_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (

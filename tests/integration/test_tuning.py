@@ -422,3 +422,25 @@ def test_a_killed_postgres_worker_is_failed_by_heartbeat_and_retried(
     finally:
         with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=study_name, storage=postgres)
+
+
+def test_tabm_switches_given_to_tune_apply_to_tabm_trials_only() -> None:
+    """`nncli tune --no-robust-scaling --members 4 ...` must not make an mlp trial invalid."""
+    from nncli.tuning.runner import tabular_options
+
+    base = TabularOptions(
+        target="species",
+        members=4,
+        no_robust_scaling=True,
+        no_front_scale=True,
+        lr_schedule="constant",
+    )
+    point = {"layers": 1, "width": 16, "dropout": 0.0, "lr": 1e-3, "weight_decay": 1e-4}
+    point |= {"batch_size": 32, "activation": "relu"}
+    mlp = tabular_options(base, {**point, "arch": "mlp"})
+    mlp.validate()
+    assert (mlp.members, mlp.no_robust_scaling, mlp.no_front_scale, mlp.lr_schedule) == (
+        None, False, False, None,
+    )  # fmt: skip
+    tabm = tabular_options(base, {**point, "arch": "tabm"})
+    assert (tabm.members, tabm.no_robust_scaling, tabm.lr_schedule) == (4, True, "constant")
