@@ -112,8 +112,10 @@ def _search_and_report(
     refit = None
     if search.save_best is not None:
         trial = report.best["number"] if report.best else "?"
-        ui.info(f"retraining trial {trial} on train+validation")
-        refit = refit_best(job, report, search.save_best, ui)
+        mode = search.refit_mode(job.kind)
+        rows = "as it trained" if mode == "trial" else "on train+validation"
+        ui.info(f"retraining trial {trial} {rows}")
+        refit = refit_best(job, report, search.save_best, ui, mode)
         ui.info(f"saved {search.save_best} (model id {refit['model_id']})")
     if ui.json_mode:
         ui.emit_json({"ok": True, **report.to_dict(), "saved": refit})

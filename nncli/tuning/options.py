@@ -17,6 +17,7 @@ from nncli.training.config import TrainingConfig
 
 SEARCH = "Search"
 PRUNERS = ("median", "hyperband", "none")
+REFITS = ("trial", "all")
 
 
 def search_option(default: Any, help: str, **spec: Any) -> Any:
@@ -67,10 +68,26 @@ class SearchOptions(StudyStorage):
     )
     save_best: Path | None = option(
         None,
-        help="Retrain the best configuration on train+validation and write this model file.",
+        help="Retrain the best configuration (as --refit says) and write this model file.",
         panel=SEARCH,
         hidden_default=True,
     )
+    # Tables: "trial", since a train+validation refit at the best trial's epoch count lost to
+    # the defaults where the defaults were the best trial (benchmarks/RESULTS.md). Series keep
+    # "all": the latest windows are the ones a forecast leans on.
+    refit: str | None = search_option(
+        None,
+        "How --save-best retrains: 'trial' = as the best trial trained (training rows, early "
+        "stopping on validation); 'all' = on train+validation for its best epoch count "
+        "(default: trial for tables, all for series).",
+        hidden_default=True,
+        check=OneOf(REFITS),
+    )
+
+    def refit_mode(self, kind: str) -> str:
+        """--refit, else the default for a "tabular" or "forecast" search."""
+        return self.refit or ("trial" if kind == "tabular" else "all")
+
     heartbeat: int = search_option(
         10,
         "Seconds between RDB heartbeats; a trial silent for 3 heartbeats is failed and retried.",

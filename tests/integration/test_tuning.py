@@ -154,12 +154,29 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
     )
     assert document["counts"]["finished"] == 3 and document["best"]["params"]["width"] in (16, 32)
     assert document["space"]["width"] == "{16, 32}" and document["space"]["layers"] == "= 1"
-    tuning = read_metadata(best)[0]["tuning"]
+    saved = read_metadata(best)[0]
+    tuning = saved["tuning"]
     assert tuning["study"] == "cli-test" and tuning["trial"] == document["best"]["number"]
-    assert (
-        read_metadata(best)[0]["training"]["epochs"] == document["best"]["user_attrs"]["best_epoch"]
-    )
+    assert tuning["refit"] == "trial"
+    # --refit trial (the default for tables) retrains the best trial as it trained: the
+    # same seed and rows give the same network, so the same best epoch and validation loss.
+    history = saved["history"]
+    assert history["best_epoch"] == document["best"]["user_attrs"]["best_epoch"]
+    best_record = history["epochs"][history["best_epoch"] - 1]
+    assert best_record["valid_loss"] == pytest.approx(document["best"]["value"], rel=1e-6)
     assert document["saved"]["test_metrics"]["accuracy"] > 0.5
+    # --refit all: train+validation for the trial's best epoch count (the study is not rerun).
+    on_all = tmp_path / "best-all.nncli"
+    again = cli.json(
+        "tune",
+        sample_data / "penguins.csv",
+        *("--target", "species", "--trials", "3", "--study", "cli-test"),
+        *("--storage", journal, "--config", config, "--save-best", on_all, "--refit", "all"),
+    )
+    assert again["counts"]["finished"] == 3 and again["best"] == document["best"]
+    saved = read_metadata(on_all)[0]
+    assert saved["tuning"]["refit"] == "all"
+    assert saved["training"]["epochs"] == document["best"]["user_attrs"]["best_epoch"]
 
     listed = cli.json("study", "list", "--storage", journal)
     assert [s["study"] for s in listed["studies"]] == ["cli-test"]
