@@ -2,7 +2,8 @@
 and `evaluate` of a TabM model without importing torch, as `numpy_mlp` does for the MLP.
 
 It reads the same weights, by the same names, as `nncli.models.tabm.TabM` in eval mode:
-robust scaling, periodic numeric embeddings (pbld or plr) or raw numbers, one-hot and embedded categoricals,
+robust scaling, numeric embeddings (piecewise-linear, pbld or plr) or raw numbers, one-hot and
+embedded categoricals,
 the front scale, TabM-mini's member scaling, the shared MLP, the k heads, then the ensemble
 mean (log of the mean probability, over the temperature; or the mean value).
 tests/unit/test_numpy_tabm.py holds it to the torch network within 1e-5. Other TabM settings
@@ -30,7 +31,10 @@ TABM_FIELDS = frozenset(
     | {"categorical_embedding_dim", "numeric_embedding", "n_frequencies", "frequency_sigma"}
     | {"numeric_embedding_dim", "front_scale", "robust_scaling", "hidden_sizes", "activation"}
     | {"parametric_activation", "dropout", "k", "ensemble", "ensemble_init", "temperature"}
+    | {"n_bins"}
 )
+# Fields later versions added, with the value files written before them mean.
+ADDED_FIELDS = {"n_bins": 48}
 
 
 def supports(metadata: Mapping[str, Any]) -> bool:
@@ -40,7 +44,7 @@ def supports(metadata: Mapping[str, Any]) -> bool:
     return (
         isinstance(architecture, dict)
         and architecture.get("name") == "tabm"
-        and set(architecture) - {"name"} == TABM_FIELDS
+        and TABM_FIELDS - set(ADDED_FIELDS) <= set(architecture) - {"name"} <= TABM_FIELDS
         and architecture["activation"] in ACTIVATIONS
         and not architecture["parametric_activation"]
         and (architecture["ensemble"] == "mini" or int(architecture["k"]) == 1)
@@ -59,7 +63,18 @@ def tabm_shapes(architecture: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     width = n_numeric
     if architecture["robust_scaling"] and n_numeric > 0:
         shapes |= {f"robust_{name}": (n_numeric,) for name in ("centre", "scale", "clip_mask")}
-    if kind != "none" and n_numeric > 0:
+    if kind == "ple" and n_numeric > 0:
+        bins = int(architecture.get("n_bins", ADDED_FIELDS["n_bins"]))
+        shapes |= {
+            "numeric_embeddings.linear_weight": (n_numeric, dim),
+            "numeric_embeddings.linear_bias": (n_numeric, dim),
+            "numeric_embeddings.weight": (n_numeric, bins, dim),
+            "numeric_embeddings.edge_weight": (n_numeric, bins),
+            "numeric_embeddings.edge_bias": (n_numeric, bins),
+            "numeric_embeddings.single_bin": (n_numeric, 1),
+        }
+        width = n_numeric * dim
+    elif kind != "none" and n_numeric > 0:
         drawn = frequencies if kind == "pbld" else frequencies // 2
         d_out = dim - 1 if kind == "pbld" else dim
         d_periodic = frequencies if kind == "pbld" else 2 * drawn
@@ -135,7 +150,9 @@ class NumpyTabM:
             mask = w["robust_clip_mask"]
             x = clipped * mask + scaled * (1 - mask)
         parts = []
-        if x.shape[1] and self.kind != "none":
+        if x.shape[1] and self.kind == "ple":
+            parts.append(self._piecewise_linear(x))
+        elif x.shape[1] and self.kind != "none":
             angles = np.float32(2 * math.pi) * x[:, :, None] * w["numeric_embeddings.frequencies"]
             if self.kind == "pbld":
                 periodic = np.cos(angles + w["numeric_embeddings.phases"])
@@ -156,6 +173,24 @@ class NumpyTabM:
         for index, column in enumerate(self.embedded):
             parts.append(w[f"categorical.embeddings.{index}.weight"][codes[:, column]])
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+    def _piecewise_linear(self, x: np.ndarray) -> np.ndarray:
+        """[B, n] -> [B, n * d], as `PiecewiseLinearEmbeddings.forward`."""
+        import numpy as np
+
+        w = {k.removeprefix("numeric_embeddings."): v for k, v in self.weights.items()}
+        column = x[:, :, None]
+        linear = column * w["linear_weight"] + w["linear_bias"]
+        encoded = column * w["edge_weight"] + w["edge_bias"]  # [B, n, T]
+        single = w["single_bin"]
+        last = encoded[..., -1:]
+        last = single * last + (1 - single) * np.maximum(last, np.float32(0))
+        encoded = np.concatenate(
+            [np.minimum(encoded[..., :1], 1), np.clip(encoded[..., 1:-1], 0, 1), last], axis=-1
+        )
+        bends = np.einsum("bnt,ntd->bnd", encoded, w["weight"])
+        result: np.ndarray = (linear + bends).reshape(len(x), -1)
+        return result
 
     def _forward(self, numeric: np.ndarray, categorical: np.ndarray | None) -> np.ndarray:
         import numpy as np

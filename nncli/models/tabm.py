@@ -1,11 +1,16 @@
 """The default tabular network: numeric embeddings, then a weight-sharing ensemble of k MLPs.
 
 Ingredients (each switchable by a `TabMConfig` field), and where they come from:
+- Piecewise-linear numeric embeddings, "ple" (the default): per feature, a linear embedding
+  of x plus a learned map of its piecewise-linear encoding over 48 quantile bins of the
+  training rows, zero at initialisation (rtdl_num_embeddings' `PiecewiseLinearEmbeddings`,
+  version "B", `d_embedding=16`, `n_bins=48`, as yandex-research/tabm's README pairs it with
+  TabM; Gorishniy et al. 2022, "On Embeddings for Numerical Features in Tabular Deep
+  Learning"). The bins are buffers fitted by `fit_bins`.
 - Periodic numeric embeddings, "pbld" / "plr": per feature, `cos(2π w x + b)` with 16 random
   frequencies w ~ N(0, 0.1), a per-feature linear map to 3 values, and the raw value kept
   beside them (RealMLP's PBLD: pytabkit `PLREmbeddingsLayerCosBias`, `num_emb_type='pbld'`,
-  `plr_sigma=0.1, plr_hidden_1=16, plr_hidden_2=4`; PLR from Gorishniy et al. 2022,
-  "On Embeddings for Numerical Features in Tabular Deep Learning").
+  `plr_sigma=0.1, plr_hidden_1=16, plr_hidden_2=4`; PLR from the same 2022 paper).
 - Categoricals: one-hot up to `max_one_hot` categories (unknown bucket included), learned
   embeddings above (RealMLP: `max_one_hot_cat_size=9`, `embedding_size=8`).
 - Robust scaling of the (standardised) numeric inputs: (x - median) / IQR, then the smooth
@@ -28,7 +33,7 @@ In eval mode classification outputs are `log(mean_k softmax(z_k))`: valid logits
 softmax is exactly the ensemble's mean probability, so code that applies softmax to a
 network's outputs (predict, export parity, explain) works unchanged.
 
-Only matmul, elementwise ops, cos, logsumexp and log_softmax: traceable by TorchScript and
+Only matmul, elementwise ops, clamp, cos, logsumexp and log_softmax: traceable by TorchScript and
 exportable to ONNX opset 17.
 """
 
@@ -49,7 +54,9 @@ if TYPE_CHECKING:
 from nncli.models.feedforward import ACTIVATIONS
 
 TABM_ACTIVATIONS: dict[str, type[nn.Module]] = {**ACTIVATIONS, "selu": nn.SELU, "mish": nn.Mish}
-NUMERIC_EMBEDDINGS = ("none", "pbld", "plr")
+NUMERIC_EMBEDDINGS = ("none", "pbld", "plr", "ple")
+# Values per numeric feature each embedding gives (`build_tabm` sets them; "none": the value).
+EMBEDDING_DIMS = {"ple": 16, "pbld": 4, "plr": 4}
 ENSEMBLE_KINDS = ("mini", "batch")
 OUTPUT_KINDS = ("logits", "values")
 
@@ -64,10 +71,11 @@ class TabMConfig:
     categorical_cardinalities: list[int] = field(default_factory=list)  # unknown bucket incl.
     max_one_hot: int = 9  # categoricals with at most this many codes are one-hot encoded
     categorical_embedding_dim: int = 8  # the others get a learned embedding of this size
-    numeric_embedding: str = "pbld"  # "none" | "pbld" | "plr"
-    n_frequencies: int = 16
+    numeric_embedding: str = "ple"  # "none" | "ple" | "pbld" | "plr"
+    n_frequencies: int = 16  # "pbld" / "plr"
     frequency_sigma: float = 0.1
-    numeric_embedding_dim: int = 4  # per feature, the raw value included for "pbld"
+    numeric_embedding_dim: int = EMBEDDING_DIMS["ple"]  # per feature ("pbld": the raw x incl.)
+    n_bins: int = 48  # "ple": at most this many quantile bins per feature (absent: older files)
     front_scale: bool = True
     # Median/IQR scaling + smooth clip of the numeric inputs, fitted on the training rows
     # (`fit_robust_scaling`); False in files written before it existed.
@@ -150,6 +158,80 @@ class PeriodicEmbeddings(nn.Module):
         else:
             mapped = torch.cat([mapped, x.unsqueeze(-1)], dim=-1)  # [B, n, d]
         return mapped.flatten(1)  # [B, n * d]
+
+
+class PiecewiseLinearEmbeddings(nn.Module):
+    """Per-feature piecewise-linear embeddings over quantile bins: [B, n] -> [B, n * d].
+
+    `x w0 + b0` (a linear embedding) plus `ple(x) W`, where `ple(x)` is the encoding
+    `[1, ..., 1, (x - left) / width, 0, ..., 0]` over the feature's bins and W starts at
+    zero, so the network starts from linear embeddings and learns the bends. The encoding is
+    `clamp(x * edge_weight + edge_bias)` in rtdl's layout: a feature's first bins in the first
+    slots, its last bin always in the last slot (open above; the first slot is open below),
+    zeros between. A feature with a single bin keeps its last slot unclamped.
+    """
+
+    edge_weight: torch.Tensor  # buffers, fitted by `fit_bins`
+    edge_bias: torch.Tensor
+    single_bin: torch.Tensor
+
+    def __init__(self, n_features: int, config: TabMConfig) -> None:
+        super().__init__()
+        d, n_bins = config.numeric_embedding_dim, config.n_bins
+        bound = d**-0.5
+        self.linear_weight = nn.Parameter(torch.empty(n_features, d).uniform_(-bound, bound))
+        self.linear_bias = nn.Parameter(torch.empty(n_features, d).uniform_(-bound, bound))
+        self.weight = nn.Parameter(torch.zeros(n_features, n_bins, d))
+        edge_weight = torch.zeros(n_features, n_bins)
+        edge_weight[:, -1] = 1.0  # until fitted: one bin, [0, 1]
+        self.register_buffer("edge_weight", edge_weight)
+        self.register_buffer("edge_bias", torch.zeros(n_features, n_bins))
+        self.register_buffer("single_bin", torch.ones(n_features, 1))
+
+    @torch.no_grad()
+    def fit_bins(self, numeric: np.ndarray) -> None:
+        """Bins between the quantiles of each training feature (repeated quantiles merged)."""
+        import numpy as np
+
+        n_bins = self.edge_weight.shape[1]
+        # NumPy, not torch.quantile, which refuses inputs over 2**24 values.
+        quantiles = np.quantile(numeric.astype(np.float64), np.linspace(0, 1, n_bins + 1), axis=0)
+        edge_weight = np.zeros(tuple(self.edge_weight.shape))
+        edge_bias = np.zeros_like(edge_weight)
+        single_bin = np.zeros((len(edge_weight), 1))
+        for feature, column in enumerate(quantiles.T):
+            edges = np.unique(column)
+            if len(edges) == 1:  # a constant column: one bin of width 1
+                edges = np.append(edges, edges[0] + 1)
+            width = np.diff(edges)
+            weight, bias = 1 / width, -edges[:-1] / width
+            count = len(width)
+            edge_weight[feature, : count - 1], edge_bias[feature, : count - 1] = (
+                weight[:-1],
+                bias[:-1],
+            )
+            edge_weight[feature, -1], edge_bias[feature, -1] = weight[-1], bias[-1]
+            single_bin[feature] = count == 1
+        for buffer, value in zip(
+            (self.edge_weight, self.edge_bias, self.single_bin),
+            (edge_weight, edge_bias, single_bin),
+            strict=True,
+        ):
+            buffer.copy_(torch.from_numpy(value.astype(np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, n]
+        column = x.unsqueeze(-1)  # [B, n, 1]
+        linear = column * self.linear_weight + self.linear_bias  # [B, n, d]
+        encoded = column * self.edge_weight + self.edge_bias  # [B, n, T]
+        last = encoded[..., -1:]
+        last = self.single_bin * last + (1 - self.single_bin) * last.clamp_min(0.0)
+        encoded = torch.cat(
+            [encoded[..., :1].clamp_max(1.0), encoded[..., 1:-1].clamp(0.0, 1.0), last], dim=-1
+        )
+        # One [T, d] map per feature, as a batched matmul over the feature axis.
+        bends = torch.matmul(encoded.transpose(0, 1), self.weight).transpose(0, 1)  # [B, n, d]
+        return (linear + bends).flatten(1)  # [B, n * d]
 
 
 class CategoricalEncoding(nn.Module):
@@ -262,11 +344,11 @@ class TabM(nn.Module):
             self.register_buffer("robust_centre", torch.zeros(config.n_numeric))
             self.register_buffer("robust_scale", torch.ones(config.n_numeric))
             self.register_buffer("robust_clip_mask", torch.ones(config.n_numeric))
-        self.numeric_embeddings = (
-            PeriodicEmbeddings(config.n_numeric, config)
-            if config.numeric_embedding != "none" and config.n_numeric > 0
-            else None
-        )
+        self.numeric_embeddings: PiecewiseLinearEmbeddings | PeriodicEmbeddings | None = None
+        if config.numeric_embedding == "ple" and config.n_numeric > 0:
+            self.numeric_embeddings = PiecewiseLinearEmbeddings(config.n_numeric, config)
+        elif config.numeric_embedding != "none" and config.n_numeric > 0:
+            self.numeric_embeddings = PeriodicEmbeddings(config.n_numeric, config)
         d_numeric = config.n_numeric * (
             config.numeric_embedding_dim if self.numeric_embeddings is not None else 1
         )
@@ -368,6 +450,17 @@ class TabM(nn.Module):
             strict=True,
         ):
             buffer.copy_(torch.from_numpy(value.astype(np.float32)))
+
+    @torch.no_grad()
+    def fit_bins(self, numeric: np.ndarray) -> None:
+        """The piecewise-linear embeddings' bins, on the training inputs as they reach them
+        (after robust scaling, so call `fit_robust_scaling` first); no-op for other kinds."""
+        if not isinstance(self.numeric_embeddings, PiecewiseLinearEmbeddings):
+            return
+        x = torch.from_numpy(numeric).float().to(self.numeric_embeddings.edge_bias.device)
+        if self.config.robust_scaling:
+            x = self.robust_inputs(x)
+        self.numeric_embeddings.fit_bins(x.cpu().numpy())
 
     def fold_output_scale(self, scale: float, shift: float) -> None:
         """Make every member's output `scale * output + shift` (a regression target's units).

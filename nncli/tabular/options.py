@@ -30,7 +30,7 @@ MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test 
 TABULAR_ARCHITECTURES = ("mlp", "rbf", "tabm")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 SPLITS = ("auto", "stratified", "random", "time", "column")
-NUMERIC_EMBEDDINGS = ("pbld", "plr", "none")  # as nncli.models.tabm (kept light here)
+NUMERIC_EMBEDDINGS = ("ple", "pbld", "plr", "none")  # as nncli.models.tabm (kept light here)
 LR_SCHEDULES = ("coslog4", "warmup_cos", "flat_anneal", "constant")  # nncli.training.schedule
 
 
@@ -141,7 +141,7 @@ class TabularOptions:
     )
     numeric_embedding: str | None = model_option(
         None,
-        help="Numeric feature embeddings (--arch tabm): pbld (default), plr or none.",
+        help="Numeric feature embeddings (--arch tabm): ple (default), pbld, plr or none.",
         check=OneOf(NUMERIC_EMBEDDINGS),
         hidden_default=True,
     )

@@ -340,16 +340,17 @@ def _size_flags(options: TabularOptions) -> str:
 
 
 def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
-    """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, PBLD numeric
-    embeddings, a front scale, one-hot or embedded categoricals) and robust scaling fitted
+    """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, piecewise-linear
+    numeric embeddings over the training rows' quantiles, a front scale, one-hot or embedded categoricals) and robust scaling fitted
     on the training rows, unless `--members`, `--numeric-embedding`, `--no-front-scale`,
     `--no-robust-scaling` say otherwise, shaped by `--hidden`, `--activation` and
     `--dropout` as the MLP is.
     """
-    from nncli.models.tabm import TabM, TabMConfig
+    from nncli.models.tabm import EMBEDDING_DIMS, TabM, TabMConfig
     from nncli.training.loop import seed_everything
 
     preprocessor = table.preprocessor
+    embedding = options.numeric_embedding or TabMConfig.numeric_embedding
     config = TabMConfig(
         n_numeric=preprocessor.n_numeric_features,
         n_outputs=table.task.n_outputs(table.target),
@@ -359,7 +360,8 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
         activation=options.activation,
         dropout=options.dropout,
         k=options.members or TabMConfig.k,
-        numeric_embedding=options.numeric_embedding or TabMConfig.numeric_embedding,
+        numeric_embedding=embedding,
+        numeric_embedding_dim=EMBEDDING_DIMS.get(embedding, 1),
         front_scale=not options.no_front_scale,
         robust_scaling=not options.no_robust_scaling,
     )
@@ -369,6 +371,7 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
     network.fit_robust_scaling(
         table.encoded["train"].numeric, preprocessor.missing_indicator_positions
     )
+    network.fit_bins(table.encoded["train"].numeric)
     return network, config
 
 

@@ -88,7 +88,7 @@ TABULAR_SPACE: dict[str, ParamSpec] = {
         _choice("activation", "relu", "gelu", "silu", "tanh"),
         # TabM's own knobs, drawn only in trials of arch tabm:
         _choice("members", 4, 8, 16),
-        _choice("numeric_embedding", "pbld", "plr", "none"),
+        _choice("numeric_embedding", "ple", "pbld", "plr", "none"),
         _choice("lr_schedule", "coslog4", "warmup_cos", "constant"),
     )
 }

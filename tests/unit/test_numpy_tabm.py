@@ -28,9 +28,13 @@ def trained_looking_tabm(**settings: object) -> TabM:
         }  # type: ignore[arg-type]
     )
     network = TabM(config)
+    skewed = np.random.default_rng(3).lognormal(size=(200, config.n_numeric)) * 10
+    if config.n_numeric:
+        skewed[:, 0] = np.round(skewed[:, 0] / 10)  # few distinct values: merged quantiles
+        skewed[:, -1] = skewed[:, -1] > 10  # a missing-value indicator: a single bin
     if config.robust_scaling and config.n_numeric:
-        skewed = np.random.default_rng(3).lognormal(size=(200, config.n_numeric)) * 10
         network.fit_robust_scaling(skewed, [config.n_numeric - 1])
+    network.fit_bins(skewed)
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))
@@ -39,7 +43,9 @@ def trained_looking_tabm(**settings: object) -> TabM:
 
 CASES = [
     {"robust_scaling": True},  # the default network (as nncli train builds it)
-    {},  # pbld embeddings, 8 members, a front scale
+    {},  # piecewise-linear embeddings, 8 members, a front scale
+    {"numeric_embedding": "pbld", "numeric_embedding_dim": 4, "robust_scaling": True},
+    {"output_kind": "values", "n_outputs": 1, "n_bins": 5, "numeric_embedding_dim": 3},
     {"numeric_embedding": "plr", "activation": "silu"},
     {"numeric_embedding": "none", "front_scale": False, "k": 1},
     {"output_kind": "values", "n_outputs": 1, "activation": "tanh"},
@@ -83,6 +89,8 @@ def test_settings_numpy_does_not_compute_run_in_torch() -> None:
     assert not supports({"architecture": {**base, "ensemble": "batch"}})
     assert supports({"architecture": {**base, "ensemble": "batch", "k": 1}})
     assert not supports({"architecture": {**base, "future_field": 1}})
+    older = {k: v for k, v in base.items() if k != "n_bins"}  # written before n_bins existed
+    assert supports({"architecture": older})
     assert not supports({"architecture": {**base, "name": "mlp"}})
 
 

@@ -55,7 +55,7 @@ def inputs(rows: int = 5, n_numeric: int = 3, cardinalities: tuple[int, ...] = (
     return numeric, categorical
 
 
-@pytest.mark.parametrize("embedding", ["none", "pbld", "plr"])
+@pytest.mark.parametrize("embedding", ["none", "ple", "pbld", "plr"])
 @pytest.mark.parametrize("ensemble", ["mini", "batch"])
 def test_shapes_in_training_and_eval(embedding: str, ensemble: str) -> None:
     torch.manual_seed(0)
@@ -213,17 +213,38 @@ def train_on(problem, config: TabMConfig, **fit):
     torch.manual_seed(0)
     model = TabM(config)
     train, valid, test = problem(800, 1), problem(300, 2), problem(500, 3)
+    model.fit_bins(train[0].numpy())  # as `build_tabm` does (a no-op for other embeddings)
     result = fit_tabm(model, train, valid, TabMFitConfig(**{**FAST_FIT, **fit}))
     return model, result, test
 
 
 def test_periodic_embeddings_learn_a_periodic_feature() -> None:
     config = {"n_numeric": 2, "n_outputs": 2, **SMALL}
-    embedded = train_on(periodic_problem, TabMConfig(**config, frequency_sigma=0.5))
+    periodic = {"numeric_embedding": "pbld", "numeric_embedding_dim": 4, "frequency_sigma": 0.5}
+    embedded = train_on(periodic_problem, TabMConfig(**config, **periodic))
     plain = train_on(periodic_problem, TabMConfig(**config, numeric_embedding="none"))
     embedded_accuracy = accuracy_on(*embedded)
     assert embedded_accuracy >= 0.9
     assert embedded_accuracy >= accuracy_on(*plain) + 0.05
+
+
+def stripes_problem(rows: int, seed: int):
+    """Class = parity of floor(4 x) for x in [-2, 2]: 16 stripes, as thresholds a tree finds."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=(rows, 2)).astype(np.float32)
+    y = (np.floor(4 * x[:, 0]).astype(np.int64) % 2).astype(np.int64)
+    return torch.from_numpy(x), torch.zeros(rows, 0, dtype=torch.long), torch.from_numpy(y)
+
+
+def test_piecewise_linear_embeddings_learn_many_thresholds() -> None:
+    config = {"n_numeric": 2, "n_outputs": 2, **SMALL}
+    embedded = train_on(stripes_problem, TabMConfig(**config))  # "ple", the default
+    plain = train_on(stripes_problem, TabMConfig(**config, numeric_embedding="none"))
+    embedded_accuracy = accuracy_on(*embedded)
+    assert embedded_accuracy >= 0.9
+    assert embedded_accuracy >= accuracy_on(*plain) + 0.1
+    bins = embedded[0].numeric_embeddings
+    assert bins is not None and int((bins.edge_weight[0] != 0).sum()) == 48  # fitted, not [0, 1]
 
 
 def test_ensemble_learns_and_members_agree_with_the_mean() -> None:
