@@ -285,6 +285,12 @@ PRODUCT_VARIANTS: dict[str, dict[str, Any]] = {
     "tabm-lr16e-3": {"arch": "tabm", "training": {"learning_rate": 1.6e-2}},
     "tabm-wd1e-3": {"arch": "tabm", "training": {"weight_decay": 1e-3}},
     "tabm-k16": {"arch": "tabm", "members": 16},
+    # Run 3 (RESULTS-tabular-candidates.md): "tabm-ple" is the default since then.
+    "tabm-ple": {"arch": "tabm", "numeric_embedding": "ple"},
+    "tabm-pbld": {"arch": "tabm", "numeric_embedding": "pbld"},
+    "tabm-lr4e-3": {"arch": "tabm", "training": {"learning_rate": 4e-3}},
+    "tabm-k32": {"arch": "tabm", "members": 32},
+    "tabm-512x3": {"arch": "tabm", "hidden_sizes": [512, 512, 512]},
 }
 
 
