@@ -1,13 +1,13 @@
 """The default tabular network: numeric embeddings, then a weight-sharing ensemble of k MLPs.
 
 Ingredients (each switchable by a `TabMConfig` field), and where they come from:
-- Piecewise-linear numeric embeddings, "ple" (the default): per feature, a linear embedding
+- Piecewise-linear numeric embeddings, "ple" (the default for regression): per feature, a linear embedding
   of x plus a learned map of its piecewise-linear encoding over 48 quantile bins of the
   training rows, zero at initialisation (rtdl_num_embeddings' `PiecewiseLinearEmbeddings`,
   version "B", `d_embedding=16`, `n_bins=48`, as yandex-research/tabm's README pairs it with
   TabM; Gorishniy et al. 2022, "On Embeddings for Numerical Features in Tabular Deep
   Learning"). The bins are buffers fitted by `fit_bins`.
-- Periodic numeric embeddings, "pbld" / "plr": per feature, `cos(2π w x + b)` with 16 random
+- Periodic numeric embeddings, "pbld" (the default for classification) / "plr": per feature, `cos(2π w x + b)` with 16 random
   frequencies w ~ N(0, 0.1), a per-feature linear map to 3 values, and the raw value kept
   beside them (RealMLP's PBLD: pytabkit `PLREmbeddingsLayerCosBias`, `num_emb_type='pbld'`,
   `plr_sigma=0.1, plr_hidden_1=16, plr_hidden_2=4`; PLR from the same 2022 paper).
@@ -57,6 +57,19 @@ TABM_ACTIVATIONS: dict[str, type[nn.Module]] = {**ACTIVATIONS, "selu": nn.SELU, 
 NUMERIC_EMBEDDINGS = ("none", "pbld", "plr", "ple")
 # Values per numeric feature each embedding gives (`build_tabm` sets them; "none": the value).
 EMBEDDING_DIMS = {"ple": 16, "pbld": 4, "plr": 4}
+
+
+def default_numeric_embedding(task: str) -> str:
+    """`--numeric-embedding` left out: piecewise-linear for regression, periodic for classes.
+
+    Measured on the 15-table benchmark (benchmarks/RESULTS-tabular-candidates.md, run 3):
+    piecewise-linear is 0.974x periodic's error on the regression tables; on the
+    classification tables it is level (0.995x) and slower on wide tables (16 values per
+    feature, not 4), and it lost a penguin of the sample data's 52.
+    """
+    return "ple" if task == "regression" else "pbld"
+
+
 ENSEMBLE_KINDS = ("mini", "batch")
 OUTPUT_KINDS = ("logits", "values")
 
@@ -71,7 +84,8 @@ class TabMConfig:
     categorical_cardinalities: list[int] = field(default_factory=list)  # unknown bucket incl.
     max_one_hot: int = 9  # categoricals with at most this many codes are one-hot encoded
     categorical_embedding_dim: int = 8  # the others get a learned embedding of this size
-    numeric_embedding: str = "ple"  # "none" | "ple" | "pbld" | "plr"
+    # "none" | "ple" | "pbld" | "plr"; `build_tabm` picks by task (default_numeric_embedding)
+    numeric_embedding: str = "ple"
     n_frequencies: int = 16  # "pbld" / "plr"
     frequency_sigma: float = 0.1
     numeric_embedding_dim: int = EMBEDDING_DIMS["ple"]  # per feature ("pbld": the raw x incl.)

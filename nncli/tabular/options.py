@@ -141,7 +141,8 @@ class TabularOptions:
     )
     numeric_embedding: str | None = model_option(
         None,
-        help="Numeric feature embeddings (--arch tabm): ple (default), pbld, plr or none.",
+        help="Numeric feature embeddings (--arch tabm): ple, pbld, plr or none (default: ple for "
+        "regression, pbld for classification).",
         check=OneOf(NUMERIC_EMBEDDINGS),
         hidden_default=True,
     )

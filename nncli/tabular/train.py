@@ -340,17 +340,18 @@ def _size_flags(options: TabularOptions) -> str:
 
 
 def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
-    """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, piecewise-linear
-    numeric embeddings over the training rows' quantiles, a front scale, one-hot or embedded categoricals) and robust scaling fitted
+    """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, numeric
+    embeddings by task: piecewise-linear over the training rows' quantiles for regression,
+    periodic for classes; a front scale, one-hot or embedded categoricals) and robust scaling fitted
     on the training rows, unless `--members`, `--numeric-embedding`, `--no-front-scale`,
     `--no-robust-scaling` say otherwise, shaped by `--hidden`, `--activation` and
     `--dropout` as the MLP is.
     """
-    from nncli.models.tabm import EMBEDDING_DIMS, TabM, TabMConfig
+    from nncli.models.tabm import EMBEDDING_DIMS, TabM, TabMConfig, default_numeric_embedding
     from nncli.training.loop import seed_everything
 
     preprocessor = table.preprocessor
-    embedding = options.numeric_embedding or TabMConfig.numeric_embedding
+    embedding = options.numeric_embedding or default_numeric_embedding(table.task.name)
     config = TabMConfig(
         n_numeric=preprocessor.n_numeric_features,
         n_outputs=table.task.n_outputs(table.target),

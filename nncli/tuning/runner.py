@@ -488,10 +488,10 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
 
 def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
     """Queue `nncli train`'s defaults as the study's first trial, read from the option and
-    network declarations, as far as the space holds them: TabM's learning rate for the
-    task and batch size for the table's training rows, the space's lowest weight decay for
+    network declarations, as far as the space holds them: TabM's learning rate and numeric
+    embedding for the task and batch size for the table's training rows, the space's lowest weight decay for
     TabM's 0 (weight decay and batch size are drawn when the study's data is unknown)."""
-    from nncli.models.tabm import TabMConfig
+    from nncli.models.tabm import TabMConfig, default_numeric_embedding
     from nncli.tabular.options import TabularOptions
     from nncli.training.tabm_fit import TabMFitConfig, auto_batch_size, default_lr
 
@@ -512,6 +512,7 @@ def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
     fingerprint = job.fingerprint or {}
     if fingerprint.get("task"):
         defaults["lr"] = default_lr(str(fingerprint["task"]))
+        defaults["numeric_embedding"] = default_numeric_embedding(str(fingerprint["task"]))
     if "weight_decay" in space and space["weight_decay"].low is not None:
         defaults["weight_decay"] = space["weight_decay"].low
     if fingerprint.get("train_rows"):

@@ -17,13 +17,14 @@ def test_classifier_learns_penguin_species(sample_data: Path) -> None:
         TabularOptions(target="species", training=TrainingConfig(epochs=150, seed=0)),
     )
     accuracy = report.test_metrics["accuracy"]
-    # The default network (TabM, piecewise-linear embeddings) gets 50 of 52 test penguins at
-    # seed 0 (seeds 0-4: 0.96, 0.98, 0.98, 1.00, 0.98; with periodic embeddings 1.00, 0.98,
-    # 1.00, 1.00, 0.98; the plain MLP: 0.98).
-    assert accuracy >= 0.96
+    # The default network (TabM; periodic embeddings for classes) gets all 52 test penguins
+    # (seeds 0-4: 1.00, 0.98, 1.00, 1.00, 0.98; with piecewise-linear embeddings 0.96, 0.98,
+    # 0.98, 1.00, 0.98; the plain MLP: 0.98).
+    assert accuracy >= 0.98
     assert accuracy > report.baselines["majority class"]["accuracy"] + 0.4
     assert report.test_metrics["roc_auc"] >= 0.98
     assert report.model.metadata["history"]["best_epoch"] >= 1
+    assert report.model.metadata["architecture"]["numeric_embedding"] == "pbld"  # for classes
 
 
 def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
@@ -36,6 +37,7 @@ def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
     assert report.test_metrics["r2"] >= 0.87
     assert report.test_metrics["rmse"] < 0.5 * report.baselines["mean"]["rmse"]
     assert report.test_metrics["rmse"] < report.baselines["gradient boosting"]["rmse"]
+    assert report.model.metadata["architecture"]["numeric_embedding"] == "ple"  # regression
     assert (
         report.split_sizes["train"] + report.split_sizes["valid"] + report.split_sizes["test"]
         == 398

@@ -233,5 +233,10 @@ def test_robust_scaling_learns_a_threshold_on_a_heavy_tailed_column(tmp_path: Pa
         )
         accuracy[robust] = train_tabular(path, options).test_metrics["accuracy"]
     assert accuracy[True] >= 0.95 and accuracy[False] <= 0.75, accuracy
-    ple = TabularOptions(target="y", no_robust_scaling=True, training=TrainingConfig(epochs=30))
+    ple = TabularOptions(
+        target="y",
+        numeric_embedding="ple",
+        no_robust_scaling=True,
+        training=TrainingConfig(epochs=30),
+    )
     assert train_tabular(path, ple).test_metrics["accuracy"] >= 0.95

@@ -94,7 +94,7 @@ def test_the_first_trial_is_nncli_trains_defaults(journal: str, sample_data: Pat
     assert first == {
         "arch": "tabm", "layers": 2, "width": 128, "dropout": 0.1, "lr": 4e-3,
         "weight_decay": 1e-6, "batch_size": 32, "activation": "relu", "members": 8,
-        "numeric_embedding": "ple", "lr_schedule": "coslog4",
+        "numeric_embedding": "pbld", "lr_schedule": "coslog4",
     }  # fmt: skip
     for trial in trials[1:]:
         tabm_knobs = {"members", "numeric_embedding", "lr_schedule"} & set(trial.params)
