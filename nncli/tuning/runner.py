@@ -828,8 +828,15 @@ class RefitPlan:
     """What the refit of a study's best trial trains, and the provenance it records."""
 
     params: dict[str, Any]  # the whole point of the space: fixed parameters and drawn ones
-    epochs: int  # the best trial's best epoch: the refit has no validation to stop on
+    epochs: int  # the best trial's best epoch: a refit on all rows has no validation to stop on
     provenance: dict[str, Any]
+    on_all: bool = False  # --refit all: train+validation for `epochs`; else as the trial did
+
+    def options_for(self, options: Any) -> Any:
+        """The trial's training options, for `epochs` epochs when refitting on all rows."""
+        if not self.on_all:
+            return options
+        return replace(options, training=replace(options.training, epochs=self.epochs))
 
 
 def plan_refit(job: TuneJob, report: TuneReport) -> RefitPlan:
@@ -865,23 +872,21 @@ def refit_best(
     """
     plan = plan_refit(job, report)
     plan.provenance["refit"] = mode
+    plan.on_all = mode == "all"
     if job.kind == "tabular":
-        return _refit_tabular(job, plan, path, reporter, mode)
-    return _refit_forecast(job, plan, path, reporter, mode)
+        return _refit_tabular(job, plan, path, reporter)
+    return _refit_forecast(job, plan, path, reporter)
 
 
-def _refit_tabular(
-    job: TuneJob, plan: RefitPlan, path: Path, reporter: Any, mode: str
-) -> dict[str, Any]:
+def _refit_tabular(job: TuneJob, plan: RefitPlan, path: Path, reporter: Any) -> dict[str, Any]:
     from nncli.tabular.model import save_tabular_model
     from nncli.tabular.train import train_tabular
 
     assert job.tabular is not None
-    options = tabular_options(job.tabular, plan.params)
-    on_all = mode == "all"
-    if on_all:
-        options = replace(options, training=replace(options.training, epochs=plan.epochs))
-    trained = train_tabular(job.data, options, reporter=reporter, refit_on_train_and_valid=on_all)
+    options = plan.options_for(tabular_options(job.tabular, plan.params))
+    trained = train_tabular(
+        job.data, options, reporter=reporter, refit_on_train_and_valid=plan.on_all
+    )
     trained.model.metadata["tuning"] = plan.provenance
     save_tabular_model(path, trained.model)
     return {
@@ -893,21 +898,16 @@ def _refit_tabular(
     }
 
 
-def _refit_forecast(
-    job: TuneJob, plan: RefitPlan, path: Path, reporter: Any, mode: str
-) -> dict[str, Any]:
+def _refit_forecast(job: TuneJob, plan: RefitPlan, path: Path, reporter: Any) -> dict[str, Any]:
     from nncli.forecasting.model import save_forecast_model
     from nncli.forecasting.series import load_panel
     from nncli.forecasting.train import train_forecast
 
     assert job.forecast is not None
-    options = forecast_options(job.forecast, plan.params)
-    on_all = mode == "all"
-    if on_all:
-        options = replace(options, training=replace(options.training, epochs=plan.epochs))
+    options = plan.options_for(forecast_options(job.forecast, plan.params))
     panel = load_panel(job.data, options.panel, job.csv, reporter=reporter)
     trained = train_forecast(
-        panel, options, reporter=reporter, refit_on_all=on_all, data_path=job.data
+        panel, options, reporter=reporter, refit_on_all=plan.on_all, data_path=job.data
     )
     save_forecast_model(path, trained.model, {"tuning": plan.provenance})
     return {
