@@ -145,8 +145,9 @@ def predict_modules(model: Path, data: Path) -> tuple[set[str], str]:
 def test_predict_imports_only_what_it_uses(
     penguins_model: Path, sample_data: Path, tmp_path: Path
 ) -> None:
-    """`nncli predict` of the default network (TabM) and of the plain MLP needs pandas, NumPy
-    and safetensors, not torch (their forward passes run in NumPy); a network NumPy does not
+    """`nncli predict` of the default network (TabM, for classes and, with piecewise-linear
+    embeddings, for regression) and of the plain MLP needs pandas, NumPy and safetensors, not
+    torch (their forward passes run in NumPy); a network NumPy does not
     run (here an MLP with GELU) imports torch but not torch._dynamo (1-3 s, pulled in by
     torch.optim and by initialising meta tensors). Never scikit-learn, scipy, optuna,
     matplotlib."""
@@ -160,6 +161,12 @@ def test_predict_imports_only_what_it_uses(
     mlp = tmp_path / "mlp.nncli"
     subprocess.run([*train, "--arch", "mlp", "-o", str(mlp)], capture_output=True, check=True)
     modules, _ = predict_modules(mlp, sample_data / "penguins.csv")
+    assert "torch" not in modules and not modules & heavy
+    regression = tmp_path / "mpg.nncli"
+    fit_mpg = [sys.executable, "-m", "nncli", "train", str(sample_data / "autompg.csv")]
+    fit_mpg += ["-t", "mpg", "--drop", "name", "--epochs", "2", "-q", "-o", str(regression)]
+    subprocess.run(fit_mpg, capture_output=True, check=True)
+    modules, _ = predict_modules(regression, sample_data / "autompg.csv")
     assert "torch" not in modules and not modules & heavy
     train += ["--arch", "mlp", "--activation", "gelu", "-o", str(gelu)]
     subprocess.run(train, capture_output=True, check=True)
