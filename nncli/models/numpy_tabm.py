@@ -3,9 +3,9 @@ and `evaluate` of a TabM model without importing torch, as `numpy_mlp` does for 
 
 It reads the same weights, by the same names, as `nncli.models.tabm.TabM` in eval mode:
 robust scaling, numeric embeddings (piecewise-linear, pbld or plr) or raw numbers, one-hot and
-embedded categoricals,
-the front scale, TabM-mini's member scaling, the shared MLP, the k heads, then the ensemble
-mean (log of the mean probability, over the temperature; or the mean value).
+embedded categoricals, the front scale, TabM-mini's member scaling, the shared MLP, the k
+heads, then the ensemble mean (log of the mean probability, over the temperature; or the
+mean value).
 tests/unit/test_numpy_tabm.py holds it to the torch network within 1e-5. Other TabM settings
 (BatchEnsemble layers, parametric activations, gelu) run in torch (`supports`).
 """

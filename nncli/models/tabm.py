@@ -1,14 +1,14 @@
 """The default tabular network: numeric embeddings, then a weight-sharing ensemble of k MLPs.
 
 Ingredients (each switchable by a `TabMConfig` field), and where they come from:
-- Piecewise-linear numeric embeddings, "ple" (the default for regression): per feature, a linear embedding
-  of x plus a learned map of its piecewise-linear encoding over 48 quantile bins of the
-  training rows, zero at initialisation (rtdl_num_embeddings' `PiecewiseLinearEmbeddings`,
-  version "B", `d_embedding=16`, `n_bins=48`, as yandex-research/tabm's README pairs it with
-  TabM; Gorishniy et al. 2022, "On Embeddings for Numerical Features in Tabular Deep
-  Learning"). The bins are buffers fitted by `fit_bins`.
-- Periodic numeric embeddings, "pbld" (the default for classification) / "plr": per feature, `cos(2π w x + b)` with 16 random
-  frequencies w ~ N(0, 0.1), a per-feature linear map to 3 values, and the raw value kept
+- Piecewise-linear numeric embeddings, "ple" (the default for regression): per feature, a
+  linear embedding of x plus a learned map of its piecewise-linear encoding over 48 quantile
+  bins of the training rows, zero at initialisation (rtdl_num_embeddings'
+  `PiecewiseLinearEmbeddings`, version "B", `d_embedding=16`, `n_bins=48`, as
+  yandex-research/tabm's README pairs it with TabM; Gorishniy et al. 2022, "On Embeddings
+  for Numerical Features in Tabular Deep Learning"). The bins are buffers (`fit_bins`).
+- Periodic numeric embeddings, "pbld" (the default for classification) / "plr": per
+  feature, `cos(2π w x + b)` with 16 random frequencies w ~ N(0, 0.1), a per-feature linear map to 3 values, and the raw value kept
   beside them (RealMLP's PBLD: pytabkit `PLREmbeddingsLayerCosBias`, `num_emb_type='pbld'`,
   `plr_sigma=0.1, plr_hidden_1=16, plr_hidden_2=4`; PLR from the same 2022 paper).
 - Categoricals: one-hot up to `max_one_hot` categories (unknown bucket included), learned
@@ -33,8 +33,8 @@ In eval mode classification outputs are `log(mean_k softmax(z_k))`: valid logits
 softmax is exactly the ensemble's mean probability, so code that applies softmax to a
 network's outputs (predict, export parity, explain) works unchanged.
 
-Only matmul, elementwise ops, clamp, cos, logsumexp and log_softmax: traceable by TorchScript and
-exportable to ONNX opset 17.
+Only matmul, elementwise ops, clamp, cos, logsumexp and log_softmax: traceable by
+TorchScript and exportable to ONNX opset 17.
 """
 
 from __future__ import annotations

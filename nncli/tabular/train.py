@@ -342,8 +342,8 @@ def _size_flags(options: TabularOptions) -> str:
 def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
     """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, numeric
     embeddings by task: piecewise-linear over the training rows' quantiles for regression,
-    periodic for classes; a front scale, one-hot or embedded categoricals) and robust scaling fitted
-    on the training rows, unless `--members`, `--numeric-embedding`, `--no-front-scale`,
+    periodic for classes; a front scale, one-hot or embedded categoricals) and robust
+    scaling fitted on the training rows, unless `--members`, `--numeric-embedding`, `--no-front-scale`,
     `--no-robust-scaling` say otherwise, shaped by `--hidden`, `--activation` and
     `--dropout` as the MLP is.
     """

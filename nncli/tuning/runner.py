@@ -108,6 +108,12 @@ class TuneJob:
         check_input_file(data)
         if search.save_best is not None:  # never over the data or the studies' own file
             check_output_path(search.save_best, data, *storage_files(search.url()))
+        elif search.refit is not None:
+            raise UsageError(
+                f"--refit {search.refit}: says how --save-best retrains, and no --save-best "
+                "was given",
+                hint="add --save-best PATH, or leave out --refit",
+            )
         command = ("tune",) if kind == "tabular" else ("forecast", "tune")
         overrides, source = read_space_overrides(config, *command)
         return cls(

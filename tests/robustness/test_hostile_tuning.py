@@ -293,6 +293,10 @@ def _case_args(case: str, table: Path, config: Path, journal: Path, tmp: Path) -
         return [*base, "--config", bad]
     if case == "save-best onto the journal":
         return [*base, "--save-best", journal]
+    if case == "refit without save-best":
+        return [*base, "--refit", "all"]
+    if case == "refit of an unknown kind":
+        return [*base, "--refit", "best", "--save-best", tmp / "best.nncli"]
     if case == "forecast tune of a tabular study":
         series = tmp / "series.csv"
         series.write_text("date,value\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 29)))
@@ -324,6 +328,8 @@ CASES = {
     "journal where nothing can be written": (ExitCode.USAGE, "cannot keep the study journal there"),
     "log scale with a step": (ExitCode.USAGE, "[tune.space]: width: "),
     "save-best onto the journal": (ExitCode.USAGE, "refusing to overwrite"),
+    "refit without save-best": (ExitCode.USAGE, "--refit all: says how --save-best retrains"),
+    "refit of an unknown kind": (ExitCode.USAGE, "--refit must be one of trial, all"),
     "forecast tune of a tabular study": (
         ExitCode.USAGE,
         "'base' is a tabular search, not a forecast",
