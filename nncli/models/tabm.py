@@ -6,7 +6,7 @@ Ingredients (each switchable by a `TabMConfig` field), and where they come from:
   bins of the training rows, zero at initialisation (rtdl_num_embeddings'
   `PiecewiseLinearEmbeddings`, version "B", `d_embedding=16`, `n_bins=48`, as
   yandex-research/tabm's README pairs it with TabM; Gorishniy et al. 2022, "On Embeddings
-  for Numerical Features in Tabular Deep Learning"). The bins are buffers (`fit_bins`).
+  for Numerical Features in Tabular Deep Learning"). The bins are buffers (`fit_inputs`).
 - Periodic numeric embeddings, "pbld" (the default for classification) / "plr": per
   feature, `cos(2π w x + b)` with 16 random frequencies w ~ N(0, 0.1), a per-feature linear map to 3 values, and the raw value kept
   beside them (RealMLP's PBLD: pytabkit `PLREmbeddingsLayerCosBias`, `num_emb_type='pbld'`,
@@ -92,7 +92,7 @@ class TabMConfig:
     n_bins: int = 48  # "ple": at most this many quantile bins per feature (absent: older files)
     front_scale: bool = True
     # Median/IQR scaling + smooth clip of the numeric inputs, fitted on the training rows
-    # (`fit_robust_scaling`); False in files written before it existed.
+    # (`fit_inputs`); False in files written before it existed.
     robust_scaling: bool = False
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     activation: str = "relu"
@@ -174,6 +174,12 @@ class PeriodicEmbeddings(nn.Module):
         return mapped.flatten(1)  # [B, n * d]
 
 
+def copy_into_buffers(buffers: tuple[torch.Tensor, ...], values: tuple[np.ndarray, ...]) -> None:
+    """Fill fitted buffers (float32) in place from NumPy arrays of their shapes."""
+    for buffer, value in zip(buffers, values, strict=True):
+        buffer.copy_(torch.from_numpy(value.astype("float32")))
+
+
 class PiecewiseLinearEmbeddings(nn.Module):
     """Per-feature piecewise-linear embeddings over quantile bins: [B, n] -> [B, n * d].
 
@@ -185,7 +191,7 @@ class PiecewiseLinearEmbeddings(nn.Module):
     zeros between. A feature with a single bin keeps its last slot unclamped.
     """
 
-    edge_weight: torch.Tensor  # buffers, fitted by `fit_bins`
+    edge_weight: torch.Tensor  # buffers, fitted by `fit_bins` (through `TabM.fit_inputs`)
     edge_bias: torch.Tensor
     single_bin: torch.Tensor
 
@@ -218,20 +224,14 @@ class PiecewiseLinearEmbeddings(nn.Module):
             if len(edges) == 1:  # a constant column: one bin of width 1
                 edges = np.append(edges, edges[0] + 1)
             width = np.diff(edges)
-            weight, bias = 1 / width, -edges[:-1] / width
-            count = len(width)
-            edge_weight[feature, : count - 1], edge_bias[feature, : count - 1] = (
-                weight[:-1],
-                bias[:-1],
-            )
-            edge_weight[feature, -1], edge_bias[feature, -1] = weight[-1], bias[-1]
-            single_bin[feature] = count == 1
-        for buffer, value in zip(
+            slots = [*range(len(width) - 1), n_bins - 1]  # the last bin in the last slot
+            edge_weight[feature, slots] = 1 / width
+            edge_bias[feature, slots] = -edges[:-1] / width
+            single_bin[feature] = len(width) == 1
+        copy_into_buffers(
             (self.edge_weight, self.edge_bias, self.single_bin),
             (edge_weight, edge_bias, single_bin),
-            strict=True,
-        ):
-            buffer.copy_(torch.from_numpy(value.astype(np.float32)))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, n]
@@ -444,37 +444,33 @@ class TabM(nn.Module):
         return clipped * mask + scaled * (1 - mask)
 
     @torch.no_grad()
-    def fit_robust_scaling(self, numeric: np.ndarray, indicators: list[int]) -> None:
-        """Median and IQR of each training feature, by `nncli.data.robust_scaling`'s rule
-        (RealMLP's); `indicators` (missing-value indicator positions) stay as they are."""
+    def fit_inputs(self, numeric: np.ndarray, indicators: list[int]) -> None:
+        """Fit what the network takes from the training rows before it trains, in the order
+        the inputs meet them: the robust scaling (median and IQR of each feature, by
+        `nncli.data.robust_scaling`'s rule, RealMLP's; `indicators`, the missing-value
+        indicator positions, stay as they are), then the piecewise-linear embeddings' bins on
+        the scaled inputs. Parts the network does not have are skipped."""
         import numpy as np
 
         from nncli.data.robust_scaling import fit_robust_scaler
 
-        if not self.config.robust_scaling or self.config.n_numeric == 0:
+        if self.config.n_numeric == 0:
             return
-        columns = fit_robust_scaler(numeric).columns
-        median = np.array([column.median for column in columns])
-        scale = np.array([column.scale for column in columns])
-        mask = np.ones(self.config.n_numeric)
-        median[indicators], scale[indicators], mask[indicators] = 0.0, 1.0, 0.0
-        for buffer, value in zip(
-            (self.robust_centre, self.robust_scale, self.robust_clip_mask),
-            (median, scale, mask),
-            strict=True,
-        ):
-            buffer.copy_(torch.from_numpy(value.astype(np.float32)))
-
-    @torch.no_grad()
-    def fit_bins(self, numeric: np.ndarray) -> None:
-        """The piecewise-linear embeddings' bins, on the training inputs as they reach them
-        (after robust scaling, so call `fit_robust_scaling` first); no-op for other kinds."""
-        if not isinstance(self.numeric_embeddings, PiecewiseLinearEmbeddings):
-            return
-        x = torch.from_numpy(numeric).float().to(self.numeric_embeddings.edge_bias.device)
         if self.config.robust_scaling:
-            x = self.robust_inputs(x)
-        self.numeric_embeddings.fit_bins(x.cpu().numpy())
+            columns = fit_robust_scaler(numeric).columns
+            median = np.array([column.median for column in columns])
+            scale = np.array([column.scale for column in columns])
+            mask = np.ones(self.config.n_numeric)
+            median[indicators], scale[indicators], mask[indicators] = 0.0, 1.0, 0.0
+            copy_into_buffers(
+                (self.robust_centre, self.robust_scale, self.robust_clip_mask),
+                (median, scale, mask),
+            )
+        if isinstance(self.numeric_embeddings, PiecewiseLinearEmbeddings):
+            x = torch.from_numpy(numeric).float().to(self.numeric_embeddings.edge_bias.device)
+            if self.config.robust_scaling:
+                x = self.robust_inputs(x)
+            self.numeric_embeddings.fit_bins(x.cpu().numpy())
 
     def fold_output_scale(self, scale: float, shift: float) -> None:
         """Make every member's output `scale * output + shift` (a regression target's units).

@@ -343,9 +343,9 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
     """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, numeric
     embeddings by task: piecewise-linear over the training rows' quantiles for regression,
     periodic for classes; a front scale, one-hot or embedded categoricals) and robust
-    scaling fitted on the training rows, unless `--members`, `--numeric-embedding`, `--no-front-scale`,
-    `--no-robust-scaling` say otherwise, shaped by `--hidden`, `--activation` and
-    `--dropout` as the MLP is.
+    scaling fitted on the training rows, unless `--members`, `--numeric-embedding`,
+    `--no-front-scale`, `--no-robust-scaling` say otherwise, shaped by `--hidden`,
+    `--activation` and `--dropout` as the MLP is.
     """
     from nncli.models.tabm import EMBEDDING_DIMS, TabM, TabMConfig, default_numeric_embedding
     from nncli.training.loop import seed_everything
@@ -369,10 +369,7 @@ def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, Tab
     seed_everything(options.training.seed)
     device = options.training.device
     network = build_within_memory(lambda: TabM(config), _size_flags(options), device)
-    network.fit_robust_scaling(
-        table.encoded["train"].numeric, preprocessor.missing_indicator_positions
-    )
-    network.fit_bins(table.encoded["train"].numeric)
+    network.fit_inputs(table.encoded["train"].numeric, preprocessor.missing_indicator_positions)
     return network, config
 
 

@@ -495,8 +495,8 @@ def check_study_fits(study: optuna.Study, job: TuneJob) -> None:
 def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
     """Queue `nncli train`'s defaults as the study's first trial, read from the option and
     network declarations, as far as the space holds them: TabM's learning rate and numeric
-    embedding for the task and batch size for the table's training rows, the space's lowest weight decay for
-    TabM's 0 (weight decay and batch size are drawn when the study's data is unknown)."""
+    embedding for the task, its batch size for the table's training rows, the space's lowest
+    weight decay for TabM's 0 (the first three are drawn when the study's data is unknown)."""
     from nncli.models.tabm import TabMConfig, default_numeric_embedding
     from nncli.tabular.options import TabularOptions
     from nncli.training.tabm_fit import TabMFitConfig, auto_batch_size, default_lr
@@ -511,7 +511,6 @@ def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
         "dropout": options.dropout,
         "activation": options.activation,
         "members": TabMConfig.k,
-        "numeric_embedding": TabMConfig.numeric_embedding,
         "lr_schedule": TabMFitConfig.lr_schedule,
     }
     space = job.space()
@@ -836,7 +835,7 @@ class RefitPlan:
     params: dict[str, Any]  # the whole point of the space: fixed parameters and drawn ones
     epochs: int  # the best trial's best epoch: a refit on all rows has no validation to stop on
     provenance: dict[str, Any]
-    on_all: bool = False  # --refit all: train+validation for `epochs`; else as the trial did
+    on_all: bool  # --refit all: train+validation for `epochs`; else as the trial trained
 
     def options_for(self, options: Any) -> Any:
         """The trial's training options, for `epochs` epochs when refitting on all rows."""
@@ -845,8 +844,9 @@ class RefitPlan:
         return replace(options, training=replace(options.training, epochs=self.epochs))
 
 
-def plan_refit(job: TuneJob, report: TuneReport) -> RefitPlan:
-    """The best trial's full configuration, its epoch count and its provenance."""
+def plan_refit(job: TuneJob, report: TuneReport, mode: str = "trial") -> RefitPlan:
+    """The best trial's full configuration, its epoch count and its provenance, for a refit
+    as `mode` ("trial" or "all", `--refit`) says."""
     if report.best is None:
         raise NncliError(
             f"study {job.study_name!r} has no complete trial to refit",
@@ -861,9 +861,10 @@ def plan_refit(job: TuneJob, report: TuneReport) -> RefitPlan:
         "value": report.best["value"],
         "params": params,
         "storage": redact(job.storage_url),
+        "refit": mode,
     }
     epochs = max(1, int(report.best["user_attrs"].get("best_epoch", 1)))
-    return RefitPlan(params, epochs, provenance)
+    return RefitPlan(params, epochs, provenance, on_all=mode == "all")
 
 
 def refit_best(
@@ -876,9 +877,7 @@ def refit_best(
     validation rows; same seed, so the same network). "all": on train+validation for the
     trial's best epoch count (no validation left to stop on).
     """
-    plan = plan_refit(job, report)
-    plan.provenance["refit"] = mode
-    plan.on_all = mode == "all"
+    plan = plan_refit(job, report, mode)
     if job.kind == "tabular":
         return _refit_tabular(job, plan, path, reporter)
     return _refit_forecast(job, plan, path, reporter)

@@ -32,9 +32,7 @@ def trained_looking_tabm(**settings: object) -> TabM:
     if config.n_numeric:
         skewed[:, 0] = np.round(skewed[:, 0] / 10)  # few distinct values: merged quantiles
         skewed[:, -1] = skewed[:, -1] > 10  # a missing-value indicator: a single bin
-    if config.robust_scaling and config.n_numeric:
-        network.fit_robust_scaling(skewed, [config.n_numeric - 1])
-    network.fit_bins(skewed)
+    network.fit_inputs(skewed, [config.n_numeric - 1] if config.n_numeric else [])
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))

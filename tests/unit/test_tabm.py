@@ -213,7 +213,7 @@ def train_on(problem, config: TabMConfig, **fit):
     torch.manual_seed(0)
     model = TabM(config)
     train, valid, test = problem(800, 1), problem(300, 2), problem(500, 3)
-    model.fit_bins(train[0].numpy())  # as `build_tabm` does (a no-op for other embeddings)
+    model.fit_inputs(train[0].numpy(), [])  # as `build_tabm` does
     result = fit_tabm(model, train, valid, TabMFitConfig(**{**FAST_FIT, **fit}))
     return model, result, test
 
