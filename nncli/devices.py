@@ -27,8 +27,24 @@ def resolve_device(name: str) -> str:
             raise UsageError(
                 f"--device {name}: CUDA is not available on this machine", hint="use --device cpu"
             )
+        check_gpu_index(name, torch.cuda.device_count())
         return name
     raise UsageError(f"--device must be cpu, cuda, cuda:N or auto, not {name!r}")
+
+
+def check_gpu_index(name: str, count: int) -> None:
+    """`cuda:N` names one of the GPUs here, or it is a usage error (not torch's traceback)."""
+    if name == "cuda":
+        return
+    prefix, _, index = name.partition(":")
+    if prefix != "cuda" or not index.isdigit():
+        raise UsageError(f"--device must be cpu, cuda, cuda:N or auto, not {name!r}")
+    if int(index) >= count:
+        known = ", ".join(f"cuda:{i}" for i in range(count))
+        raise UsageError(
+            f"--device {name}: this machine has {count} CUDA device(s) ({known})",
+            hint="use --device cuda for the first one",
+        )
 
 
 # The most parameters nncli builds: 200 million (about 4 GB to train with AdamW) is far beyond
