@@ -197,6 +197,11 @@ class Task:
         """(primary metric, log loss or NaN) computed directly, for loops that score often."""
         raise NotImplementedError
 
+    def row_errors(self, outputs: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        """Each row's error, whose mean is the primary metric's error (1 - accuracy, or the
+        squared error under the RMSE): two models compared row by row on the same rows."""
+        raise NotImplementedError
+
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
         """The simple models' metrics: each fitted on the training rows, scored on the test rows."""
         raise NotImplementedError
@@ -298,6 +303,11 @@ class ClassificationTask(Task):
         proba /= proba.sum(axis=1, keepdims=True)
         log_loss = float(-np.log(proba[np.arange(len(truth)), truth]).mean())
         return accuracy, log_loss
+
+    def row_errors(self, outputs: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return (outputs.argmax(axis=1) != truth).astype(np.float64)
 
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
         from nncli.baselines import classification_baselines
@@ -408,6 +418,11 @@ class RegressionTask(Task):
 
         rmse = float(np.sqrt(np.mean((outputs.astype(np.float64) - truth) ** 2)))
         return rmse, float("nan")
+
+    def row_errors(self, outputs: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return (outputs.astype(np.float64) - truth) ** 2
 
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
         from nncli.baselines import regression_baselines

@@ -112,10 +112,17 @@ def _search_and_report(
     refit = None
     if search.save_best is not None:
         trial = report.best["number"] if report.best else "?"
-        mode = search.refit_mode(job.kind)
-        rows = "as it trained" if mode == "trial" else "on train+validation"
-        ui.info(f"retraining trial {trial} {rows}")
-        refit = refit_best(job, report, search.save_best, ui, mode)
+        mode, pick = search.refit_mode(job.kind), search.pick_mode(job.kind)
+        defaults = report.defaults["number"] if report.defaults else trial
+        if pick == "beats-defaults" and defaults != trial:
+            ui.info(
+                f"retraining trial {trial} and the defaults (trial {defaults}) as they trained, "
+                "to compare them on the validation rows"
+            )
+        else:
+            rows = "as it trained" if mode == "trial" else "on train+validation"
+            ui.info(f"retraining trial {trial} {rows}")
+        refit = refit_best(job, report, search.save_best, ui, mode, pick)
         ui.info(f"saved {search.save_best} (model id {refit['model_id']})")
     if ui.json_mode:
         ui.emit_json({"ok": True, **report.to_dict(), "saved": refit})

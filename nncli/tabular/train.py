@@ -62,6 +62,7 @@ class TrainReport:
     beats_baselines: bool
     split_sizes: dict[str, Any]
     warnings: list[str]
+    valid_errors: np.ndarray  # each validation row's error (Task.row_errors), for comparisons
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +134,7 @@ class Scores:
     baselines: dict[str, dict[str, Any]]
     verdict: str
     beats_baselines: bool
+    valid_errors: np.ndarray
 
 
 def verdict(
@@ -213,6 +215,7 @@ def train_tabular(
         beats_baselines=scores.beats_baselines,
         split_sizes=table.split_sizes,
         warnings=log.warnings,
+        valid_errors=scores.valid_errors,
     )
 
 
@@ -604,18 +607,17 @@ def score_against_baselines(
     """
     task, target = table.task, table.target
     scored = PARTS if score_test else ("train", "valid")
-    metrics = {
-        name: task.score(model.outputs(table.encoded[name]), table.truth[name], target)
-        for name in scored
-    }
+    outputs = {name: model.outputs(table.encoded[name]) for name in scored}
+    metrics = {name: task.score(outputs[name], table.truth[name], target) for name in scored}
+    valid_errors = task.row_errors(outputs["valid"], table.truth["valid"])
     if not score_test:
-        return Scores(metrics, {}, "not scored on the test split", False)
+        return Scores(metrics, {}, "not scored on the test split", False, valid_errors)
     if baselines is not None:
         baseline_metrics = baselines.result()
     else:
         baseline_metrics = task.fit_baselines(baseline_data(table), target, seed)
     sentence, beats = verdict(task, metrics["test"], baseline_metrics)
-    return Scores(metrics, baseline_metrics, sentence, beats)
+    return Scores(metrics, baseline_metrics, sentence, beats, valid_errors)
 
 
 def model_metadata(

@@ -18,6 +18,7 @@ from nncli.training.config import TrainingConfig
 SEARCH = "Search"
 PRUNERS = ("median", "hyperband", "none")
 REFITS = ("trial", "all")
+PICKS = ("beats-defaults", "best")
 
 
 def search_option(default: Any, help: str, **spec: Any) -> Any:
@@ -87,6 +88,22 @@ class SearchOptions(StudyStorage):
     def refit_mode(self, kind: str) -> str:
         """--refit, else the default for a "tabular" or "forecast" search."""
         return self.refit or ("trial" if kind == "tabular" else "all")
+
+    # Tables: "beats-defaults", since the best of many trials, chosen on the validation rows,
+    # lost to the defaults on new rows where its lead was within noise (benchmarks/RESULTS.md).
+    pick: str | None = search_option(
+        None,
+        "Which trial --save-best keeps: 'beats-defaults' = the best trial where it beats the "
+        "defaults trial on the validation rows by more than one standard error of the "
+        "row-by-row difference, else the defaults; 'best' = the best trial "
+        "(default: beats-defaults for tables; series: best).",
+        hidden_default=True,
+        check=OneOf(PICKS),
+    )
+
+    def pick_mode(self, kind: str) -> str:
+        """--pick, else the default for a "tabular" or "forecast" search."""
+        return self.pick or ("beats-defaults" if kind == "tabular" else "best")
 
     heartbeat: int = search_option(
         10,

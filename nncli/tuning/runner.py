@@ -108,11 +108,21 @@ class TuneJob:
         check_input_file(data)
         if search.save_best is not None:  # never over the data or the studies' own file
             check_output_path(search.save_best, data, *storage_files(search.url()))
-        elif search.refit is not None:
+        else:
+            for flag, value, says in (
+                ("--refit", search.refit, "how --save-best retrains"),
+                ("--pick", search.pick, "which trial --save-best keeps"),
+            ):
+                if value is not None:
+                    raise UsageError(
+                        f"{flag} {value}: says {says}, and no --save-best was given",
+                        hint=f"add --save-best PATH, or leave out {flag}",
+                    )
+        if kind == "forecast" and search.pick == "beats-defaults":
             raise UsageError(
-                f"--refit {search.refit}: says how --save-best retrains, and no --save-best "
-                "was given",
-                hint="add --save-best PATH, or leave out --refit",
+                "--pick beats-defaults compares a table's validation rows row by row; a "
+                "series search keeps its best trial",
+                hint="leave out --pick",
             )
         command = ("tune",) if kind == "tabular" else ("forecast", "tune")
         overrides, source = read_space_overrides(config, *command)
@@ -779,6 +789,9 @@ class TuneReport:
     top_trials: list[dict[str, Any]]
     importances: dict[str, float]
     space: dict[str, str]
+    # The first trial queued with nncli's defaults (`enqueue_defaults`), whatever its state;
+    # None in a study that never queued one.
+    defaults: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -795,16 +808,9 @@ def summarize(
         study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
         key=lambda t: t.value or 0.0,
     )
-    rows = [
-        {
-            "number": t.number,
-            "value": t.value,
-            "params": t.params,
-            "user_attrs": t.user_attrs,
-            "duration_s": t.duration.total_seconds() if t.duration else None,
-        }
-        for t in complete[:top]
-    ]
+    rows = [_trial_row(t) for t in complete[:top]]
+    queued = (t for t in study.get_trials(deepcopy=False) if "fixed_params" in t.system_attrs)
+    defaults = next(queued, None)
     importances: dict[str, float] = {}
     if len(complete) >= 2:
         try:
@@ -825,7 +831,18 @@ def summarize(
         top_trials=rows,
         importances=importances,
         space={name: spec.describe() for name, spec in (space or {}).items()},
+        defaults=None if defaults is None else _trial_row(defaults),
     )
+
+
+def _trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return {
+        "number": trial.number,
+        "value": trial.value,
+        "params": trial.params,
+        "user_attrs": trial.user_attrs,
+        "duration_s": trial.duration.total_seconds() if trial.duration else None,
+    }
 
 
 @dataclass
@@ -844,31 +861,36 @@ class RefitPlan:
         return replace(options, training=replace(options.training, epochs=self.epochs))
 
 
-def plan_refit(job: TuneJob, report: TuneReport, mode: str = "trial") -> RefitPlan:
-    """The best trial's full configuration, its epoch count and its provenance, for a refit
-    as `mode` ("trial" or "all", `--refit`) says."""
-    if report.best is None:
+def plan_refit(job: TuneJob, trial: dict[str, Any] | None, mode: str = "trial") -> RefitPlan:
+    """A trial's full configuration (`TuneReport.best` or `.defaults`), its epoch count and
+    its provenance, for a refit as `mode` ("trial" or "all", `--refit`) says."""
+    if trial is None:
         raise NncliError(
             f"study {job.study_name!r} has no complete trial to refit",
             hint="run more trials (all were pruned or failed)",
         )
     space = job.space()
     fixed = {name: spec.value for name, spec in space.items() if spec.kind == "fixed"}
-    params = fixed | report.best["params"]
+    params = fixed | trial["params"]
     provenance = {
         "study": job.study_name,
-        "trial": report.best["number"],
-        "value": report.best["value"],
+        "trial": trial["number"],
+        "value": trial["value"],
         "params": params,
         "storage": redact(job.storage_url),
         "refit": mode,
     }
-    epochs = max(1, int(report.best["user_attrs"].get("best_epoch", 1)))
+    epochs = max(1, int(trial["user_attrs"].get("best_epoch", 1)))
     return RefitPlan(params, epochs, provenance, on_all=mode == "all")
 
 
 def refit_best(
-    job: TuneJob, report: TuneReport, path: Path, reporter: Any, mode: str = "trial"
+    job: TuneJob,
+    report: TuneReport,
+    path: Path,
+    reporter: Any,
+    mode: str = "trial",
+    pick: str = "best",
 ) -> dict[str, Any]:
     """Retrain the best configuration through the domain's training path and save it with its
     provenance; returns what the refit scored.
@@ -876,15 +898,21 @@ def refit_best(
     `mode` "trial": exactly as its trial trained (the training rows, early stopping on the
     validation rows; same seed, so the same network). "all": on train+validation for the
     trial's best epoch count (no validation left to stop on).
+    `pick` "beats-defaults" (tables): the best trial only where it beats the study's defaults
+    trial on the validation rows beyond noise (`nncli.tuning.pick`), else the defaults.
     """
-    plan = plan_refit(job, report, mode)
-    if job.kind == "tabular":
+    plan = plan_refit(job, report.best, mode)
+    if job.kind == "forecast":
+        return _refit_forecast(job, plan, path, reporter)
+    defaults = report.defaults if pick == "beats-defaults" else None
+    if defaults is None or report.best is None or defaults["number"] == report.best["number"]:
         return _refit_tabular(job, plan, path, reporter)
-    return _refit_forecast(job, plan, path, reporter)
+    return _refit_tabular_against_defaults(
+        job, plan, plan_refit(job, defaults, mode), path, reporter
+    )
 
 
 def _refit_tabular(job: TuneJob, plan: RefitPlan, path: Path, reporter: Any) -> dict[str, Any]:
-    from nncli.tabular.model import save_tabular_model
     from nncli.tabular.train import train_tabular
 
     assert job.tabular is not None
@@ -892,7 +920,45 @@ def _refit_tabular(job: TuneJob, plan: RefitPlan, path: Path, reporter: Any) -> 
     trained = train_tabular(
         job.data, options, reporter=reporter, refit_on_train_and_valid=plan.on_all
     )
-    trained.model.metadata["tuning"] = plan.provenance
+    return _save_refit(trained, plan.provenance, path)
+
+
+def _refit_tabular_against_defaults(
+    job: TuneJob, best: RefitPlan, defaults: RefitPlan, path: Path, reporter: Any
+) -> dict[str, Any]:
+    """Both trials as they trained, compared row by row on the validation rows; the winner
+    is saved as trained, or (`--refit all`) refitted on train+validation."""
+    from nncli.reporting import CollectingReporter
+    from nncli.tabular.train import train_tabular
+    from nncli.tuning.pick import compare_rows
+
+    assert job.tabular is not None
+    fits = [
+        train_tabular(job.data, tabular_options(job.tabular, plan.params), reporter=collected)
+        for plan, collected in ((best, CollectingReporter()), (defaults, CollectingReporter()))
+    ]
+    metric = fits[0].history.metric_name
+    comparison = compare_rows(fits[0].valid_errors, fits[1].valid_errors, metric)
+    reporter.info(comparison.sentence(best.provenance["trial"], defaults.provenance["trial"]))
+    plan, trained = (best, fits[0]) if comparison.best_wins else (defaults, fits[1])
+    provenance = plan.provenance | {
+        "best_trial": best.provenance["trial"],
+        "pick": "beats-defaults",
+        "versus_defaults": comparison.to_dict(),
+    }
+    picked = {"pick": comparison.to_dict()}
+    if plan.on_all:  # the epoch count as retrained here (a pruned trial recorded none)
+        plan = replace(plan, epochs=max(1, trained.history.best_epoch), provenance=provenance)
+        return _refit_tabular(job, plan, path, reporter) | picked
+    for warning in trained.warnings:
+        reporter.warn(warning)
+    return _save_refit(trained, provenance, path) | picked
+
+
+def _save_refit(trained: Any, provenance: dict[str, Any], path: Path) -> dict[str, Any]:
+    from nncli.tabular.model import save_tabular_model
+
+    trained.model.metadata["tuning"] = provenance
     save_tabular_model(path, trained.model)
     return {
         "model_path": str(path),

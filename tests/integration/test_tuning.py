@@ -151,6 +151,8 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
         config,
         "--save-best",
         best,
+        "--pick",
+        "best",
     )
     assert document["counts"]["finished"] == 3 and document["best"]["params"]["width"] in (16, 32)
     assert document["space"]["width"] == "{16, 32}" and document["space"]["layers"] == "= 1"
@@ -172,6 +174,7 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
         sample_data / "penguins.csv",
         *("--target", "species", "--trials", "3", "--study", "cli-test"),
         *("--storage", journal, "--config", config, "--save-best", on_all, "--refit", "all"),
+        *("--pick", "best"),
     )
     assert again["counts"]["finished"] == 3 and again["best"] == document["best"]
     saved = read_metadata(on_all)[0]
@@ -202,6 +205,49 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
         code=ExitCode.USAGE,
     )
     assert "unknown search parameter 'depth'" in result.stderr
+
+
+def test_the_best_trial_replaces_the_defaults_only_beyond_noise(
+    journal: str, sample_data: Path, tmp_path: Path
+) -> None:
+    """refit_best's pick, on two real trainings: a configuration that cannot learn in 12
+    epochs (lr 1e-6) against the defaults trial, each way round."""
+    from dataclasses import replace
+
+    from nncli.artifacts import read_metadata
+    from nncli.reporting import CollectingReporter
+    from nncli.tuning.runner import refit_best
+
+    job = _job(journal, sample_data / "penguins.csv", 1)
+    run_study(job)
+    report = summarize(open_study(job), job.storage_url, space=job.space())
+    assert report.defaults is not None and report.defaults["number"] == 0
+    good = report.defaults
+    hopeless = {**good, "number": 1, "params": {**good["params"], "lr": 1e-6}}
+
+    def saved(best: dict, defaults: dict, pick: str = "beats-defaults") -> tuple[dict, dict]:
+        path = tmp_path / f"{best['number']}-{defaults['number']}-{pick}.nncli"
+        chosen = replace(report, best=best, defaults=defaults)
+        refit = refit_best(job, chosen, path, CollectingReporter(), pick=pick)
+        return refit, read_metadata(path)[0]["tuning"]
+
+    # The hopeless trial ranked best (as a lucky validation split might rank it): the
+    # defaults stand, and the file says which trial was best and why it was not kept.
+    refit, tuning = saved(best=hopeless, defaults=good)
+    assert (tuning["trial"], tuning["best_trial"]) == (0, 1)
+    assert tuning["versus_defaults"]["kept"] == "defaults" == refit["pick"]["kept"]
+    assert tuning["versus_defaults"]["standard_errors"] < -1  # the best trial is far worse
+    assert refit["test_metrics"]["accuracy"] >= 0.9
+
+    # A good trial against hopeless defaults: it wins by many standard errors.
+    refit, tuning = saved(best={**good, "number": 2}, defaults={**hopeless, "number": 0})
+    assert tuning["trial"] == 2 and tuning["versus_defaults"]["kept"] == "best"
+    assert tuning["versus_defaults"]["standard_errors"] > 3
+    assert tuning["versus_defaults"]["best"] > tuning["versus_defaults"]["defaults"] + 0.3
+
+    # --pick best: the best trial, whatever the defaults did.
+    refit, tuning = saved(best=hopeless, defaults=good, pick="best")
+    assert tuning["trial"] == 1 and "versus_defaults" not in tuning and "pick" not in refit
 
 
 def test_tune_takes_train_data_options_and_names_the_flags_the_search_replaces(

@@ -297,10 +297,16 @@ def _case_args(case: str, table: Path, config: Path, journal: Path, tmp: Path) -
         return [*base, "--refit", "all"]
     if case == "refit of an unknown kind":
         return [*base, "--refit", "best", "--save-best", tmp / "best.nncli"]
-    if case == "forecast tune of a tabular study":
+    if case == "pick without save-best":
+        return [*base, "--pick", "best"]
+    if case == "pick of an unknown kind":
+        return [*base, "--pick", "first", "--save-best", tmp / "best.nncli"]
+    if case in ("forecast tune of a tabular study", "forecast pick beats-defaults"):
         series = tmp / "series.csv"
         series.write_text("date,value\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 29)))
         common = ["--time-col", "date", "-t", "value", "--lookback", "3", "--horizon", "1"]
+        if case == "forecast pick beats-defaults":
+            common += ["--pick", "beats-defaults", "--save-best", tmp / "f.nncli"]
         return ["forecast", "tune", series, *common, "--study", "base", "--storage", storage]
     if case == "show a missing study":
         return ["study", "show", "nope", "--storage", storage]
@@ -330,6 +336,12 @@ CASES = {
     "save-best onto the journal": (ExitCode.USAGE, "refusing to overwrite"),
     "refit without save-best": (ExitCode.USAGE, "--refit all: says how --save-best retrains"),
     "refit of an unknown kind": (ExitCode.USAGE, "--refit must be one of trial, all"),
+    "pick without save-best": (ExitCode.USAGE, "--pick best: says which trial --save-best keeps"),
+    "pick of an unknown kind": (ExitCode.USAGE, "--pick must be one of beats-defaults, best"),
+    "forecast pick beats-defaults": (
+        ExitCode.USAGE,
+        "--pick beats-defaults compares a table's validation rows row by row",
+    ),
     "forecast tune of a tabular study": (
         ExitCode.USAGE,
         "'base' is a tabular search, not a forecast",
