@@ -90,14 +90,24 @@ def spot_check(name: str, trials: int, seed: int, max_rows: int) -> dict[str, ob
         run_study(job)
         report = summarize(open_study(job), job.storage_url, space=job.space())
         refit = refit_best(
-            job, report, Path(folder) / "tuned.nncli", CollectingReporter(), "trial", PICK
+            job, report, Path(folder) / "tuned.nncli", CollectingReporter(), mode="trial", pick=PICK
         )
         tune_seconds = time.perf_counter() - start
         refit_all = refit_best(
-            job, report, Path(folder) / "tuned-all.nncli", CollectingReporter(), "all", PICK
+            job,
+            report,
+            Path(folder) / "tuned-all.nncli",
+            CollectingReporter(),
+            mode="all",
+            pick=PICK,
         )
         best_trial = refit_best(
-            job, report, Path(folder) / "best.nncli", CollectingReporter(), "trial", "best"
+            job,
+            report,
+            Path(folder) / "best.nncli",
+            CollectingReporter(),
+            mode="trial",
+            pick="best",
         )
     assert report.best is not None
     return {

@@ -112,7 +112,7 @@ def _search_and_report(
     refit = None
     if search.save_best is not None:
         trial = report.best["number"] if report.best else "?"
-        mode, pick = search.refit_mode(job.kind), search.pick_mode(job.kind)
+        mode, pick = search.refit_mode(), search.pick_mode(job.kind)
         defaults = report.defaults["number"] if report.defaults else trial
         if pick == "beats-defaults" and defaults != trial:
             ui.info(
@@ -122,7 +122,7 @@ def _search_and_report(
         else:
             rows = "as it trained" if mode == "trial" else "on train+validation"
             ui.info(f"retraining trial {trial} {rows}")
-        refit = refit_best(job, report, search.save_best, ui, mode, pick)
+        refit = refit_best(job, report, search.save_best, ui, mode=mode, pick=pick)
         ui.info(f"saved {search.save_best} (model id {refit['model_id']})")
     if ui.json_mode:
         ui.emit_json({"ok": True, **report.to_dict(), "saved": refit})
@@ -145,6 +145,11 @@ def render_report(ui: Ui, report: TuneReport) -> None:
         return
     best = report.best
     ui.print(f"best: trial {best['number']}, validation loss {best['value']:.5g}")
+    defaults = report.defaults
+    if defaults is not None and defaults["number"] != best["number"]:
+        value = defaults["value"]
+        scored = "not complete" if value is None else f"validation loss {value:.5g}"
+        ui.print(f"defaults: trial {defaults['number']}, {scored}")
     ui.print(
         make_table(
             "best parameters", ["parameter", "value"], [[k, v] for k, v in best["params"].items()]

@@ -889,8 +889,9 @@ def refit_best(
     report: TuneReport,
     path: Path,
     reporter: Any,
-    mode: str = "trial",
-    pick: str = "best",
+    *,
+    mode: str,
+    pick: str,
 ) -> dict[str, Any]:
     """Retrain the best configuration through the domain's training path and save it with its
     provenance; returns what the refit scored.

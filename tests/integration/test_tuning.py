@@ -151,6 +151,8 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
         config,
         "--save-best",
         best,
+        "--refit",
+        "trial",
         "--pick",
         "best",
     )
@@ -160,21 +162,21 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
     tuning = saved["tuning"]
     assert tuning["study"] == "cli-test" and tuning["trial"] == document["best"]["number"]
     assert tuning["refit"] == "trial"
-    # --refit trial (the default for tables) retrains the best trial as it trained: the
+    # --refit trial retrains the best trial as it trained: the
     # same seed and rows give the same network, so the same best epoch and validation loss.
     history = saved["history"]
     assert history["best_epoch"] == document["best"]["user_attrs"]["best_epoch"]
     best_record = history["epochs"][history["best_epoch"] - 1]
     assert best_record["valid_loss"] == pytest.approx(document["best"]["value"], rel=1e-6)
     assert document["saved"]["test_metrics"]["accuracy"] > 0.5
-    # --refit all: train+validation for the trial's best epoch count (the study is not rerun).
+    # --refit all (the default): train+validation for the trial's best epoch count (the
+    # study is not rerun).
     on_all = tmp_path / "best-all.nncli"
     again = cli.json(
         "tune",
         sample_data / "penguins.csv",
         *("--target", "species", "--trials", "3", "--study", "cli-test"),
-        *("--storage", journal, "--config", config, "--save-best", on_all, "--refit", "all"),
-        *("--pick", "best"),
+        *("--storage", journal, "--config", config, "--save-best", on_all, "--pick", "best"),
     )
     assert again["counts"]["finished"] == 3 and again["best"] == document["best"]
     saved = read_metadata(on_all)[0]
@@ -225,29 +227,40 @@ def test_the_best_trial_replaces_the_defaults_only_beyond_noise(
     good = report.defaults
     hopeless = {**good, "number": 1, "params": {**good["params"], "lr": 1e-6}}
 
-    def saved(best: dict, defaults: dict, pick: str = "beats-defaults") -> tuple[dict, dict]:
-        path = tmp_path / f"{best['number']}-{defaults['number']}-{pick}.nncli"
+    def saved(
+        best: dict, defaults: dict, pick: str = "beats-defaults", mode: str = "trial"
+    ) -> tuple[dict, dict]:
+        path = tmp_path / f"{best['number']}-{defaults['number']}-{pick}-{mode}.nncli"
         chosen = replace(report, best=best, defaults=defaults)
-        refit = refit_best(job, chosen, path, CollectingReporter(), pick=pick)
-        return refit, read_metadata(path)[0]["tuning"]
+        refit = refit_best(job, chosen, path, CollectingReporter(), mode=mode, pick=pick)
+        return refit, read_metadata(path)[0]
 
     # The hopeless trial ranked best (as a lucky validation split might rank it): the
     # defaults stand, and the file says which trial was best and why it was not kept.
-    refit, tuning = saved(best=hopeless, defaults=good)
+    refit, file = saved(best=hopeless, defaults=good)
+    tuning = file["tuning"]
     assert (tuning["trial"], tuning["best_trial"]) == (0, 1)
     assert tuning["versus_defaults"]["kept"] == "defaults" == refit["pick"]["kept"]
     assert tuning["versus_defaults"]["standard_errors"] < -1  # the best trial is far worse
     assert refit["test_metrics"]["accuracy"] >= 0.9
 
     # A good trial against hopeless defaults: it wins by many standard errors.
-    refit, tuning = saved(best={**good, "number": 2}, defaults={**hopeless, "number": 0})
+    refit, file = saved(best={**good, "number": 2}, defaults={**hopeless, "number": 0})
+    tuning = file["tuning"]
     assert tuning["trial"] == 2 and tuning["versus_defaults"]["kept"] == "best"
     assert tuning["versus_defaults"]["standard_errors"] > 3
     assert tuning["versus_defaults"]["best"] > tuning["versus_defaults"]["defaults"] + 0.3
 
+    # --refit all: the kept configuration refitted on train+validation, for the best epoch
+    # count it reached when retrained as its trial.
+    refit, file = saved(best=hopeless, defaults=good, mode="all")
+    assert (file["tuning"]["trial"], file["tuning"]["refit"]) == (0, "all")
+    assert refit["pick"]["kept"] == "defaults" and 1 <= file["training"]["epochs"] <= 12
+
     # --pick best: the best trial, whatever the defaults did.
-    refit, tuning = saved(best=hopeless, defaults=good, pick="best")
-    assert tuning["trial"] == 1 and "versus_defaults" not in tuning and "pick" not in refit
+    refit, file = saved(best=hopeless, defaults=good, pick="best")
+    assert file["tuning"]["trial"] == 1 and "versus_defaults" not in file["tuning"]
+    assert "pick" not in refit
 
 
 def test_tune_takes_train_data_options_and_names_the_flags_the_search_replaces(
