@@ -70,9 +70,10 @@ def test_a_sigkilled_journal_worker_is_failed_and_a_rerun_reaches_the_budget(
         env={**os.environ, "NNCLI_THREADS": "1"},
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not _running_trials(journal):
+    # A trial is RUNNING a moment before its worker is recorded on it: wait for both.
+    while time.monotonic() < deadline and not _owned_running_trials(journal):
         time.sleep(0.5)
-    running = _running_trials(journal)
+    running = _owned_running_trials(journal)
     assert running, "the doomed worker never started a trial"
     owner = running[0].system_attrs[WORKER_ATTR]
     assert owner["pid"] == doomed.pid and not worker_is_gone(owner)
@@ -87,11 +88,16 @@ def test_a_sigkilled_journal_worker_is_failed_and_a_rerun_reaches_the_budget(
     assert not _running_trials(journal)
 
 
+def _owned_running_trials(journal: Path) -> list:
+    """The running trials whose worker is recorded (it is written just after the trial)."""
+    return [t for t in _running_trials(journal) if WORKER_ATTR in t.system_attrs]
+
+
 def _stop_a_worker_mid_trial(journal: Path, deadline: float) -> tuple[int, int]:
     """SIGSTOP the worker of a RUNNING trial, checked to be still running once stopped (so
     the kill lands mid-trial however short the trial); its PID and the trial's number."""
     while time.monotonic() < deadline:
-        for trial in _running_trials(journal):
+        for trial in _owned_running_trials(journal):
             pid = trial.system_attrs[WORKER_ATTR]["pid"]
             os.kill(pid, signal.SIGSTOP)
             if trial.number in [t.number for t in _running_trials(journal)]:
