@@ -14,7 +14,7 @@ here the defaults).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,14 +48,9 @@ class Comparison:
         return self.standard_errors > STANDARD_ERRORS
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "best": self.best,
-            "defaults": self.defaults,
-            "mean_difference": self.mean_difference,
+        return asdict(self) | {
             "standard_error": _finite(self.standard_error),
             "standard_errors": _finite(self.standard_errors),
-            "rows": self.rows,
             "kept": "best" if self.best_wins else "defaults",
         }
 
