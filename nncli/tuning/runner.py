@@ -934,9 +934,15 @@ def _refit_tabular_against_defaults(
     from nncli.tuning.pick import compare_rows
 
     assert job.tabular is not None
+    # With --refit all neither fit is the saved model: no test rows, no baselines.
     fits = [
-        train_tabular(job.data, tabular_options(job.tabular, plan.params), reporter=collected)
-        for plan, collected in ((best, CollectingReporter()), (defaults, CollectingReporter()))
+        train_tabular(
+            job.data,
+            tabular_options(job.tabular, plan.params),
+            reporter=CollectingReporter(),
+            score_test=not plan.on_all,
+        )
+        for plan in (best, defaults)
     ]
     metric = fits[0].history.metric_name
     comparison = compare_rows(fits[0].valid_errors, fits[1].valid_errors, metric)
