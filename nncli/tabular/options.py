@@ -165,6 +165,11 @@ class TabularOptions:
         check=Within(0, 1, "[)"),
     )
     class_weights: bool = training_option(False, help="Weight classes by inverse frequency.")
+    no_final_refit: bool = training_option(
+        False,
+        help="Save the network early-stopped on the validation rows, instead of retraining "
+        "it on train+validation for its best epoch count (twice the training time).",
+    )
     training: TrainingConfig = field(default_factory=TrainingConfig)
     csv: CsvOptions = field(default_factory=CsvOptions)
 

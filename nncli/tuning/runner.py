@@ -216,6 +216,9 @@ def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOpti
         numeric_embedding=params.get("numeric_embedding", base.numeric_embedding) if tabm else None,
         lr_schedule=params.get("lr_schedule", base.lr_schedule) if tabm else None,
         no_front_scale=base.no_front_scale and tabm,
+        # A trial, and a refit "as the trial trained", is the early-stopped network itself;
+        # --refit all is tune's own train+validation refit.
+        no_final_refit=True,
         no_robust_scaling=base.no_robust_scaling and tabm,
         label_smoothing=base.label_smoothing if tabm else None,
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
