@@ -220,8 +220,8 @@ def train_tabular(
         log.warn(overfitting)
     model.metadata = model_metadata(final, options, config, history, scores, network)
     if final_refit:
-        rows = len(final.encoded["train"].numeric)
-        model.metadata["training"]["final_refit"] = {"epochs": history.best_epoch, "rows": rows}
+        epochs, rows = max(1, history.best_epoch), len(final.truth["train"])
+        model.metadata["training"]["final_refit"] = {"epochs": epochs, "rows": rows}
     return TrainReport(
         model=model,
         history=history,
