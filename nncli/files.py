@@ -94,15 +94,36 @@ def check_output_path(output: Path, *inputs: Path) -> Path:
     # Try it rather than trust os.access: root passes access checks on read-only mounts,
     # and a refusal now is better than after an hour of training.
     try:
-        probe, probe_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".probe", dir=parent)
-        os.close(probe)
-        Path(probe_name).unlink()
+        with signals_held():  # a Ctrl-C or SIGTERM now lands after the probe is gone
+            probe, probe_name = tempfile.mkstemp(
+                prefix=f".{output.name}.", suffix=".probe", dir=parent
+            )
+            os.close(probe)
+            Path(probe_name).unlink()
     except OSError as exc:
         raise UsageError(
             f"{output}: directory {parent} is not writable ({exc.strerror or exc})",
             hint="choose another path",
         ) from exc
     return output
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a moment (on the main thread, where Python handles
+    them): one that arrives meanwhile is delivered when the block ends."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
@@ -118,14 +139,13 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
         return
     directory = path.parent if str(path.parent) else Path()
     remove_orphaned_temporaries(path)
+    tmp_path: Path | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
-        )
-    except OSError as exc:
-        raise _unwritable(path, exc) from exc
-    tmp_path = Path(tmp_name)
-    try:
+        with signals_held():  # a signal now lands once the temporary file is known here
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
+            )
+            tmp_path = Path(tmp_name)
         text_mode = "b" not in mode
         with os.fdopen(
             fd, mode, encoding=encoding if text_mode else None, newline="" if text_mode else None
@@ -140,7 +160,8 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
         raise_if_signalled()  # a signal whose exception was swallowed must not commit
         tmp_path.replace(path)
     except BaseException as exc:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise _unwritable(path, exc) from exc
         raise
