@@ -182,12 +182,16 @@ def train_tabular(
     options = replace(
         options, training=replace(options.training, device=resolve_device(options.training.device))
     )
-    final_refit = score_test and not (options.no_final_refit or refit_on_train_and_valid)
     # Started first: the baselines' process imports scikit-learn while this one reads and trains.
     with BaselineWorker() if score_test else contextlib.nullcontext() as baselines:
         if frame is None:
             frame = read_csv(path, options.csv, reporter=reporter)
         table = prepare_table(path, frame, options, log, refit_on_train_and_valid)
+        final_refit = (
+            score_test
+            and not refit_on_train_and_valid
+            and options.wants_final_refit(len(table.truth["train"]) + len(table.truth["valid"]))
+        )
         # The saved network's training rows: train+validation after a final refit. The
         # baselines learn from the same rows.
         final = (

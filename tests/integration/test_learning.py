@@ -132,7 +132,7 @@ def test_the_saved_network_is_retrained_on_train_and_validation(sample_data: Pat
     )
     refitted = train_tabular(sample_data / "autompg.csv", options)
     early_stopped = train_tabular(
-        sample_data / "autompg.csv", replace(options, no_final_refit=True)
+        sample_data / "autompg.csv", replace(options, final_refit="never")
     )
     split = refitted.split_sizes
     final = refitted.model.metadata["training"]["final_refit"]
