@@ -187,18 +187,15 @@ def train_tabular(
         if frame is None:
             frame = read_csv(path, options.csv, reporter=reporter)
         table = prepare_table(path, frame, options, log, refit_on_train_and_valid)
-        final_refit = (
-            score_test
-            and not refit_on_train_and_valid
-            and options.wants_final_refit(len(table.truth["train"]) + len(table.truth["valid"]))
-        )
         # The saved network's training rows: train+validation after a final refit. The
         # baselines learn from the same rows.
-        final = (
-            prepare_table(path, frame, options, CollectingReporter(), True)
-            if final_refit
-            else table
+        refit_table = (
+            None
+            if refit_on_train_and_valid or not score_test
+            else final_refit_table(path, frame, options, table)
         )
+        final_refit = refit_table is not None
+        final = table if refit_table is None else refit_table
         if baselines is not None:
             baselines.fit(
                 final.task.name, baseline_data(final), final.target, options.training.seed
@@ -240,6 +237,16 @@ def train_tabular(
         warnings=log.warnings,
         valid_errors=scores.valid_errors,
     )
+
+
+def final_refit_table(
+    path: Path, frame: pd.DataFrame, options: TabularOptions, table: PreparedTable
+) -> PreparedTable | None:
+    """The train+validation table the saved network is refitted on, or None where
+    --final-refit says no (auto: more than `FINAL_REFIT_MAX_ROWS` such rows)."""
+    if not options.wants_final_refit(len(table.truth["train"]) + len(table.truth["valid"])):
+        return None
+    return prepare_table(path, frame, options, CollectingReporter(), True)
 
 
 def refit_final_network(
