@@ -205,17 +205,15 @@ def train_tabular(
         model = TabularModel(
             network, table.preprocessor, {"task": table.task.name, "target": table.target}
         )
-        if final_refit:
-            early_stopped = score_against_baselines(
-                model, table, options.training.seed, score_test=False
-            )
-            network, config, model = refit_final_network(final, options, history, log)
+        # Training and validation scores are the early-stopped network's; the test scores,
+        # after a final refit, the refitted one's.
+        seed = options.training.seed
         scores = score_against_baselines(
-            model, final, options.training.seed, score_test=score_test, baselines=baselines
+            model, table, seed, score_test=score_test and not final_refit, baselines=baselines
         )
-        if final_refit:  # train and validation scores of the network validation stopped
-            metrics = scores.metrics | {p: early_stopped.metrics[p] for p in ("train", "valid")}
-            scores = replace(scores, metrics=metrics, valid_errors=early_stopped.valid_errors)
+        if final_refit:
+            network, config, model = refit_final_network(final, options, history, log)
+            scores = add_test_scores(scores, model, final, seed, baselines)
     overfitting = table.task.overfitting_warning(scores.metrics["train"], scores.metrics["valid"])
     if overfitting:
         log.warn(overfitting)
@@ -649,23 +647,36 @@ def score_against_baselines(
     score_test: bool = True,
     baselines: BaselineWorker | None = None,
 ) -> Scores:
-    """The model's metrics per part and, with `score_test`, the baselines and the verdict.
-
-    The baselines come from `baselines` (a worker already fitting them) or are fitted here.
-    """
+    """The model's metrics on the training and validation parts and, with `score_test`, on
+    the test part beside the baselines, with the verdict (`add_test_scores`)."""
     task, target = table.task, table.target
-    scored = PARTS if score_test else ("train", "valid")
-    outputs = {name: model.outputs(table.encoded[name]) for name in scored}
-    metrics = {name: task.score(outputs[name], table.truth[name], target) for name in scored}
+    outputs = {name: model.outputs(table.encoded[name]) for name in ("train", "valid")}
+    metrics = {name: task.score(out, table.truth[name], target) for name, out in outputs.items()}
     valid_errors = task.row_errors(outputs["valid"], table.truth["valid"])
-    if not score_test:
-        return Scores(metrics, {}, "not scored on the test split", False, valid_errors)
+    scores = Scores(metrics, {}, "not scored on the test split", False, valid_errors)
+    return add_test_scores(scores, model, table, seed, baselines) if score_test else scores
+
+
+def add_test_scores(
+    scores: Scores,
+    model: TabularModel,
+    table: PreparedTable,
+    seed: int,
+    baselines: BaselineWorker | None = None,
+) -> Scores:
+    """`scores` with `model`'s test metrics, the baselines' and the verdict. The baselines
+    come from `baselines` (a worker already fitting them) or are fitted here."""
+    task, target = table.task, table.target
+    test = task.score(model.outputs(table.encoded["test"]), table.truth["test"], target)
     if baselines is not None:
         baseline_metrics = baselines.result()
     else:
         baseline_metrics = task.fit_baselines(baseline_data(table), target, seed)
-    sentence, beats = verdict(task, metrics["test"], baseline_metrics)
-    return Scores(metrics, baseline_metrics, sentence, beats, valid_errors)
+    sentence, beats = verdict(task, test, baseline_metrics)
+    metrics = scores.metrics | {"test": test}
+    return replace(
+        scores, metrics=metrics, baselines=baseline_metrics, verdict=sentence, beats_baselines=beats
+    )
 
 
 def model_metadata(

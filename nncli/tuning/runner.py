@@ -812,6 +812,7 @@ def summarize(
         key=lambda t: t.value or 0.0,
     )
     rows = [_trial_row(t) for t in complete[:top]]
+    # Optuna's `enqueue_trial` records the queued values as the "fixed_params" system attribute.
     queued = (t for t in study.get_trials(deepcopy=False) if "fixed_params" in t.system_attrs)
     defaults = next(queued, None)
     importances: dict[str, float] = {}
