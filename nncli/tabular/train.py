@@ -23,7 +23,7 @@ from nncli.errors import DataError
 from nncli.files import file_sha256
 from nncli.reporting import CollectingReporter, Reporter
 from nncli.tabular.model import TabularModel
-from nncli.tabular.options import MIN_TRAINING_ROWS, TabularOptions
+from nncli.tabular.options import FINAL_REFIT_MAX_ROWS, MIN_TRAINING_ROWS, TabularOptions
 from nncli.tasks import Task, task_for
 
 if TYPE_CHECKING:
@@ -192,9 +192,9 @@ def train_tabular(
         refit_table = (
             None
             if refit_on_train_and_valid or not score_test
-            else final_refit_table(path, frame, options, table)
+            else final_refit_table(path, frame, options, table, log)
         )
-        final_refit = refit_table is not None
+        final_refit, refit = refit_table is not None, None
         final = table if refit_table is None else refit_table
         if baselines is not None:
             baselines.fit(
@@ -212,15 +212,15 @@ def train_tabular(
             model, table, seed, score_test=score_test and not final_refit, baselines=baselines
         )
         if final_refit:
-            network, config, model = refit_final_network(final, options, history, log)
+            refit = refit_final_network(final, options, history, log)
+            network, config, model = refit.network, refit.config, refit.model
             scores = add_test_scores(scores, model, final, seed, baselines)
     overfitting = table.task.overfitting_warning(scores.metrics["train"], scores.metrics["valid"])
     if overfitting:
         log.warn(overfitting)
     model.metadata = model_metadata(final, options, config, history, scores, network)
-    if final_refit:
-        epochs, rows = max(1, history.best_epoch), len(final.truth["train"])
-        model.metadata["training"]["final_refit"] = {"epochs": epochs, "rows": rows}
+    if refit is not None:
+        model.metadata["training"]["final_refit"] = refit.record()
     return TrainReport(
         model=model,
         history=history,
@@ -238,31 +238,91 @@ def train_tabular(
 
 
 def final_refit_table(
-    path: Path, frame: pd.DataFrame, options: TabularOptions, table: PreparedTable
+    path: Path, frame: pd.DataFrame, options: TabularOptions, table: PreparedTable, log: Reporter
 ) -> PreparedTable | None:
     """The train+validation table the saved network is refitted on, or None where
     --final-refit says no (auto: more than `FINAL_REFIT_MAX_ROWS` such rows)."""
-    if not options.wants_final_refit(len(table.truth["train"]) + len(table.truth["valid"])):
+    rows = len(table.truth["train"]) + len(table.truth["valid"])
+    if not options.wants_final_refit(rows):
+        if options.epoch_folds > 1:
+            log.warn(
+                f"--epoch-folds {options.epoch_folds} unused: no final refit above "
+                f"{FINAL_REFIT_MAX_ROWS:,} train+validation rows ({rows:,} here) unless "
+                "--final-refit always"
+            )
         return None
     return prepare_table(path, frame, options, CollectingReporter(), True)
 
 
+WHOLE_BUDGET = 10**9  # patience that never stops a fold before its planned epochs
+
+
+@dataclass
+class FinalRefit:
+    """The network retrained on train+validation, and how its epoch count was chosen."""
+
+    network: Network
+    config: NetworkConfig
+    model: TabularModel
+    epochs: int
+    rows: int
+    fold_best_epochs: list[int] = field(default_factory=list)  # --epoch-folds: each fold's
+
+    def record(self) -> dict[str, Any]:
+        """The model file's `training.final_refit`."""
+        record: dict[str, Any] = {"epochs": self.epochs, "rows": self.rows}
+        if self.fold_best_epochs:
+            record |= {
+                "folds": len(self.fold_best_epochs),
+                "fold_best_epochs": self.fold_best_epochs,
+            }
+        return record
+
+
 def refit_final_network(
     table: PreparedTable, options: TabularOptions, history: History, log: Reporter
-) -> tuple[Network, NetworkConfig, TabularModel]:
+) -> FinalRefit:
     """The network retrained on `table` (train+validation) for the best epoch count of the
-    early-stopped one: 25 % more rows to learn from, and the epoch count validation chose
+    early-stopped one (or, with --epoch-folds, of the folds' mean validation curve): 25 %
+    more rows to learn from, and the epoch count validation chose
     (benchmarks/RESULTS-tabular-candidates.md, run 4: 13 of 15 tables at least as accurate
     as gradient boosting instead of 9)."""
-    epochs = max(1, history.best_epoch)
-    log.info(
-        f"retraining on train+validation ({len(table.truth['train'])} rows) for {epochs} epochs"
-    )
+    epochs, fold_best_epochs = max(1, history.best_epoch), list[int]()
+    if options.epoch_folds > 1:
+        epochs, fold_best_epochs = cross_validated_epochs(table, options, log)
+    rows = len(table.truth["train"])
+    log.info(f"retraining on train+validation ({rows} rows) for {epochs} epochs")
     refit = replace(options, training=replace(options.training, epochs=epochs))
     network, config = build_network(refit, table, log)
     fit_network(network, table, refit, (), fixed_epochs=True)
     meta = {"task": table.task.name, "target": table.target}
-    return network, config, TabularModel(network, table.preprocessor, meta)
+    model = TabularModel(network, table.preprocessor, meta)
+    return FinalRefit(network, config, model, epochs, rows, fold_best_epochs)
+
+
+def cross_validated_epochs(
+    table: PreparedTable, options: TabularOptions, log: Reporter
+) -> tuple[int, list[int]]:
+    """The best epoch of the mean validation curve over `--epoch-folds` folds of the
+    train+validation rows of `table`, and each fold's own best epoch (`nncli.tabular.folds`).
+    Every fold trains the whole planned budget: no early stopping cuts a curve short."""
+    from nncli.tabular.folds import best_mean_epoch, fold_table, fold_validation_rows
+
+    folds = options.epoch_folds
+    classes = table.truth["train"] if table.task.name == "classification" else None
+    parts = fold_validation_rows(len(table.truth["train"]), folds, options.training.seed, classes)
+    log.info(f"choosing the refit's epoch count on {folds} folds of train+validation")
+    whole_budget = replace(options, training=replace(options.training, patience=WHOLE_BUDGET))
+    metric_curves, loss_curves, fold_best_epochs = [], [], []
+    for valid_rows in parts:
+        fold = fold_table(table, valid_rows)
+        network, _ = build_network(options, fold, CollectingReporter())
+        history = fit_network(network, fold, whole_budget)
+        metric_curves.append([record.valid_metric for record in history.records])
+        loss_curves.append([record.valid_loss for record in history.records])
+        fold_best_epochs.append(history.best_epoch)
+    epochs = best_mean_epoch(metric_curves, loss_curves, table.task.higher_is_better)
+    return epochs, fold_best_epochs
 
 
 def prepare_table(

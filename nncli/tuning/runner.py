@@ -219,6 +219,7 @@ def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOpti
         # A trial, and a refit "as the trial trained", is the early-stopped network itself;
         # --refit all is tune's own train+validation refit.
         final_refit="never",
+        epoch_folds=1,
         no_robust_scaling=base.no_robust_scaling and tabm,
         label_smoothing=base.label_smoothing if tabm else None,
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
