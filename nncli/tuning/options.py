@@ -136,6 +136,10 @@ class TabularTrialOptions(TabularOptions):
     10 by default); the search draws the architecture and optimiser settings of its space."""
 
     training: TrainingConfig = field(default_factory=_tabular_trial_training)
+    # `train`'s final refit is no flag of tune's: a trial is the early-stopped network, and
+    # --save-best retrains as --refit says.
+    final_refit: str = "never"
+    epoch_folds: int = 1
 
 
 @dataclass

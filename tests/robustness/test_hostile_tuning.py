@@ -295,6 +295,9 @@ def _case_args(case: str, table: Path, config: Path, journal: Path, tmp: Path) -
         return [*base, "--save-best", journal]
     if case == "refit without save-best":
         return [*base, "--refit", "all"]
+    if case in ("train's final refit", "train's epoch folds"):
+        flag = "--final-refit" if case == "train's final refit" else "--epoch-folds"
+        return [*base, flag, "always" if flag == "--final-refit" else "5"]
     if case == "refit of an unknown kind":
         return [*base, "--refit", "best", "--save-best", tmp / "best.nncli"]
     if case == "pick without save-best":
@@ -336,6 +339,9 @@ CASES = {
     "save-best onto the journal": (ExitCode.USAGE, "refusing to overwrite"),
     "refit without save-best": (ExitCode.USAGE, "--refit all: says how --save-best retrains"),
     "refit of an unknown kind": (ExitCode.USAGE, "--refit must be one of trial, all"),
+    # train's own refit is no flag of tune's (a trial is the early-stopped network).
+    "train's final refit": (ExitCode.USAGE, "No such option: --final-refit"),
+    "train's epoch folds": (ExitCode.USAGE, "No such option: --epoch-folds"),
     "pick without save-best": (ExitCode.USAGE, "--pick best: says which trial --save-best keeps"),
     "pick of an unknown kind": (ExitCode.USAGE, "--pick must be one of beats-defaults, best"),
     "forecast pick beats-defaults": (
