@@ -23,17 +23,22 @@ if TYPE_CHECKING:
 MIN_FOLD_ROWS = 2  # validation rows per fold: one row gives a curve of 0s and 1s
 
 
-def fold_validation_rows(
-    n_rows: int, folds: int, seed: int, classes: np.ndarray | None = None
-) -> list[np.ndarray]:
-    """Each fold's validation row indices: a seeded partition of `range(n_rows)` into
-    `folds` parts of near-equal size, stratified by `classes` (class indices) when given."""
+def check_fold_rows(n_rows: int, folds: int) -> None:
+    """A UsageError where `n_rows` train+validation rows cannot fill `folds` folds."""
     if n_rows < folds * MIN_FOLD_ROWS:
         raise UsageError(
             f"--epoch-folds {folds} needs at least {folds * MIN_FOLD_ROWS} train+validation "
             f"rows, and the table has {n_rows}",
             hint=f"use at most --epoch-folds {max(1, n_rows // MIN_FOLD_ROWS)}",
         )
+
+
+def fold_validation_rows(
+    n_rows: int, folds: int, seed: int, classes: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Each fold's validation row indices: a seeded partition of `range(n_rows)` into
+    `folds` parts of near-equal size, stratified by `classes` (class indices) when given."""
+    check_fold_rows(n_rows, folds)
     rng = np.random.default_rng(seed)
     groups = (
         [np.arange(n_rows)]

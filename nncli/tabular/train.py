@@ -251,6 +251,10 @@ def final_refit_table(
                 "--final-refit always"
             )
         return None
+    if options.epoch_folds > 1:  # refused before any training, not after it
+        from nncli.tabular.folds import check_fold_rows
+
+        check_fold_rows(rows, options.epoch_folds)
     return prepare_table(path, frame, options, CollectingReporter(), True)
 
 

@@ -97,3 +97,16 @@ def test_options_the_folds_cannot_work_with_are_refused(
     assert message in bad.stderr
     assert len(bad.stderr.strip().splitlines()) <= 2  # the error and its hint
     assert not out.exists()
+
+
+def test_more_folds_than_the_rows_hold_is_refused_before_training(
+    cli, sample_data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "model.pt"
+    bad = cli(
+        "train", sample_data / "penguins.csv", "-t", "species", "-o", out,
+        "--epoch-folds", "1000", code=ExitCode.USAGE,
+    )  # fmt: skip
+    assert "--epoch-folds 1000 needs at least 2000 train+validation rows" in bad.stderr
+    assert "trained" not in bad.stderr  # no network was trained first
+    assert not out.exists()
