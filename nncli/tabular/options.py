@@ -177,7 +177,6 @@ class TabularOptions:
         "helps most and costs least).",
         check=OneOf(FINAL_REFITS),
     )
-
     epoch_folds: int = training_option(
         1,
         help="Folds of train+validation whose mean validation curve chooses the final refit's "
@@ -185,15 +184,14 @@ class TabularOptions:
         "benchmark tables up to 3,000 rows, at about 3x the command's time.",
         check=AtLeast(1),
     )
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    csv: CsvOptions = field(default_factory=CsvOptions)
 
     def wants_final_refit(self, rows: int) -> bool:
         """Whether the network saved from `rows` train+validation rows is the final refit."""
         if self.final_refit == "auto":
             return rows <= FINAL_REFIT_MAX_ROWS
         return self.final_refit == "always"
-
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    csv: CsvOptions = field(default_factory=CsvOptions)
 
     def check_combination(self) -> None:
         """Rules that involve more than one option."""

@@ -194,8 +194,8 @@ def train_tabular(
             if refit_on_train_and_valid or not score_test
             else final_refit_table(path, frame, options, table, log)
         )
-        final_refit, refit = refit_table is not None, None
         final = table if refit_table is None else refit_table
+        refit: FinalRefit | None = None
         if baselines is not None:
             baselines.fit(
                 final.task.name, baseline_data(final), final.target, options.training.seed
@@ -209,10 +209,10 @@ def train_tabular(
         # after a final refit, the refitted one's.
         seed = options.training.seed
         scores = score_against_baselines(
-            model, table, seed, score_test=score_test and not final_refit, baselines=baselines
+            model, table, seed, score_test=score_test and refit_table is None, baselines=baselines
         )
-        if final_refit:
-            refit = refit_final_network(final, options, history, log)
+        if refit_table is not None:
+            refit = refit_final_network(refit_table, options, history, log)
             network, config, model = refit.network, refit.config, refit.model
             scores = add_test_scores(scores, model, final, seed, baselines)
     overfitting = table.task.overfitting_warning(scores.metrics["train"], scores.metrics["valid"])
