@@ -34,7 +34,9 @@ from nncli.tuning.space import (
     sample,
 )
 from nncli.tuning.storage import (
+    INTERRUPTED,
     WORKER_ATTR,
+    fail_interrupted_trials,
     fail_trials_of_dead_workers,
     is_rdb,
     open_storage,
@@ -50,7 +52,6 @@ if TYPE_CHECKING:
 
 Say = Callable[[str], None] | None  # receives one line for people (progress or a warning)
 SURPLUS = "nncli_surplus"
-INTERRUPTED = "nncli_interrupted"
 FINGERPRINT = "nncli_fingerprint"  # a study's user attribute: what its trials are comparable on
 JOURNAL_POLL_SECONDS = 1.0  # how often a journal worker with nothing to start looks for dead ones
 
@@ -606,12 +607,12 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
             fail_stale_trials(study)
 
     def guarded(trial: optuna.Trial) -> float:
-        if _is_surplus(study, trial, job.trials):
-            trial.set_user_attr(SURPLUS, True)
-            raise SurplusTrialError
-        try:
+        try:  # the surplus check reads the storage: a signal may land there too
+            if _is_surplus(study, trial, job.trials):
+                trial.set_user_attr(SURPLUS, True)
+                raise SurplusTrialError
             return objective(trial)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, TerminatedError):
             trial.set_user_attr(INTERRUPTED, True)  # Optuna fails the trial; it costs no budget
             raise
 
@@ -629,13 +630,18 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
         if remaining_time is not None and remaining_time <= 0:
             return
         if counts["finished"] + counts["running"] < job.trials or counts["waiting"]:
-            study.optimize(
-                guarded,
-                timeout=remaining_time,
-                callbacks=[after_trial],
-                catch=(SurplusTrialError,),
-                gc_after_trial=True,
-            )
+            try:
+                study.optimize(
+                    guarded,
+                    timeout=remaining_time,
+                    callbacks=[after_trial],
+                    catch=(SurplusTrialError,),
+                    gc_after_trial=True,
+                )
+            except (KeyboardInterrupt, TerminatedError):
+                if journal:
+                    fail_interrupted_trials(storage, job.study_name)
+                raise
             continue_after = budget_state(study)
             if continue_after["finished"] >= job.trials and not continue_after["waiting"]:
                 return

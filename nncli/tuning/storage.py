@@ -298,6 +298,7 @@ def journal_backend_class() -> type[JournalFileBackend]:
 
 
 WORKER_ATTR = "nncli_worker"  # a trial's system attribute: the process that runs it
+INTERRUPTED = "nncli_interrupted"  # a trial's user attribute: failed by Ctrl-C or SIGTERM
 MAX_RETRIES = 3  # as the RDB storages' heartbeat retry
 
 
@@ -390,6 +391,23 @@ def fail_trials_of_dead_workers(
                 continue
             failed += 1
             queue_retry(storage, study_id, trial)
+    return failed
+
+
+def fail_interrupted_trials(storage: optuna.storages.BaseStorage, study_name: str) -> int:
+    """Fail, as interrupted (no budget spent), the journal trials this process left RUNNING:
+    a signal that lands after Optuna created a trial but before the objective runs (while
+    the sampler draws its parameters) escapes the objective's own handler. Returns how many."""
+    from optuna.trial import TrialState
+
+    study_id = storage.get_study_id_from_name(study_name)
+    me, failed = this_worker(), 0
+    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.system_attrs.get(WORKER_ATTR) != me:
+            continue
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
+        failed += bool(storage.set_trial_state_values(trial_id, TrialState.FAIL))
     return failed
 
 

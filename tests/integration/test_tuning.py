@@ -384,8 +384,13 @@ def _wait_for_running(storage: str, study: str, timeout: float = 60) -> None:
     raise AssertionError("no trial started")
 
 
-def test_ctrl_c_fails_the_running_trial_and_a_rerun_resumes(
-    tmp_path: Path, sample_data: Path, journal: str
+@pytest.mark.parametrize(
+    ("stop", "exit_code"),
+    [(signal.SIGINT, ExitCode.INTERRUPTED), (signal.SIGTERM, ExitCode.TERMINATED)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stopped_run_fails_its_trial_at_no_cost_and_a_rerun_resumes(
+    tmp_path: Path, sample_data: Path, journal: str, stop: signal.Signals, exit_code: ExitCode
 ) -> None:
     config = tmp_path / "slow.toml"
     config.write_text(
@@ -394,9 +399,9 @@ def test_ctrl_c_fails_the_running_trial_and_a_rerun_resumes(
     slow = ["--epochs", "100000", "--patience", "100000", "--config", str(config)]
     process = _tune_process(sample_data / "penguins.csv", journal, "interrupted", 2, *slow)
     _wait_for_running(journal, "interrupted")
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == ExitCode.INTERRUPTED, err
+    assert process.returncode == exit_code, err
     assert "Traceback" not in err
     from nncli.tuning.storage import open_storage
 

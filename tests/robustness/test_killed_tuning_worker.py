@@ -159,3 +159,32 @@ def test_a_sigkilled_worker_of_two_is_retried_by_the_survivor_in_the_same_run(
     assert retry > number and retry in [t["number"] for t in document["top_trials"]]
     assert "Traceback" not in err and "error:" not in err
     assert not _running_trials(journal)
+
+
+def test_a_signal_before_the_objective_runs_fails_only_this_workers_trial_at_no_cost(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C or SIGTERM can land while Optuna's sampler draws a new trial's parameters,
+    before nncli's objective (which marks the trial) runs: the worker's clean-up fails that
+    trial as interrupted, so it costs no budget, and leaves other processes' trials alone."""
+    import optuna
+
+    from nncli.tuning.runner import budget_state
+    from nncli.tuning.storage import INTERRUPTED, fail_interrupted_trials, open_storage
+
+    storage = open_storage(f"journal:{tmp_path / 'studies.journal'}")
+    study = optuna.create_study(study_name="stopped", storage=storage)
+    mine = study.ask()  # RUNNING, recorded as this process's
+    other = study.ask()
+    other_id = other._trial_id
+    elsewhere = {"pid": 1, "host": "another-host", "start": "0"}
+    storage.set_trial_system_attr(other_id, WORKER_ATTR, elsewhere)
+
+    assert fail_interrupted_trials(storage, "stopped") == 1
+    trials = {t.number: t for t in study.get_trials()}
+    assert trials[mine.number].state == optuna.trial.TrialState.FAIL
+    assert trials[mine.number].user_attrs[INTERRUPTED] is True
+    assert trials[other.number].state == optuna.trial.TrialState.RUNNING
+    counts = budget_state(study)
+    assert counts["failed"] == 0 and counts["not_counted"] == 1 and counts["running"] == 1
+    assert fail_interrupted_trials(storage, "stopped") == 0  # nothing of ours is left running
