@@ -12,6 +12,7 @@ data's digest, the target, the loss) and refuses a search of anything else.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import time
@@ -639,8 +640,11 @@ def run_worker(job: TuneJob, worker: int = 0, log: Callable[[str], None] | None 
                     gc_after_trial=True,
                 )
             except (KeyboardInterrupt, TerminatedError):
-                if journal:
-                    fail_interrupted_trials(storage, job.study_name)
+                # Best effort: the signal's exit code must win; a trial left RUNNING is
+                # failed (and retried) by the next process that opens the journal.
+                with contextlib.suppress(Exception):
+                    if journal:
+                        fail_interrupted_trials(storage, job.study_name)
                 raise
             continue_after = budget_state(study)
             if continue_after["finished"] >= job.trials and not continue_after["waiting"]:
