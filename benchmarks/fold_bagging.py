@@ -12,6 +12,9 @@ Per table and seed, on `tabular_accuracy.py`'s fixed 80/20 split (same test rows
   AutoGluon and pytabkit's `n_cv` ensembles do);
 - "bag5+refit": the mean of those 5 and the default's network (6 members);
 - "half": the mean of the bag's prediction and the default's (each weighted 1/2).
+With `--pair`, instead: "default", "early" (the default's early-stopped network, before its
+final refit: `--final-refit never`) and "pair" (the mean of the two, the ensemble that costs
+no extra training).
 Errors as in `tabular_accuracy.py` (1 - accuracy, or RMSE); `--summarize` prints each
 variant's mean error per table and its ratio to the default's.
 """
@@ -39,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import tabular_accuracy as bench  # noqa: E402
 
 FOLDS = 5
-VARIANTS = ("default", "bag5", "bag5+refit", "half")
+VARIANTS = ("default", "bag5", "bag5+refit", "half", "early", "pair")
 
 
 def test_outputs(spec, train, test, split: np.ndarray, seed: int, classes, **options):
@@ -75,7 +78,7 @@ def test_outputs(spec, train, test, split: np.ndarray, seed: int, classes, **opt
     return outputs[:, [names.index(str(c)) for c in classes]]
 
 
-def measure(spec, frame: pd.DataFrame, seed: int) -> dict[str, float]:
+def measure(spec, frame: pd.DataFrame, seed: int, pair: bool = False) -> dict[str, float]:
     from sklearn.model_selection import train_test_split
 
     from nncli.tabular.folds import fold_validation_rows
@@ -89,11 +92,6 @@ def measure(spec, frame: pd.DataFrame, seed: int) -> dict[str, float]:
         y_train = train[spec.target].to_numpy(dtype=np.float64)
         y_test, classes = test[spec.target].to_numpy(dtype=np.float64), None
     stratify = y_train if classification else None
-    bag = []
-    for valid_rows in fold_validation_rows(len(train), FOLDS, seed, stratify):
-        split = np.full(len(train), "train", dtype=object)
-        split[valid_rows] = "valid"
-        bag.append(test_outputs(spec, train, test, split, seed, classes, final_refit="never"))
     # The default's validation rows, exactly as `tabular_accuracy.fit_product` draws them.
     _, valid_rows = train_test_split(
         np.arange(len(train)), test_size=0.2, random_state=seed, stratify=stratify
@@ -101,12 +99,23 @@ def measure(spec, frame: pd.DataFrame, seed: int) -> dict[str, float]:
     split = np.full(len(train), "train", dtype=object)
     split[valid_rows] = "valid"
     default = test_outputs(spec, train, test, split, seed, classes)
-    predictions = {
-        "default": default,
-        "bag5": np.mean(bag, axis=0),
-        "bag5+refit": np.mean([*bag, default], axis=0),
-        "half": (np.mean(bag, axis=0) + default) / 2,
-    }
+    if pair:
+        early = test_outputs(spec, train, test, split, seed, classes, final_refit="never")
+        predictions = {"default": default, "early": early, "pair": (default + early) / 2}
+    else:
+        bag = []
+        for fold_rows in fold_validation_rows(len(train), FOLDS, seed, stratify):
+            fold_split = np.full(len(train), "train", dtype=object)
+            fold_split[fold_rows] = "valid"
+            bag.append(
+                test_outputs(spec, train, test, fold_split, seed, classes, final_refit="never")
+            )
+        predictions = {
+            "default": default,
+            "bag5": np.mean(bag, axis=0),
+            "bag5+refit": np.mean([*bag, default], axis=0),
+            "half": (np.mean(bag, axis=0) + default) / 2,
+        }
     return {
         name: bench.error(spec, y_test, values.argmax(axis=1) if classification else values)
         for name, values in predictions.items()
@@ -120,22 +129,24 @@ def summarize(path: Path) -> str:
         record = json.loads(line)
         tasks[record["table"]] = record["task"]
         for name in VARIANTS:
-            errors[record["table"]][name].append(record[name])
+            if name in record:
+                errors[record["table"]][name].append(record[name])
+    shown_variants = [v for v in VARIANTS if any(v in e for e in errors.values())]
     lines = [
-        "| table | seeds | " + " | ".join(VARIANTS) + " |",
-        "|---|---|" + "---|" * len(VARIANTS),
+        "| table | seeds | " + " | ".join(shown_variants) + " |",
+        "|---|---|" + "---|" * len(shown_variants),
     ]
     ratios: dict[str, list[float]] = defaultdict(list)
     for table, by_variant in errors.items():
         means = {name: float(np.mean(values)) for name, values in by_variant.items()}
         cells = []
-        for name in VARIANTS:
+        for name in shown_variants:
             ratio = means[name] / means["default"] if means["default"] else 1.0
             ratios[name].append(ratio)
             shown = 1 - means[name] if tasks[table] == "classification" else means[name]
             cells.append(f"{shown:.4g} ({ratio:.3f})")
         lines.append(f"| {table} | {len(by_variant['default'])} | " + " | ".join(cells) + " |")
-    geo = [math.exp(float(np.mean(np.log(ratios[name])))) for name in VARIANTS]
+    geo = [math.exp(float(np.mean(np.log(ratios[name])))) for name in shown_variants]
     lines.append(
         "| **geo-mean error ratio to default** | | " + " | ".join(f"{g:.3f}" for g in geo) + " |"
     )
@@ -147,6 +158,9 @@ def main() -> None:
     parser.add_argument("--tables", nargs="+", default=["hitters"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default="fold_bagging.jsonl")
+    parser.add_argument(
+        "--pair", action="store_true", help="the early-stopped + refitted pair, not the bag"
+    )
     parser.add_argument("--summarize", type=Path, help="print the markdown table of a results file")
     args = parser.parse_args()
     if args.summarize:
@@ -165,7 +179,7 @@ def main() -> None:
                 "table": spec.name,
                 "task": spec.task,
                 "seed": seed,
-                **measure(spec, frame, seed),
+                **measure(spec, frame, seed, args.pair),
             }
             with Path(args.out).open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
