@@ -262,6 +262,8 @@ def render_evaluation(ui: Ui, report: EvaluationReport, trained: dict[str, Any])
         named["training test split"] = trained["test"]
     columns, rows = metric_rows(report.task, named)
     ui.print(make_table(f"metrics on {report.rows} labelled rows", columns, rows))
+    if trained.get("verdict"):  # what the baselines scored there (the model file keeps it)
+        ui.print(f"at training, on its test split: {trained['verdict']}")
     if report.per_class:
         rows = [
             [label, s["precision"], s["recall"], s["f1"], s["support"]]

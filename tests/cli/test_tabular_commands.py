@@ -10,6 +10,7 @@ import pytest
 
 from nncli.cli import app
 from nncli.errors import ExitCode
+from nncli.tabular.model import load_tabular_model
 from tests.conftest import FAST
 
 ANSI_ESCAPE = "\x1b["
@@ -139,6 +140,10 @@ def test_evaluate_classification_and_regression(
     assert document["per_class"]["Gentoo"]["support"] == 124
     table = cli("evaluate", penguins_model, sample_data / "penguins.csv").stdout
     assert "confusion matrix" in table and "Chinstrap" in table
+    # The training verdict, naming the best baseline on the model's own test split.
+    verdict = load_tabular_model(penguins_model).metadata["metrics"]["verdict"]
+    expected = " ".join(f"at training, on its test split: {verdict}".split())
+    assert expected in " ".join(table.split())
     document = cli.json("evaluate", autompg_model, sample_data / "autompg.csv")
     assert set(document["metrics"]) == {"rmse", "mae", "r2", "mape"} and document["rows"] == 398
 
