@@ -50,21 +50,11 @@ def test_outputs(spec, train, test, split: np.ndarray, seed: int, classes, **opt
     a network `train_tabular` trains on `train` with this split column."""
     from nncli.reporting import CollectingReporter
     from nncli.tabular.model import encode_rows
-    from nncli.tabular.options import TabularOptions
     from nncli.tabular.train import train_tabular
     from nncli.training.config import TrainingConfig
 
-    frame = pd.concat(
-        [train.assign(__split__=split), test.assign(__split__="test")], ignore_index=True
-    )
-    settings = TabularOptions(
-        target=spec.target,
-        task=spec.task,
-        split="column",
-        split_col="__split__",
-        arch="tabm",
-        training=TrainingConfig(seed=seed),
-        **options,
+    frame, settings = bench.split_column_options(
+        spec, train, test, split, TrainingConfig(seed=seed), arch="tabm", **options
     )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{spec.name}.csv"

@@ -303,15 +303,32 @@ PRODUCT_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+def split_column_options(spec: TableSpec, train, test, split: np.ndarray, training, **options):
+    """The table `nncli train` reads (the training part with `split` marking its fit and
+    validation rows, then the test rows) and the options that read it that way."""
+    from nncli.tabular.options import TabularOptions
+
+    frame = pd.concat(
+        [train.assign(__split__=split), test.assign(__split__="test")], ignore_index=True
+    )
+    settings = TabularOptions(
+        target=spec.target,
+        task=spec.task,
+        split="column",
+        split_col="__split__",
+        training=training,
+        **options,
+    )
+    return frame, settings
+
+
 def fit_product(variant: str, spec: TableSpec, train, test, y_train, seed: int):
     """`nncli train`'s whole path (`train_tabular`) with default options but the variant's, on
     exactly this split: a split column marks the same fit/validation rows as `fit_nncli`
     and the benchmark's test rows. Returns the test error and the product's own
     HistGradientBoosting error on the same rows (a check on `fit_baseline`)."""
-    import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    from nncli.tabular.options import TabularOptions
     from nncli.tabular.train import train_tabular
     from nncli.training.config import TrainingConfig
 
@@ -322,15 +339,12 @@ def fit_product(variant: str, spec: TableSpec, train, test, y_train, seed: int):
     )
     split = np.full(len(train), "train", dtype=object)
     split[valid_rows] = "valid"
-    frame = pd.concat(
-        [train.assign(__split__=split), test.assign(__split__="test")], ignore_index=True
-    )
-    options = TabularOptions(
-        target=spec.target,
-        task=spec.task,
-        split="column",
-        split_col="__split__",
-        training=TrainingConfig(seed=seed, **PRODUCT_VARIANTS[variant].get("training", {})),
+    frame, options = split_column_options(
+        spec,
+        train,
+        test,
+        split,
+        TrainingConfig(seed=seed, **PRODUCT_VARIANTS[variant].get("training", {})),
         **{
             k: v for k, v in PRODUCT_VARIANTS[variant].items() if k not in ("training", "refit_all")
         },
