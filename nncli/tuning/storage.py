@@ -29,6 +29,7 @@ from nncli.files import process_exists
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.storages import RDBStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 
 RDB_SCHEMES = ("postgresql", "postgres", "mysql", "sqlite")
@@ -73,8 +74,6 @@ def open_storage(
 ) -> optuna.storages.BaseStorage:
     """Open the storage; RDB storages get heartbeats and retry of trials whose worker died.
     `warn` receives a one-line warning (a torn journal line set aside)."""
-    from optuna.storages import RDBStorage
-
     if is_rdb(url):
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
@@ -93,7 +92,7 @@ def open_storage(
                     )
                 else:
                     kwargs["failed_trial_callback"] = storages.RetryFailedTrialCallback(max_retry=3)
-                return RDBStorage(
+                return heartbeat_recording_rdb_class()(
                     url,
                     heartbeat_interval=heartbeat_seconds,
                     grace_period=3 * heartbeat_seconds,
@@ -365,6 +364,40 @@ def journal_storage_class() -> type[JournalStorage]:
             return bool(changed)
 
     return OwnerRecordingJournalStorage
+
+
+@cache
+def heartbeat_recording_rdb_class() -> type[RDBStorage]:
+    """Optuna's RDBStorage that records a trial's first heartbeat the moment the trial starts.
+
+    Optuna's heartbeat thread starts only after the sampler has drawn the new trial's
+    parameters, and a RUNNING trial with no heartbeat at all is never judged stale: a worker
+    killed in between (SIGKILL, the OOM killer) left the trial RUNNING forever, and every
+    other worker waiting for it hung (seen in CI). Built on first use: optuna loads lazily.
+    """
+    from optuna.storages import RDBStorage
+    from optuna.trial import FrozenTrial, TrialState
+
+    class HeartbeatRecordingRDBStorage(RDBStorage):
+        # The private one: `create_new_trial` calls it, and so does the cache Optuna wraps
+        # every RDB storage in (tests/robustness/test_killed_tuning_worker.py guards it).
+        def _create_new_trial(
+            self, study_id: int, template_trial: FrozenTrial | None = None
+        ) -> FrozenTrial:
+            trial = super()._create_new_trial(study_id, template_trial)
+            if self.heartbeat_interval and trial.state == TrialState.RUNNING:
+                self.record_heartbeat(trial._trial_id)
+            return trial
+
+        def set_trial_state_values(
+            self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+        ) -> bool:
+            changed = super().set_trial_state_values(trial_id, state, values)
+            if changed and state == TrialState.RUNNING and self.heartbeat_interval:
+                self.record_heartbeat(trial_id)  # a queued trial (a retry) taken by this worker
+            return bool(changed)
+
+    return HeartbeatRecordingRDBStorage
 
 
 def fail_trials_of_dead_workers(

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from nncli.tuning.storage import WORKER_ATTR, worker_is_gone
@@ -188,3 +189,28 @@ def test_a_signal_before_the_objective_runs_fails_only_this_workers_trial_at_no_
     counts = budget_state(study)
     assert counts["failed"] == 0 and counts["not_counted"] == 1 and counts["running"] == 1
     assert fail_interrupted_trials(storage, "stopped") == 0  # nothing of ours is left running
+
+
+def test_an_rdb_trial_whose_worker_died_before_its_first_heartbeat_goes_stale(
+    tmp_path: Path,
+) -> None:
+    """On an RDB storage a trial's worker can die after the trial is created and before
+    Optuna's heartbeat thread starts (the sampler runs in between). Optuna never judges a
+    trial without any heartbeat stale, so it stayed RUNNING forever and the other workers
+    waited for it forever. Creating the trial records its first heartbeat, so it goes stale
+    and is failed and retried like any other. (SQLite is an RDB storage too: no server.)"""
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    from nncli.tuning.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}", heartbeat_seconds=1)
+    study = optuna.create_study(study_name="died-early", storage=storage)
+    with warnings.catch_warnings():  # Optuna: heartbeats are meant for optimize; experimental
+        warnings.simplefilter("ignore")
+        study.ask()  # created RUNNING, as by a worker killed before its heartbeat thread ran
+        time.sleep(4.5)  # past the grace period (3 heartbeats; SQLite counts whole seconds)
+        fail_stale_trials(study)
+    states = [t.state for t in study.get_trials()]
+    assert states[0] == optuna.trial.TrialState.FAIL
+    assert states[1:] == [optuna.trial.TrialState.WAITING]  # its retry, queued
