@@ -400,6 +400,21 @@ def heartbeat_recording_rdb_class() -> type[RDBStorage]:
     return HeartbeatRecordingRDBStorage
 
 
+def running_trials_owned(
+    storage: optuna.storages.BaseStorage, study_id: int, owner_matches: Callable[[Any], bool]
+) -> list[tuple[int, optuna.trial.FrozenTrial]]:
+    """(trial id, trial) of the study's RUNNING trials whose recorded worker (`WORKER_ATTR`,
+    None where none was recorded) passes `owner_matches`."""
+    from optuna.trial import TrialState
+
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    return [
+        (storage.get_trial_id_from_study_id_trial_number(study_id, trial.number), trial)
+        for trial in running
+        if owner_matches(trial.system_attrs.get(WORKER_ATTR))
+    ]
+
+
 def fail_trials_of_dead_workers(
     storage: optuna.storages.BaseStorage, study_name: str | None = None
 ) -> int:
@@ -412,11 +427,7 @@ def fail_trials_of_dead_workers(
     names = [study_name] if study_name else [s.study_name for s in storage.get_all_studies()]
     for name in names:
         study_id = storage.get_study_id_from_name(name)
-        running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        for trial in running:
-            if not worker_is_gone(trial.system_attrs.get(WORKER_ATTR)):
-                continue
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        for trial_id, trial in running_trials_owned(storage, study_id, worker_is_gone):
             try:
                 if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
                     continue
@@ -435,10 +446,7 @@ def fail_interrupted_trials(storage: optuna.storages.BaseStorage, study_name: st
 
     study_id = storage.get_study_id_from_name(study_name)
     me, failed = this_worker(), 0
-    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.system_attrs.get(WORKER_ATTR) != me:
-            continue
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+    for trial_id, _ in running_trials_owned(storage, study_id, lambda owner: owner == me):
         storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
         failed += bool(storage.set_trial_state_values(trial_id, TrialState.FAIL))
     return failed

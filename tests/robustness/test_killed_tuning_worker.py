@@ -208,9 +208,11 @@ def test_an_rdb_trial_whose_worker_died_before_its_first_heartbeat_goes_stale(
     study = optuna.create_study(study_name="died-early", storage=storage)
     with warnings.catch_warnings():  # Optuna: heartbeats are meant for optimize; experimental
         warnings.simplefilter("ignore")
-        study.ask()  # created RUNNING, as by a worker killed before its heartbeat thread ran
+        study.enqueue_trial({})  # a queued trial (as a retry is) ...
+        study.ask()  # ... taken RUNNING, as by a worker killed before its heartbeat thread ran
+        study.ask()  # a new trial created RUNNING, the same way
         time.sleep(4.5)  # past the grace period (3 heartbeats; SQLite counts whole seconds)
         fail_stale_trials(study)
     states = [t.state for t in study.get_trials()]
-    assert states[0] == optuna.trial.TrialState.FAIL
-    assert states[1:] == [optuna.trial.TrialState.WAITING]  # its retry, queued
+    assert states[:2] == [optuna.trial.TrialState.FAIL] * 2
+    assert states[2:] == [optuna.trial.TrialState.WAITING] * 2  # their retries, queued
