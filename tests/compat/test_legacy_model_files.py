@@ -1,4 +1,4 @@
-"""Model files written by an earlier nncli (main at 51c24c7) still load and predict the same."""
+"""Model files written by earlier nncli versions (main at 51c24c7, c555952) still load and predict the same."""
 
 from __future__ import annotations
 
@@ -30,3 +30,43 @@ def test_forecast_model_from_51c24c7_forecasts_as_it_did(cli, sample_data: Path)
     # (1.1e-6 on a level of 390 on one host, 0 on another).
     for column in ("forecast", "lower", "upper"):
         assert ((got[column] - expected[column]).abs() / expected[column].abs()).max() < 1e-6
+
+
+# The default networks as main wrote them before the one-loop change (c555952): a TabM for
+# classes, a TabM for values and an N-HITS ensemble over a panel.
+FIXTURES_C555952 = Path(__file__).resolve().parents[1] / "fixtures" / "main-c555952"
+
+
+def _max_relative_difference(got: pd.Series, expected: pd.Series) -> float:
+    return float(((got - expected).abs() / expected.abs().clip(lower=1e-12)).max())
+
+
+def test_tabm_classifier_from_c555952_predicts_as_it_did(cli, sample_data: Path) -> None:
+    model = FIXTURES_C555952 / "penguins-tabm.nncli"
+    result = cli("predict", model, sample_data / "penguins.csv", "--proba", "--quiet")
+    got = pd.read_csv(io.StringIO(result.stdout))
+    expected = pd.read_csv(FIXTURES_C555952 / "penguins-tabm_predictions.csv")
+    assert list(got.columns) == list(expected.columns)
+    assert got["prediction"].equals(expected["prediction"])
+    for column in expected.columns[1:]:
+        assert (got[column] - expected[column]).abs().max() < 1e-6
+
+
+def test_tabm_regressor_from_c555952_predicts_as_it_did(cli, sample_data: Path) -> None:
+    model = FIXTURES_C555952 / "autompg-tabm.nncli"
+    result = cli("predict", model, sample_data / "autompg.csv", "--quiet")
+    got = pd.read_csv(io.StringIO(result.stdout))
+    expected = pd.read_csv(FIXTURES_C555952 / "autompg-tabm_predictions.csv")
+    assert _max_relative_difference(got["prediction"], expected["prediction"]) < 1e-6
+
+
+def test_nhits_ensemble_from_c555952_forecasts_as_it_did(cli, sample_data: Path) -> None:
+    model = FIXTURES_C555952 / "stocks-nhits.nncli"
+    result = cli("forecast", "predict", model, sample_data / "stocks.csv", "--quiet")
+    got = pd.read_csv(io.StringIO(result.stdout))
+    expected = pd.read_csv(FIXTURES_C555952 / "stocks-nhits_forecast.csv")
+    assert list(got.columns) == list(expected.columns)
+    keys = ["series", "origin", "step", "timestamp", "model_id"]
+    assert got[keys].equals(expected[keys])
+    for column in ("forecast", "lower", "upper"):
+        assert _max_relative_difference(got[column], expected[column]) < 1e-6
