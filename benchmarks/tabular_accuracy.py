@@ -238,7 +238,9 @@ def fit_nncli(candidate: str, spec: TableSpec, train, test, numeric, cats, y_tra
     from sklearn.model_selection import train_test_split
 
     from nncli.models.tabm import TabM, TabMConfig
-    from nncli.training.tabm_fit import TabMFitConfig, fit_tabm, predict_values
+    from nncli.tabular.architectures import TabMTraining, fit_tabm
+    from nncli.training.config import TrainingConfig
+    from nncli.training.loop import predict_batches
 
     model_fields, fit_fields = CANDIDATES[candidate]
     model_fields = dict(model_fields)
@@ -260,19 +262,25 @@ def fit_nncli(candidate: str, spec: TableSpec, train, test, numeric, cats, y_tra
         **model_fields,
     )
     model = TabM(config)
-    target = torch.from_numpy(y_train if classification else y_train.astype(np.float32))
-
-    def tensors(r):
-        return torch.from_numpy(x_train[r]), torch.from_numpy(c_train[r]), target[r]
-
-    result = fit_tabm(
-        model, tensors(fit_rows), tensors(valid_rows), TabMFitConfig(seed=seed, **fit_fields)
-    )
-    predictions = predict_values(model, torch.from_numpy(x_test), torch.from_numpy(c_test), result)
-    info = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
     if classification:
-        return predictions.argmax(dim=1).numpy(), info
-    return predictions.numpy().astype(np.float64), info
+        target = torch.from_numpy(y_train)
+    else:  # standardised on the fitting rows, as nncli's regression task does
+        fit_y = y_train[fit_rows].astype(np.float64)
+        mean, std = float(fit_y.mean()), float(fit_y.std()) or 1.0
+        target = torch.from_numpy(((y_train - mean) / std).astype(np.float32)).unsqueeze(1)
+
+    def part(r):
+        return [torch.from_numpy(x_train[r]), torch.from_numpy(c_train[r])], target[r]
+
+    # The candidates were measured at batch 256 ("small-batch": by table size, the product's).
+    settings = TabMTraining(**{"batch_size": 256, **fit_fields})
+    history = fit_tabm(model, part(fit_rows), part(valid_rows), settings, TrainingConfig(seed=seed))
+    outputs = predict_batches(model, [torch.from_numpy(x_test), torch.from_numpy(c_test)])
+    info = {"best_epoch": history.best_epoch, "epochs_run": len(history.records)}
+    if classification:
+        return outputs.argmax(dim=1).numpy(), info
+    values = outputs[:, 0].double().numpy() * std + mean
+    return np.clip(values, fit_y.min(), fit_y.max()), info
 
 
 # `nncli train` option sets run by `--models product` (TabularOptions fields).

@@ -60,3 +60,31 @@ class MLP(TabularNetwork):
         # numeric: [B, n_numeric] float32; categorical: [B, n_categorical] int64 -> [B, n_outputs]
         outputs: torch.Tensor = self.layers(self.embed(numeric, categorical))
         return outputs
+
+
+class NumericOnlyMLP(nn.Module):
+    """An MLP without categorical columns, exported with its one real input."""
+
+    def __init__(self, mlp: nn.Module) -> None:
+        super().__init__()
+        self.mlp = mlp
+
+    def forward(self, numeric: torch.Tensor) -> torch.Tensor:
+        # numeric: [B, n_numeric] float32 -> [B, outputs]
+        outputs: torch.Tensor = self.mlp.layers(numeric)
+        return outputs
+
+
+class CategoricalOnlyMLP(nn.Module):
+    """An MLP without numeric columns: an ONNX input of width 0 would confuse consumers."""
+
+    def __init__(self, mlp: nn.Module) -> None:
+        super().__init__()
+        self.mlp = mlp
+
+    def forward(self, categorical: torch.Tensor) -> torch.Tensor:
+        # categorical: [B, n_categorical] int64 -> [B, outputs]
+        embeddings: nn.ModuleList = self.mlp.embeddings  # type: ignore[assignment]
+        embedded = [emb(categorical[:, i]) for i, emb in enumerate(embeddings)]
+        outputs: torch.Tensor = self.mlp.layers(torch.cat(embedded, dim=1))
+        return outputs

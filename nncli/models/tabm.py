@@ -538,3 +538,70 @@ def parameter_groups(model: TabM) -> dict[str, list[nn.Parameter]]:
         else:
             groups["weights"].append(parameter)
     return groups
+
+
+class EnsembleLoss(nn.Module):
+    """The mean of the k members' losses (`ensemble_loss`), as a loss module for the loop."""
+
+    def __init__(self, output_kind: str, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.output_kind = output_kind
+        self.label_smoothing = label_smoothing
+
+    def forward(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # outputs: [B, k, o] (training mode); target: [B] class indices or [B, o] values
+        return ensemble_loss(outputs, target, self.output_kind, self.label_smoothing)
+
+
+class OneInputTabM(nn.Module):
+    """A TabM network fed one encoded block; the absent block is empty (width 0)."""
+
+    def __init__(self, network: nn.Module, numeric_input: bool) -> None:
+        super().__init__()
+        self.network = network
+        self.numeric_input = numeric_input
+
+    def forward(self, block: torch.Tensor) -> torch.Tensor:
+        # block: [B, n_numeric] float32 or [B, n_categorical] int64 -> [B, outputs]
+        if self.numeric_input:
+            numeric_outputs: torch.Tensor = self.network(
+                block, block.new_zeros((block.shape[0], 0), dtype=torch.int64)
+            )
+            return numeric_outputs
+        outputs: torch.Tensor = self.network(block.new_zeros((block.shape[0], 0)).float(), block)
+        return outputs
+
+
+def temperature_for(logits: torch.Tensor, target: torch.Tensor, accuracy: float) -> float:
+    """The temperature fitted on (logits, target) (`fit_temperature`), or 1 when they hold no
+    errors: then log loss falls as T -> 0, the "best" temperature is just the search's lower
+    bound, and it ruins the log loss on unseen rows (penguins: test log loss 0.25 at T = 0.05
+    vs 0.10 at T = 1)."""
+    return 1.0 if accuracy >= 1.0 else fit_temperature(logits, target)
+
+
+def fit_temperature(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """The T in softmax(logits / T) that minimises log loss on (logits, target): temperature
+    scaling after training undoes label smoothing's under-confidence (accuracy unchanged).
+
+    Golden-section search over log T in [-3, 3]; the loss is convex in 1/T.
+    """
+
+    def loss(log_t: float) -> float:
+        scaled = logits / math.exp(log_t)
+        return torch.nn.functional.cross_entropy(scaled, target).item()
+
+    low, high = -3.0, 3.0
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    loss_a, loss_b = loss(a), loss(b)
+    for _ in range(40):
+        if loss_a < loss_b:
+            high, b, loss_b = b, a, loss_a
+            a = high - ratio * (high - low)
+            loss_a = loss(a)
+        else:
+            low, a, loss_a = a, b, loss_b
+            b = low + ratio * (high - low)
+            loss_b = loss(b)
+    return math.exp((low + high) / 2)

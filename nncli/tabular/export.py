@@ -1,7 +1,7 @@
 """The exported graph of a tabular model: its encoded inputs, its raw outputs and the steps a
 consumer applies around them. Writing and the parity check are `nncli.export`'s.
 
-This module imports torch at the top (its graph wrappers are `nn.Module`s, like
+This module imports torch at the top (the graph and its parity sample are tensors, like
 nncli.models): only the export command loads it.
 """
 
@@ -15,7 +15,6 @@ from torch import nn
 from nncli.export import PARITY_ROWS, ExportGraph, ExportOptions
 
 if TYPE_CHECKING:
-    from nncli.models.feedforward import MLP
     from nncli.reporting import Reporter
     from nncli.tabular.model import TabularModel
 
@@ -57,52 +56,11 @@ CATEGORICAL_STEP = (
 )
 
 
-class NumericOnlyMLP(nn.Module):
-    """An MLP without categorical columns, exported with its one real input."""
-
-    def __init__(self, mlp: MLP) -> None:
-        super().__init__()
-        self.mlp = mlp
-
-    def forward(self, numeric: torch.Tensor) -> torch.Tensor:
-        # numeric: [B, n_numeric] float32 -> [B, outputs]
-        return self.mlp.layers(numeric)
-
-
-class CategoricalOnlyMLP(nn.Module):
-    """An MLP without numeric columns: an ONNX input of width 0 would confuse consumers."""
-
-    def __init__(self, mlp: MLP) -> None:
-        super().__init__()
-        self.mlp = mlp
-
-    def forward(self, categorical: torch.Tensor) -> torch.Tensor:
-        # categorical: [B, n_categorical] int64 -> [B, outputs]
-        embedded = [emb(categorical[:, i]) for i, emb in enumerate(self.mlp.embeddings)]
-        return self.mlp.layers(torch.cat(embedded, dim=1))
-
-
-class OneInputTabM(nn.Module):
-    """A TabM network fed one encoded block; the absent block is empty (width 0)."""
-
-    def __init__(self, network: nn.Module, numeric_input: bool) -> None:
-        super().__init__()
-        self.network = network
-        self.numeric_input = numeric_input
-
-    def forward(self, block: torch.Tensor) -> torch.Tensor:
-        # block: [B, n_numeric] float32 or [B, n_categorical] int64 -> [B, outputs]
-        if self.numeric_input:
-            return self.network(block, block.new_zeros((block.shape[0], 0), dtype=torch.int64))
-        outputs: torch.Tensor = self.network(block.new_zeros((block.shape[0], 0)).float(), block)
-        return outputs
-
-
 def _one_input_module(model: TabularModel, network: Any, numeric_input: bool) -> nn.Module:
     """The network wrapped to take only its numeric or only its categorical block."""
-    if model.metadata["architecture"].get("name") == "tabm":
-        return OneInputTabM(network, numeric_input)
-    return NumericOnlyMLP(network) if numeric_input else CategoricalOnlyMLP(network)
+    from nncli.tabular.architectures import architecture_of
+
+    return architecture_of(model.metadata).one_input_module(network, numeric_input)
 
 
 def tabular_graph(model: TabularModel, options: ExportOptions, reporter: Reporter) -> ExportGraph:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from nncli.artifacts import load_model_file, load_network_model, metadata_error, save_model_file
 from nncli.data.preprocessing import Preprocessor, transform
 from nncli.errors import DataError
-from nncli.tabular.options import TABULAR_ARCHITECTURES
 from nncli.tasks import TASKS, Task, task_for
 
 if TYPE_CHECKING:
@@ -92,39 +91,34 @@ def load_tabular_model(path: Path, *, without_torch: bool = False) -> TabularMod
     `numpy_tabm.supports`) runs in NumPy and torch is never imported (predict's and
     evaluate's start-up); other networks load in torch as usual. Such a model only predicts
     (no training, no export)."""
-    from nncli.models import numpy_mlp, numpy_tabm
+    from nncli.tabular.architectures import architecture_of
 
-    def in_numpy(meta: dict[str, Any]) -> bool:
-        return numpy_mlp.supports(meta) or numpy_tabm.supports(meta)
+    def numpy_twin(meta: dict[str, Any]) -> type | None:
+        try:
+            return architecture_of(meta).numpy_twin(meta)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None  # a damaged entry: the torch path names what is wrong
 
     loaded = load_model_file(
-        path, expect_kind="tabular", as_arrays=in_numpy if without_torch else None
+        path,
+        expect_kind="tabular",
+        as_arrays=(lambda meta: numpy_twin(meta) is not None) if without_torch else None,
     )
-    if not without_torch or not in_numpy(loaded.metadata):
+    twin = numpy_twin(loaded.metadata) if without_torch else None
+    if twin is None:
         return load_network_model(path, "tabular", build_tabular_network, _assemble, loaded=loaded)
     meta = loaded.metadata
-    numpy_network = numpy_tabm.NumpyTabM if numpy_tabm.supports(meta) else numpy_mlp.NumpyMLP
     try:
-        return _assemble(numpy_network(_architecture(meta), loaded.tensors), meta)  # type: ignore[arg-type]
+        return _assemble(twin(_architecture(meta), loaded.tensors), meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise metadata_error(path, exc) from exc
 
 
 def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork | TabM:
-    """The untrained MLP, RBF or TabM network the metadata's architecture describes."""
-    from nncli.models.feedforward import MLP, MLPConfig
-    from nncli.models.rbf import RBFConfig, RBFNetwork
-    from nncli.models.tabm import TabM, TabMConfig
+    """The untrained network the metadata's architecture describes (its registry entry's)."""
+    from nncli.tabular.architectures import architecture_of
 
-    name = meta["architecture"].get("name", "mlp")
-    if name not in TABULAR_ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}")
-    architecture = _architecture(meta)
-    if name == "rbf":
-        return RBFNetwork(RBFConfig(**architecture))
-    if name == "tabm":
-        return TabM(TabMConfig.from_dict(architecture))
-    return MLP(MLPConfig(**architecture))
+    return architecture_of(meta).rebuild(_architecture(meta))
 
 
 def _architecture(meta: dict[str, Any]) -> dict[str, Any]:

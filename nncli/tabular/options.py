@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from nncli.data.loading import CsvOptions
@@ -18,6 +18,7 @@ from nncli.option_presets import (
     training_option,
 )
 from nncli.options import AtLeast, OneOf, Within, option
+from nncli.tabular.architectures import ARCHITECTURES
 from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
-TABULAR_ARCHITECTURES = ("mlp", "rbf", "tabm")
+TABULAR_ARCHITECTURES = tuple(ARCHITECTURES)
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 SPLITS = ("auto", "stratified", "random", "time", "column")
 NUMERIC_EMBEDDINGS = ("ple", "pbld", "plr", "none")  # as nncli.models.tabm (kept light here)
@@ -242,22 +243,17 @@ class TabularOptions:
             )
 
     def _check_architecture_options(self) -> None:
-        """Options of one architecture (--centres: rbf; TabM's switches: tabm) need it."""
-        given = {
-            "--centres": ("rbf", self.centres is not None),
-            "--members": ("tabm", self.members is not None),
-            "--numeric-embedding": ("tabm", self.numeric_embedding is not None),
-            "--no-front-scale": ("tabm", self.no_front_scale),
-            "--no-robust-scaling": ("tabm", self.no_robust_scaling),
-            "--label-smoothing": ("tabm", self.label_smoothing is not None),
-            "--lr-schedule": ("tabm", self.lr_schedule is not None),
-        }
-        for flag, (arch, set_here) in given.items():
-            if set_here and self.arch != arch:
-                raise UsageError(
-                    f"{flag} applies to --arch {arch} only, not --arch {self.arch}",
-                    hint=f"add --arch {arch}, or leave out {flag}",
-                )
+        """An option of one architecture (its registry entry's `own_options`) needs it."""
+        defaults = {f.name: f.default for f in fields(self)}
+        for entry in ARCHITECTURES.values():
+            if entry.name == self.arch:
+                continue
+            for name, flag in entry.own_options.items():
+                if getattr(self, name) != defaults[name]:
+                    raise UsageError(
+                        f"{flag} applies to --arch {entry.name} only, not --arch {self.arch}",
+                        hint=f"add --arch {entry.name}, or leave out {flag}",
+                    )
 
     def split_plan(self, frame: pd.DataFrame, path: Path) -> tuple[str, str | None]:
         """The split method and the time column it orders rows by (None: not a time split).

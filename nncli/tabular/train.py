@@ -18,10 +18,11 @@ from nncli.data.loading import read_csv, require_columns, require_rows
 from nncli.data.preprocessing import fit_preprocessor, transform
 from nncli.data.schema import MODEL_INPUT_KINDS, ColumnKind, infer_schema, infer_task
 from nncli.data.splits import split_rows
-from nncli.devices import build_within_memory, resolve_device
+from nncli.devices import resolve_device
 from nncli.errors import DataError
 from nncli.files import file_sha256
 from nncli.reporting import CollectingReporter, Reporter
+from nncli.tabular.architectures import architecture_named
 from nncli.tabular.model import TabularModel
 from nncli.tabular.options import FINAL_REFIT_MAX_ROWS, MIN_TRAINING_ROWS, TabularOptions
 from nncli.tasks import Task, task_for
@@ -35,14 +36,8 @@ if TYPE_CHECKING:
 
     from nncli.data.preprocessing import EncodedFeatures, Preprocessor
     from nncli.data.schema import ColumnInfo
-    from nncli.models.feedforward import MLP, MLPConfig
-    from nncli.models.rbf import RBFConfig, RBFNetwork
-    from nncli.models.tabm import TabM, TabMConfig
+    from nncli.tabular.architectures import Network, NetworkConfig
     from nncli.training.loop import Callback, History
-    from nncli.training.tabm_fit import TabMFitConfig
-
-    Network = MLP | RBFNetwork | TabM
-    NetworkConfig = MLPConfig | RBFConfig | TabMConfig
 
 PARTS = ("train", "valid", "test")
 
@@ -448,93 +443,11 @@ def feature_columns(
     return FeatureColumns(schema, kinds, ignored, id_columns)
 
 
-def _size_flags(options: TabularOptions) -> str:
-    return "--hidden " + ",".join(str(size) for size in options.hidden_sizes)
-
-
-def build_tabm(options: TabularOptions, table: PreparedTable) -> tuple[TabM, TabMConfig]:
-    """The seeded TabM ensemble for the table: `TabMConfig`'s defaults (k=8, numeric
-    embeddings by task: piecewise-linear over the training rows' quantiles for regression,
-    periodic for classes; a front scale, one-hot or embedded categoricals) and robust
-    scaling fitted on the training rows, unless `--members`, `--numeric-embedding`,
-    `--no-front-scale`, `--no-robust-scaling` say otherwise, shaped by `--hidden`,
-    `--activation` and `--dropout` as the MLP is.
-    """
-    from nncli.models.tabm import EMBEDDING_DIMS, TabM, TabMConfig, default_numeric_embedding
-    from nncli.training.loop import seed_everything
-
-    preprocessor = table.preprocessor
-    embedding = options.numeric_embedding or default_numeric_embedding(table.task.name)
-    config = TabMConfig(
-        n_numeric=preprocessor.n_numeric_features,
-        n_outputs=table.task.n_outputs(table.target),
-        output_kind="values" if table.task.name == "regression" else "logits",
-        categorical_cardinalities=[spec.cardinality for spec in preprocessor.categorical],
-        hidden_sizes=list(options.hidden_sizes),
-        activation=options.activation,
-        dropout=options.dropout,
-        k=options.members or TabMConfig.k,
-        numeric_embedding=embedding,
-        numeric_embedding_dim=EMBEDDING_DIMS.get(embedding, 1),
-        front_scale=not options.no_front_scale,
-        robust_scaling=not options.no_robust_scaling,
-    )
-    seed_everything(options.training.seed)
-    device = options.training.device
-    network = build_within_memory(lambda: TabM(config), _size_flags(options), device)
-    network.fit_inputs(table.encoded["train"].numeric, preprocessor.missing_indicator_positions)
-    return network, config
-
-
 def build_network(
     options: TabularOptions, table: PreparedTable, reporter: Reporter
 ) -> tuple[Network, NetworkConfig]:
     """The seeded, untrained network for the table (warns when it dwarfs the training rows)."""
-    import torch
-
-    from nncli.models.feedforward import MLP, MLPConfig, embedding_size
-    from nncli.models.rbf import RBFConfig, RBFNetwork
-    from nncli.training.loop import seed_everything
-
-    preprocessor = table.preprocessor
-    n_outputs = table.task.n_outputs(table.target)
-    cardinalities = [spec.cardinality for spec in preprocessor.categorical]
-    embedding_dims = [embedding_size(c) for c in cardinalities]
-    config: NetworkConfig
-    network: Network
-    if options.arch == "tabm":
-        network, config = build_tabm(options, table)
-    elif options.arch == "rbf":
-        config = rbf = RBFConfig(
-            n_numeric=preprocessor.n_numeric_features,
-            n_outputs=n_outputs,
-            categorical_cardinalities=cardinalities,
-            embedding_dims=embedding_dims,
-            n_centres=options.centres or options.hidden_sizes[0],
-        )
-        generator = seed_everything(options.training.seed)
-        network = build_within_memory(
-            lambda: RBFNetwork(rbf), f"--centres {rbf.n_centres}", options.training.device
-        )
-        train = table.encoded["train"]
-        network.init_centres(
-            torch.from_numpy(train.numeric), torch.from_numpy(train.categorical), generator
-        )
-    else:
-        config = MLPConfig(
-            n_numeric=preprocessor.n_numeric_features,
-            n_outputs=n_outputs,
-            categorical_cardinalities=cardinalities,
-            embedding_dims=embedding_dims,
-            hidden_sizes=list(options.hidden_sizes),
-            activation=options.activation,
-            dropout=options.dropout,
-            batch_norm=options.batch_norm,
-        )
-        seed_everything(options.training.seed)
-        network = build_within_memory(
-            lambda: MLP(config), _size_flags(options), options.training.device
-        )
+    network, config = architecture_named(options.arch).build(options, table)
     parameters = sum(p.numel() for p in network.parameters())
     train_rows = table.split_sizes["train"]
     if train_rows < 50 or parameters > 50 * train_rows:
@@ -552,7 +465,8 @@ def fit_network(
     callbacks: tuple[Callback, ...] = (),
     fixed_epochs: bool = False,
 ) -> History:
-    """Train `network` on the table's training part, early-stopping on validation.
+    """Train `network` on the table's training part in the one loop, early-stopping on
+    validation, on `--device`; the architecture's recipe says how (`training_plan`).
 
     `fixed_epochs` runs exactly `training.epochs` epochs (a refit: no early stopping).
     Leaves the network on the CPU with its best weights.
@@ -569,23 +483,22 @@ def fit_network(
         inputs = [torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)]
         return inputs, task.encode(table.truth[name], target)
 
-    training = options.training
-    if fixed_epochs:
-        training = replace(training, patience=training.epochs + 1)
-    if options.arch == "tabm":
-        parts = (part("train"), part("valid"))
-        history = fit_tabm_network(network, parts, table, options, callbacks, fixed_epochs)
-    else:
-        history = fit(
-            network,
-            task.loss(target, table.truth["train"], class_weights=options.class_weights),
-            part("train"),
-            part("valid"),
-            training,
-            task.validation_metric(target),
-            task.primary_metric,
-            callbacks,
-        )
+    architecture = architecture_named(options.arch)
+    plan = architecture.training_plan(options, table, fixed_epochs)
+    valid = part("valid")
+    history = fit(
+        network,
+        plan.loss,
+        part("train"),
+        valid,
+        plan.config,
+        task.validation_metric(target),
+        task.primary_metric,
+        callbacks,
+        plan.recipe,
+    )
+    if history.records:
+        architecture.after_fit(options, network, valid, history)
     network.cpu()
     if not np.isfinite(history.best.train_loss):
         raise DataError(
@@ -593,103 +506,6 @@ def fit_network(
             hint="lower --lr, or check the data for extreme values",
         )
     return history
-
-
-def fit_tabm_network(
-    network: Network,
-    parts: tuple[tuple[list[torch.Tensor], torch.Tensor], ...],
-    table: PreparedTable,
-    options: TabularOptions,
-    callbacks: tuple[Callback, ...] = (),
-    fixed_epochs: bool = False,
-) -> History:
-    """Train a TabM with its own loop (`fit_tabm`) and report it as a `History`.
-
-    Regression targets arrive standardised by the task; the loop's own target scale is
-    folded into the heads afterwards, so the network's outputs mean what an MLP's mean.
-    Classification's fitted temperature goes into the network's config (and model file).
-    `--epochs` caps the epoch budget; the learning-rate schedule is the loop's own.
-    """
-    from nncli.models.tabm import TabM
-    from nncli.training.loop import EpochRecord, History, check_bf16
-    from nncli.training.tabm_fit import TabMFitResult, fit_tabm, planned_epochs
-
-    assert isinstance(network, TabM)
-    config = tabm_fit_config(options, table.task.name, fixed_epochs)
-    if config.precision == "bf16":
-        check_bf16(next(network.parameters()).device)
-    (train_in, train_target), (valid_in, valid_target) = parts
-    regression = network.config.output_kind == "values"
-    if regression:
-        train_target, valid_target = train_target[:, 0], valid_target[:, 0]
-    # Regression metrics come in standardised units (and negated, to maximise): report
-    # RMSE in target units, as the MLP's history does.
-    unit = float(table.target.get("std", 1.0)) if regression else 1.0
-    history = History(
-        metric_name=table.task.primary_metric,
-        planned_epochs=planned_epochs(config, len(train_target)),
-    )
-
-    def on_epoch(so_far: TabMFitResult) -> None:
-        (loss, metric), valid_loss = so_far.history[-1], so_far.valid_losses[-1]
-        epoch = so_far.epochs_run
-        # TabM standardised the (task-standardised) target once more: undo both scales.
-        scale = unit * so_far.target_std
-        if regression:  # an MSE in the task's standardised units, as the MLP reports
-            valid_loss *= so_far.target_std**2
-        record = EpochRecord(epoch, loss, valid_loss, -metric * scale if regression else metric)
-        history.records.append(record)
-        history.best_epoch = so_far.best_epoch
-        for callback in callbacks:
-            callback.on_epoch_end(record, history)
-
-    result = fit_tabm(
-        network,
-        (train_in[0], train_in[1], train_target),
-        (valid_in[0], valid_in[1], valid_target),
-        config,
-        on_epoch,
-    )
-    if regression:
-        network.fold_output_scale(result.target_std, result.target_mean)
-    else:
-        network.config.temperature = result.temperature
-    history.best_epoch = result.best_epoch
-    history.stopped_early = result.epochs_run < history.planned_epochs
-    return history
-
-
-def tabm_fit_config(
-    options: TabularOptions, task: str, fixed_epochs: bool = False
-) -> TabMFitConfig:
-    """TabM's loop settings: its own defaults (the learning rate by task) where `nncli
-    train`'s options were left out.
-
-    `--epochs` caps the planned budget (64); `fixed_epochs` (a refit) runs exactly
-    `--epochs` epochs without early stopping.
-    """
-    from nncli.training.tabm_fit import TabMFitConfig, default_lr
-
-    training = options.training
-    defaults = TabMFitConfig()
-    epochs = training.epochs
-    return TabMFitConfig(
-        lr=default_lr(task) if training.learning_rate is None else training.learning_rate,
-        lr_schedule=options.lr_schedule or defaults.lr_schedule,
-        weight_decay=defaults.weight_decay
-        if training.weight_decay is None
-        else training.weight_decay,
-        patience=epochs + 1 if fixed_epochs else training.patience,
-        batch_size=training.batch_size or 0,
-        max_epochs=epochs if fixed_epochs else min(defaults.max_epochs, epochs),
-        min_epochs=epochs if fixed_epochs else min(defaults.min_epochs, epochs),
-        seed=training.seed,
-        label_smoothing=defaults.label_smoothing
-        if options.label_smoothing is None
-        else options.label_smoothing,
-        threads=training.threads,
-        precision=training.precision,
-    )
 
 
 def baseline_data(table: PreparedTable) -> BaselineData:
@@ -791,17 +607,4 @@ def model_metadata(
 
 def training_settings(options: TabularOptions, task: str, history: History) -> dict[str, Any]:
     """The training options as they were used: each left-out one as its architecture's default."""
-    if options.arch != "tabm":
-        return options.training.filled().to_dict()
-    from nncli.training.tabm_fit import effective_patience
-
-    fit = tabm_fit_config(options, task)
-    return {
-        **options.training.to_dict(),
-        "learning_rate": fit.lr,
-        "weight_decay": fit.weight_decay,
-        "patience": effective_patience(fit, history.planned_epochs),
-        "planned_epochs": history.planned_epochs,
-        "lr_schedule": fit.lr_schedule,
-        "label_smoothing": fit.label_smoothing,
-    }
+    return architecture_named(options.arch).training_record(options, task, history)

@@ -1,8 +1,14 @@
-"""A small fit loop cut into steps (fit → epoch → train step; infer), skorch-style.
+"""The one training loop, cut into steps (fit → epoch → train step; infer), skorch-style.
+
+Every network nncli trains (TabM, the MLP, the RBF network, every forecaster) goes through
+`fit`. What differs between networks is a `Recipe`, not another loop: parameter groups with
+their own learning-rate and weight-decay factors, per-step schedules (learning rate, weight
+decay, dropout), how an epoch's validation loss is computed and which epoch is kept.
 
 Inputs are pre-built tensors; each epoch shuffles a permutation of row indices and slices
 mini-batches out of the tensors, which is what a hand-written loop does and several times
-faster than a per-row DataLoader.
+faster than a per-row DataLoader. The device and the precision are handled here, once, for
+every network.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from torch import nn
 # Re-exported: callers have long imported TrainingConfig from here.
 from nncli.training.config import TrainingConfig as TrainingConfig
 from nncli.training.optimizer import AdamW
+from nncli.training.schedule import lr_multiplier, progress
 from nncli.training.threads import ThreadGovernor, batch_work
 
 Inputs = Sequence[torch.Tensor]
+# (validation outputs, validation targets) -> a number
+ValidationScore = Callable[[torch.Tensor, torch.Tensor], float]
 
 
 @dataclass
@@ -63,9 +72,46 @@ class Callback(Protocol):
     def on_epoch_end(self, record: EpochRecord, history: History) -> None: ...
 
 
-def auto_batch_size(rows: int) -> int:
-    """About 16+ steps per epoch on small tables, 1024-row batches on large ones."""
-    return int(min(1024, max(32, rows // 16)))
+@dataclass
+class ParameterGroup:
+    """Parameters that share a learning-rate factor and a weight-decay factor."""
+
+    parameters: list[nn.Parameter]
+    lr_factor: float = 1.0
+    weight_decay_factor: float = 1.0
+
+
+# (validation outputs, targets) -> the key the kept epoch maximises (compared as tuples)
+Selection = Callable[[torch.Tensor, torch.Tensor], tuple[float, ...]]
+
+
+@dataclass
+class Recipe:
+    """How a network trains in the one loop; the defaults are plain AdamW at a constant
+    learning rate, keeping the epoch with the lowest validation loss."""
+
+    betas: tuple[float, float] = (0.9, 0.999)
+    # None: every parameter in one group
+    parameter_groups: Callable[[nn.Module], list[ParameterGroup]] | None = None
+    lr_schedule: str = "constant"  # `nncli.training.schedule`, over the planned steps
+    weight_decay_schedule: str = "constant"
+    dropout_schedule: str = "constant"  # needs the network's `set_dropout(p)`
+    # The loss an epoch reports on the validation rows; None: the training loss function.
+    valid_loss: ValidationScore | None = None
+    # The key of the kept epoch; None: the lowest validation loss (by more than 1e-7).
+    selection: Selection | None = None
+    # Reseed torch's global generator (dropout's) before the first epoch; False: dropout
+    # continues the stream the seeded build left (TabM's benchmarked numbers were made so).
+    reseed: bool = True
+
+
+def auto_batch_size(
+    rows: int, *, steps: int = 16, largest: int = 1024, power_of_two: bool = False
+) -> int:
+    """About `steps` mini-batches per epoch on small data, within 32..`largest` rows;
+    `power_of_two` rounds to the nearest power of two first."""
+    size = 2 ** round(math.log2(max(rows, 1) / steps)) if power_of_two else rows // steps
+    return int(min(largest, max(32, size)))
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -80,15 +126,67 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+class Optimisers:
+    """One AdamW per parameter group, with the recipe's schedules applied before each step."""
+
+    def __init__(self, model: nn.Module, config: TrainingConfig, recipe: Recipe) -> None:
+        assert config.learning_rate is not None  # filled by the caller
+        groups = (
+            recipe.parameter_groups(model)
+            if recipe.parameter_groups is not None
+            else [ParameterGroup(list(model.parameters()))]
+        )
+        self.model, self.recipe = model, recipe
+        self.lr, self.weight_decay = config.learning_rate, config.weight_decay or 0.0
+        self.groups = [
+            (AdamW(group.parameters, lr=self.lr * group.lr_factor, betas=recipe.betas), group)
+            for group in groups
+            if group.parameters
+        ]
+        self.base_dropout = float(getattr(getattr(model, "config", None), "dropout", 0.0))
+
+    def follow_schedules(self, t: float) -> None:
+        """Set every group's learning rate and weight decay (and the dropout) for progress t."""
+        lr_scale = lr_multiplier(self.recipe.lr_schedule, t)
+        wd_scale = lr_multiplier(self.recipe.weight_decay_schedule, t)
+        for optimizer, group in self.groups:
+            optimizer.lr = self.lr * group.lr_factor * lr_scale
+            optimizer.weight_decay = self.weight_decay * group.weight_decay_factor * wd_scale
+        if self.recipe.dropout_schedule != "constant":
+            dropout = self.base_dropout * lr_multiplier(self.recipe.dropout_schedule, t)
+            self.model.set_dropout(dropout)  # type: ignore[operator]
+
+    def zero_grad(self) -> None:
+        for optimizer, _ in self.groups:
+            optimizer.zero_grad()
+
+    def step(self) -> None:
+        for optimizer, _ in self.groups:
+            optimizer.step()
+
+    def restore_dropout(self) -> None:
+        if self.recipe.dropout_schedule != "constant":
+            self.model.set_dropout(self.base_dropout)  # type: ignore[operator]
+
+
+@dataclass
+class EpochPlan:
+    """What one epoch needs besides the data: batches, precision, schedule position."""
+
+    batch_size: int
+    generator: torch.Generator
+    precision: str
+    total_steps: int
+    step: int = 0  # optimizer steps taken so far, across epochs
+
+
 def train_epoch(
     model: nn.Module,
-    optimizer: AdamW,
+    optimisers: Optimisers,
     loss_fn: nn.Module,
     inputs: Inputs,
     targets: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-    precision: str = "fp32",
+    plan: EpochPlan,
 ) -> float:
     """One pass over the training rows in shuffled mini-batches; returns the mean loss.
 
@@ -96,20 +194,22 @@ def train_epoch(
     computed in float32 on its outputs; weights and optimiser state stay float32.
     """
     model.train()
-    autocast = torch.autocast(targets.device.type, torch.bfloat16, enabled=precision == "bf16")
+    autocast = torch.autocast(targets.device.type, torch.bfloat16, enabled=plan.precision == "bf16")
     n_rows = targets.shape[0]
-    order = torch.randperm(n_rows, generator=generator).to(targets.device)
+    order = torch.randperm(n_rows, generator=plan.generator).to(targets.device)
     total = torch.zeros((), device=targets.device)
-    for start in range(0, n_rows, batch_size):
-        index = order[start : start + batch_size]
+    for start in range(0, n_rows, plan.batch_size):
+        optimisers.follow_schedules(progress(plan.step, plan.total_steps))
+        index = order[start : start + plan.batch_size]
         batch_inputs = [tensor[index] for tensor in inputs]
-        optimizer.zero_grad(set_to_none=True)
+        optimisers.zero_grad()
         with autocast:
             outputs = model(*batch_inputs)
         loss = loss_fn(outputs.float(), targets[index])
         loss.backward()
-        optimizer.step()
+        optimisers.step()
         total += loss.detach() * index.shape[0]
+        plan.step += 1
     return float(total) / n_rows  # one device sync per epoch, not per batch
 
 
@@ -133,7 +233,7 @@ def check_bf16(device: torch.device) -> None:
 
 @torch.inference_mode()
 def predict_batches(model: nn.Module, inputs: Inputs, batch_size: int = 8192) -> torch.Tensor:
-    """Raw model outputs for all rows, in large batches, without autograd."""
+    """Raw model outputs for all rows, in large batches, without autograd (eval mode)."""
     model.eval()
     n_rows = inputs[0].shape[0]
     outputs = [
@@ -143,58 +243,85 @@ def predict_batches(model: nn.Module, inputs: Inputs, batch_size: int = 8192) ->
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
+class BestEpoch:
+    """Keeps the weights of the best epoch by the recipe's selection rule."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.selection = recipe.selection
+        self.key: tuple[float, ...] = (-math.inf,)
+        self.state: dict[str, torch.Tensor] = {}
+
+    def offer(
+        self, model: nn.Module, outputs: torch.Tensor, targets: torch.Tensor, valid_loss: float
+    ) -> bool:
+        """Keep the model's weights if this epoch beats the best so far; True if it did."""
+        if self.selection is None:
+            key: tuple[float, ...] = (-valid_loss,)
+            better = key[0] > self.key[0] + 1e-7
+        else:
+            key = self.selection(outputs, targets)
+            better = key > self.key
+        if better:
+            self.key = key
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return better
+
+
 def fit(
     model: nn.Module,
     loss_fn: nn.Module,
     train: tuple[Inputs, torch.Tensor],
     valid: tuple[Inputs, torch.Tensor],
     config: TrainingConfig,
-    valid_metric: Callable[[torch.Tensor, torch.Tensor], float],
+    valid_metric: ValidationScore,
     metric_name: str,
     callbacks: Sequence[Callback] = (),
+    recipe: Recipe | None = None,
 ) -> History:
-    """Train with AdamW and early stopping on validation loss; restores the best weights."""
+    """Train on `config.device` with the recipe's optimiser and schedules and early stopping
+    on validation; restores the best epoch's weights (the model stays on the device).
+
+    `config` arrives with the architecture's defaults filled (`TrainingConfig.filled`); its
+    `epochs` is the planned budget the schedules run over.
+    """
+    recipe = recipe or Recipe()
     config = config.filled()
-    assert config.learning_rate is not None and config.patience is not None  # for mypy
-    generator = seed_everything(config.seed)
+    assert config.patience is not None  # filled
+    generator = (
+        seed_everything(config.seed)
+        if recipe.reseed
+        else torch.Generator().manual_seed(config.seed)
+    )
     device = torch.device(config.device)
     if config.precision == "bf16":
         check_bf16(device)
     model.to(device)
+    loss_fn.to(device)  # class weights are a buffer of the loss
     train_inputs = [tensor.to(device) for tensor in train[0]]
     train_targets = train[1].to(device)
     valid_inputs = [tensor.to(device) for tensor in valid[0]]
     valid_targets = valid[1].to(device)
-    optimizer = AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay or 0.0
+    optimisers = Optimisers(model, config, recipe)
+    n_rows = int(train_targets.shape[0])
+    batch_size = min(config.batch_size or auto_batch_size(n_rows), max(n_rows, 1))
+    plan = EpochPlan(
+        batch_size, generator, config.precision, config.epochs * math.ceil(n_rows / batch_size)
     )
-    batch_size = config.batch_size or auto_batch_size(train_targets.shape[0])
     parameters = sum(p.numel() for p in model.parameters())
     sequence = train_inputs[0].shape[1] if train_inputs[0].dim() == 3 else 1
     threads = ThreadGovernor(config.threads, batch_work(parameters, batch_size, sequence))
     history = History(metric_name=metric_name, planned_epochs=config.epochs)
-    best_loss = math.inf
-    best_state: dict[str, torch.Tensor] = {}
+    best = BestEpoch(recipe)
+    valid_loss_fn = recipe.valid_loss or (lambda out, target: float(loss_fn(out, target)))
     for epoch in range(1, config.epochs + 1):
         threads.adjust()
-        train_loss = train_epoch(
-            model,
-            optimizer,
-            loss_fn,
-            train_inputs,
-            train_targets,
-            batch_size,
-            generator,
-            config.precision,
-        )
+        train_loss = train_epoch(model, optimisers, loss_fn, train_inputs, train_targets, plan)
         outputs = predict_batches(model, valid_inputs)
-        valid_loss = float(loss_fn(outputs, valid_targets))
+        valid_loss = valid_loss_fn(outputs, valid_targets)
         record = EpochRecord(epoch, train_loss, valid_loss, valid_metric(outputs, valid_targets))
         history.records.append(record)
-        if valid_loss < best_loss - 1e-7:
-            best_loss = valid_loss
+        if best.offer(model, outputs, valid_targets, valid_loss):
             history.best_epoch = epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         for callback in callbacks:
             callback.on_epoch_end(record, history)
         if not math.isfinite(train_loss):
@@ -202,8 +329,10 @@ def fit(
         if epoch - history.best_epoch >= config.patience:
             history.stopped_early = True
             break
-    if best_state:
-        model.load_state_dict(best_state)
+    optimisers.restore_dropout()
+    if best.state:
+        model.load_state_dict(best.state)
     else:  # every epoch diverged: keep the last weights so callers can report it
         history.best_epoch = len(history.records)
+    model.eval()
     return history

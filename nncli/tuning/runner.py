@@ -207,23 +207,20 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
 
 def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOptions:
     """Training options for one point of the tabular search space."""
+    from nncli.tabular.architectures import architecture_named, foreign_options_reset
+
     layers, width = int(params["layers"]), int(params["width"])
     arch = str(params.get("arch", base.arch))
-    tabm = arch == "tabm"
+    entry = architecture_named(arch)
     return replace(
         base,
         arch=arch,
-        centres=width if arch == "rbf" else base.centres,  # an RBF's width is its centre count
-        members=params.get("members", base.members) if tabm else None,
-        numeric_embedding=params.get("numeric_embedding", base.numeric_embedding) if tabm else None,
-        lr_schedule=params.get("lr_schedule", base.lr_schedule) if tabm else None,
-        no_front_scale=base.no_front_scale and tabm,
+        **foreign_options_reset(base, arch),
+        **entry.search_options(base, params),
         # A trial, and a refit "as the trial trained", is the early-stopped network itself;
         # --refit all is tune's own train+validation refit.
         final_refit="never",
         epoch_folds=1,
-        no_robust_scaling=base.no_robust_scaling and tabm,
-        label_smoothing=base.label_smoothing if tabm else None,
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
         dropout=float(params["dropout"]),
         activation=str(params["activation"]),
@@ -513,31 +510,26 @@ def enqueue_defaults(study: optuna.Study, job: TuneJob) -> None:
     network declarations, as far as the space holds them: TabM's learning rate and numeric
     embedding for the task, its batch size for the table's training rows, the space's lowest
     weight decay for TabM's 0 (the first three are drawn when the study's data is unknown)."""
-    from nncli.models.tabm import TabMConfig, default_numeric_embedding
+    from nncli.tabular.architectures import architecture_named
     from nncli.tabular.options import TabularOptions
-    from nncli.training.tabm_fit import TabMFitConfig, auto_batch_size, default_lr
 
     assert job.tabular is not None
     options = TabularOptions(target=job.tabular.target)
     hidden = options.hidden_sizes
+    space = job.space()
+    fingerprint = job.fingerprint or {}
+    task = str(fingerprint["task"]) if fingerprint.get("task") else None
+    train_rows = int(fingerprint["train_rows"]) if fingerprint.get("train_rows") else None
     defaults: dict[str, Any] = {
         "arch": options.arch,
         "layers": len(hidden),
         "width": hidden[0],  # tabular_options halves it per layer: 128 -> 128, 64
         "dropout": options.dropout,
         "activation": options.activation,
-        "members": TabMConfig.k,
-        "lr_schedule": TabMFitConfig.lr_schedule,
+        **architecture_named(options.arch).default_trial(task, train_rows),
     }
-    space = job.space()
-    fingerprint = job.fingerprint or {}
-    if fingerprint.get("task"):
-        defaults["lr"] = default_lr(str(fingerprint["task"]))
-        defaults["numeric_embedding"] = default_numeric_embedding(str(fingerprint["task"]))
     if "weight_decay" in space and space["weight_decay"].low is not None:
         defaults["weight_decay"] = space["weight_decay"].low
-    if fingerprint.get("train_rows"):
-        defaults["batch_size"] = auto_batch_size(int(fingerprint["train_rows"]))
     study.enqueue_trial(defaults_within(space, defaults), skip_if_exists=True)
 
 

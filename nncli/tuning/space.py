@@ -92,7 +92,6 @@ TABULAR_SPACE: dict[str, ParamSpec] = {
         _choice("lr_schedule", "coslog4", "warmup_cos", "constant"),
     )
 }
-TABM_ONLY = ("members", "numeric_embedding", "lr_schedule")
 
 FORECAST_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
@@ -249,10 +248,15 @@ def read_space_overrides(config: Path | None, *command: str) -> tuple[dict[str, 
 
 
 def sample(space: dict[str, ParamSpec], trial: optuna.Trial) -> dict[str, Any]:
-    """One point of the space for this trial (TabM's own knobs only where arch is tabm)."""
+    """One point of the space for this trial (an architecture's own knobs only where it is drawn)."""
+    from nncli.tabular.architectures import ARCHITECTURES
+
     drawn = {"arch": space["arch"].suggest(trial)} if "arch" in space else {}
+    entry = ARCHITECTURES.get(str(drawn.get("arch")))
+    own = entry.tunable if entry is not None else frozenset()
+    exclusive = frozenset().union(*(other.tunable for other in ARCHITECTURES.values()))
     for name, spec in space.items():
-        if name not in drawn and (name not in TABM_ONLY or drawn.get("arch") == "tabm"):
+        if name not in drawn and (name not in exclusive or name in own):
             drawn[name] = spec.suggest(trial)
     return drawn
 

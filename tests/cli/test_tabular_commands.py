@@ -361,12 +361,12 @@ def test_unexpected_errors_exit_1_and_debug_shows_traceback(
 def test_keyboard_interrupt_exits_130_without_a_model_file(
     cli, sample_data: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import nncli.training.tabm_fit
+    import nncli.models.tabm
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nncli.training.tabm_fit, "ensemble_loss", interrupted)
+    monkeypatch.setattr(nncli.models.tabm, "ensemble_loss", interrupted)
     out = tmp_path / "m.nncli"
     result = cli(
         "train",

@@ -21,10 +21,13 @@ from nncli.models.tabm import (
     TabMConfig,
     ensemble_loss,
     ensemble_mean,
+    fit_temperature,
     parameter_groups,
 )
+from nncli.tabular.architectures import TabMTraining, fit_tabm
+from nncli.training.config import TrainingConfig
+from nncli.training.loop import predict_batches
 from nncli.training.schedule import epoch_budget, lr_multiplier
-from nncli.training.tabm_fit import TabMFitConfig, fit_tabm, fit_temperature, predict_values
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +46,7 @@ FAST_FIT = {
     "row_epochs": 1,
     "lr": 4e-3,
     "patience_fraction": 1.0,
+    "batch_size": 256,  # the benchmark candidates' batch (TabMTraining: by table size)
 }
 
 
@@ -203,19 +207,47 @@ def periodic_problem(rows: int, seed: int):
     return torch.from_numpy(x), torch.zeros(rows, 0, dtype=torch.long), torch.from_numpy(y)
 
 
+class Scale:
+    """A regression target's training mean and std and range (what the task keeps)."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        self.mean, self.std = float(values.mean()), float(values.std())
+        self.low, self.high = float(values.min()), float(values.max())
+
+    def encode(self, values: torch.Tensor) -> torch.Tensor:
+        return ((values - self.mean) / self.std).unsqueeze(1)
+
+    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
+        return (outputs.squeeze(1) * self.std + self.mean).clamp(self.low, self.high)
+
+
+def predict_values(model: TabM, numeric, categorical, scale: Scale | None) -> torch.Tensor:
+    """Class probabilities (temperature applied by the network) or values in target units."""
+    outputs = predict_batches(model, [numeric, categorical])
+    return torch.softmax(outputs, dim=1) if scale is None else scale.decode(outputs)
+
+
 def accuracy_on(model: TabM, result, data) -> float:
     numeric, categorical, target = data
-    probabilities = predict_values(model, numeric, categorical, result)
+    probabilities = predict_values(model, numeric, categorical, None)
     return float((probabilities.argmax(dim=1) == target).float().mean())
 
 
 def train_on(problem, config: TabMConfig, **fit):
+    """Train through the one loop; returns (model, (history, target scale), test rows)."""
     torch.manual_seed(0)
     model = TabM(config)
     train, valid, test = problem(800, 1), problem(300, 2), problem(500, 3)
-    model.fit_inputs(train[0].numpy(), [])  # as `build_tabm` does
-    result = fit_tabm(model, train, valid, TabMFitConfig(**{**FAST_FIT, **fit}))
-    return model, result, test
+    model.fit_inputs(train[0].numpy(), [])  # as the registry's `build` does
+    scale = Scale(train[2]) if config.output_kind == "values" else None
+
+    def part(data):
+        numeric, categorical, target = data
+        return [numeric, categorical], target if scale is None else scale.encode(target)
+
+    settings = TabMTraining(**{**FAST_FIT, **fit})
+    history = fit_tabm(model, part(train), part(valid), settings, TrainingConfig(seed=0))
+    return model, (history, scale), test
 
 
 def test_periodic_embeddings_learn_a_periodic_feature() -> None:
@@ -301,20 +333,22 @@ def test_regression_learns_and_stays_in_the_training_range() -> None:
     config = TabMConfig(
         n_numeric=1, n_outputs=1, output_kind="values", frequency_sigma=0.5, **SMALL
     )
-    model, result, test = train_on(problem, config)
-    predictions = predict_values(model, test[0], test[1], result)
+    model, (_, scale), test = train_on(problem, config)
+    predictions = predict_values(model, test[0], test[1], scale)
     rmse = float((predictions - test[2]).square().mean().sqrt())
     assert rmse < 0.35 * float(test[2].std())  # the std of the target is ~141
-    assert predictions.min() >= result.target_min and predictions.max() <= result.target_max
+    assert predictions.min() >= scale.low and predictions.max() <= scale.high
 
 
 def test_best_epoch_is_restored() -> None:
-    _, result, _ = train_on(
+    model, (history, _), _ = train_on(
         periodic_problem, TabMConfig(n_numeric=2, n_outputs=2, frequency_sigma=0.5, **SMALL)
     )
-    best_metric = max(metric for _, metric in result.history)
-    assert result.history[result.best_epoch - 1][1] == best_metric
-    assert result.best_metric == best_metric
+    best_metric = max(record.valid_metric for record in history.records)
+    assert history.best.valid_metric == best_metric
+    valid = periodic_problem(300, 2)  # the validation rows: the restored weights score best
+    outputs = predict_batches(model, [valid[0], valid[1]])
+    assert float((outputs.argmax(dim=1) == valid[2]).float().mean()) == best_metric
 
 
 # ----------------------------------------------------------------------------- pieces
