@@ -13,6 +13,7 @@ every network.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -194,7 +195,11 @@ def train_epoch(
     computed in float32 on its outputs; weights and optimiser state stay float32.
     """
     model.train()
-    autocast = torch.autocast(targets.device.type, torch.bfloat16, enabled=plan.precision == "bf16")
+    autocast = (
+        torch.autocast(targets.device.type, torch.bfloat16)
+        if plan.precision == "bf16"
+        else contextlib.nullcontext()
+    )
     n_rows = targets.shape[0]
     order = torch.randperm(n_rows, generator=plan.generator).to(targets.device)
     total = torch.zeros((), device=targets.device)
