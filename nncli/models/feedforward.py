@@ -71,7 +71,8 @@ class NumericOnlyMLP(nn.Module):
 
     def forward(self, numeric: torch.Tensor) -> torch.Tensor:
         # numeric: [B, n_numeric] float32 -> [B, outputs]
-        outputs: torch.Tensor = self.mlp.layers(numeric)
+        layers: nn.Module = self.mlp.layers  # type: ignore[assignment]
+        outputs: torch.Tensor = layers(numeric)
         return outputs
 
 
@@ -85,6 +86,7 @@ class CategoricalOnlyMLP(nn.Module):
     def forward(self, categorical: torch.Tensor) -> torch.Tensor:
         # categorical: [B, n_categorical] int64 -> [B, outputs]
         embeddings: nn.ModuleList = self.mlp.embeddings  # type: ignore[assignment]
+        layers: nn.Module = self.mlp.layers  # type: ignore[assignment]
         embedded = [emb(categorical[:, i]) for i, emb in enumerate(embeddings)]
-        outputs: torch.Tensor = self.mlp.layers(torch.cat(embedded, dim=1))
+        outputs: torch.Tensor = layers(torch.cat(embedded, dim=1))
         return outputs
