@@ -113,7 +113,7 @@ def choose_anchor(
 
     from nncli.forecasting.statistical import prefers_seasonal_naive, series_season
 
-    if options.arch != "nhits" or options.anchor == "naive":
+    if not options.architecture.anchored or options.anchor == "naive":
         return "naive", 1
     seasons = {series_season(head.timestamps, options.season) for head in heads}
     season = seasons.pop() if len(seasons) == 1 else 1
@@ -153,7 +153,7 @@ def build_member(
         "dropout": options.dropout,
         "arch": options.arch,
     }
-    if options.arch == "nhits":
+    if options.architecture.anchored:
         config.update(anchor=anchor, season=season)
     seed_everything(plan.seed)
     sizes = f"--hidden-size {options.width} --layers {options.depth}"
@@ -165,13 +165,9 @@ def build_member(
 
 def rebuild_member(config: dict[str, Any], window_norm: bool) -> nn.Module:
     """The member network a saved config describes (untrained)."""
-    from nncli.models.nbeats import NBeatsConfig, NBeatsForecaster, WindowNormalised
-    from nncli.models.recurrent import SequenceConfig, SequenceForecaster
+    from nncli.forecasting.architectures import forecast_architecture
 
-    if config["arch"] == "nhits":
-        return NBeatsForecaster(NBeatsConfig(**config))  # normalises its windows itself
-    network = SequenceForecaster(SequenceConfig(**config))
-    return WindowNormalised(network) if window_norm else network
+    return forecast_architecture(str(config["arch"])).rebuild(config, window_norm)
 
 
 def rebuild_ensemble(architecture: dict[str, Any]) -> MemberEnsemble:
@@ -221,7 +217,7 @@ def train_member(
     start = int(data.train_x.shape[1]) - plan.lookback
     train_x, train_y = data.train_x[:, start:], data.train_y
     config = replace(training, seed=plan.seed)
-    if options.arch == "nhits":
+    if options.architecture.step_budget:
         config = replace(config, batch_size=training.batch_size or NHITS_BATCH)
         assert config.batch_size is not None
         # An "epoch" is at least `steps_per_epoch` batches: small data is repeated
@@ -283,7 +279,7 @@ def train_ensemble(
         "horizon": options.horizon,
         "quantiles": sorted(options.quantiles),
         "n_features": n_features,
-        "window_norm": options.arch == "nhits" or options.window_norm,
+        "window_norm": options.architecture.normalises_windows or options.window_norm,
         "anchor": anchor[0],
         "season": anchor[1],
         "members": configs,

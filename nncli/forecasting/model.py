@@ -406,7 +406,7 @@ def train_forecaster(
         network,
         data,
         sized,
-        guard=sized.arch == "nhits" and anchor == "naive",
+        guard=sized.architecture.anchored and anchor == "naive",
         ets_rows=lambda: _ets_rows(used, windows, sized),
     )
     _report_ensemble(reporter, architecture, calibration, histories, training.epochs)
@@ -425,7 +425,7 @@ def train_forecaster(
             **training.to_dict(),
             "valid_size": sized.valid_size,
             "combine": sized.combine,
-            **({"steps_per_epoch": steps} if sized.arch == "nhits" else {}),
+            **({"steps_per_epoch": steps} if sized.architecture.step_budget else {}),
         },
         "series": windows.series,
         "history": histories[0].to_dict(),
@@ -443,7 +443,9 @@ def _ets_rows(
 
     from nncli.forecasting.ensemble import ETS_CALIBRATION_SERIES, EtsRows, ets_scaled_changes
 
-    if options.combine == "none" or (options.combine == "auto" and options.arch != "nhits"):
+    if options.combine == "none" or (
+        options.combine == "auto" and not options.architecture.combined_with_ets
+    ):
         return None
     rows, changes, offset = [], [], 0
     # One ETS fit per series, run forward over all its validation origins; at most

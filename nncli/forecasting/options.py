@@ -17,6 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from nncli.errors import UsageError
+from nncli.forecasting.architectures import (
+    ARCHITECTURES,
+    ForecastArchitecture,
+    forecast_architecture,
+)
 from nncli.forecasting.transforms import TRANSFORMS, Transform, get_transform
 from nncli.option_presets import (
     BACKTEST,
@@ -33,17 +38,9 @@ from nncli.option_presets import (
 from nncli.options import AtLeast, NonNegative, OneOf, Within, check_options, option
 from nncli.training.config import TrainingConfig
 
-# The same names as nncli.models.recurrent.ARCHITECTURES (which imports torch) plus "nhits"
-# (nncli.models.nbeats); a unit test keeps them in step.
-FORECAST_ARCHITECTURES = ("nhits", "lstm", "gru", "rnn", "tcn", "mlp")
+FORECAST_ARCHITECTURES = tuple(ARCHITECTURES)
 ANCHORS = ("auto", "naive", "seasonal")
 COMBINES = ("auto", "ets", "none")
-# nhits' default lookbacks, as multiples of the horizon, in the order members take them
-# (one member reads 3h; three read 3h, 2h, 5h; six add a second seed to each): the ones
-# `benchmarks/forecast_accuracy.py` measured (benchmarks/RESULTS-forecast-candidates.md).
-NHITS_LOOKBACK_MULTIPLES = (3, 2, 5)
-NHITS_ENSEMBLE = 6
-RECURRENT_LOOKBACK = 60
 WINDOWS = ("expanding", "fixed")
 PARTIAL_LAST_ROW = ("error", "drop", "allow")
 
@@ -187,28 +184,31 @@ class ForecastOptions:
             or 0.5 not in self.quantiles
         ):
             raise UsageError("--quantiles must lie in (0, 1) and include 0.5 (the point forecast)")
-        if self.arch == "nhits" and self.target_transform.centred:
+        entry = self.architecture
+        if entry.changes_only and self.target_transform.centred:
             raise UsageError(
-                f"--arch nhits forecasts changes, not --transform {self.transform}",
+                f"--arch {self.arch} forecasts changes, not --transform {self.transform}",
                 hint="use --transform diff (or log-return for positive series)",
             )
-        if self.arch == "nhits" and self.lookback == 1:
-            raise UsageError("--arch nhits needs --lookback 2 or more")
+        if self.lookback is not None and self.lookback < entry.min_lookback:
+            raise UsageError(f"--arch {self.arch} needs --lookback {entry.min_lookback} or more")
 
     def member_count(self) -> int:
-        """Ensemble members: --ensemble, else 6 for nhits and 1 for the other architectures."""
+        """Ensemble members: --ensemble, else the architecture's (6 for nhits, 1 otherwise)."""
         if self.ensemble is not None:
             return self.ensemble
-        return NHITS_ENSEMBLE if self.arch == "nhits" else 1
+        return self.architecture.members
 
     def member_lookbacks(self) -> list[int]:
         """The distinct lookbacks the members read, in the order members take them."""
         if self.lookback is not None:
             return [self.lookback]
-        if self.arch != "nhits":
-            return [RECURRENT_LOOKBACK]
-        multiples = NHITS_LOOKBACK_MULTIPLES[: self.member_count()]
-        return [max(2, m * self.horizon) for m in multiples]
+        return self.architecture.default_lookbacks(self.horizon, self.member_count())
+
+    @property
+    def architecture(self) -> ForecastArchitecture:
+        """The registry entry of --arch."""
+        return forecast_architecture(self.arch)
 
     @property
     def window_norm(self) -> bool:
@@ -218,12 +218,12 @@ class ForecastOptions:
     @property
     def width(self) -> int:
         """--hidden-size, else the architecture's default."""
-        return self.hidden_size or (128 if self.arch == "nhits" else 64)
+        return self.hidden_size or self.architecture.width
 
     @property
     def depth(self) -> int:
         """--layers, else the architecture's default."""
-        return self.num_layers or (2 if self.arch == "nhits" else 1)
+        return self.num_layers or self.architecture.depth
 
     @property
     def window_length(self) -> int:
