@@ -62,31 +62,22 @@ class MLP(TabularNetwork):
         return outputs
 
 
-class NumericOnlyMLP(nn.Module):
-    """An MLP without categorical columns, exported with its one real input."""
+class OneInputMLP(nn.Module):
+    """An MLP fed only its numeric or only its categorical block, exported with its one real
+    input (an ONNX input of width 0 would confuse consumers)."""
 
-    def __init__(self, mlp: nn.Module) -> None:
+    def __init__(self, mlp: nn.Module, numeric_input: bool) -> None:
         super().__init__()
         self.mlp = mlp
+        self.numeric_input = numeric_input
 
-    def forward(self, numeric: torch.Tensor) -> torch.Tensor:
-        # numeric: [B, n_numeric] float32 -> [B, outputs]
+    def forward(self, block: torch.Tensor) -> torch.Tensor:
+        # block: [B, n_numeric] float32 or [B, n_categorical] int64 -> [B, outputs]
         layers: nn.Module = self.mlp.layers  # type: ignore[assignment]
-        outputs: torch.Tensor = layers(numeric)
-        return outputs
-
-
-class CategoricalOnlyMLP(nn.Module):
-    """An MLP without numeric columns: an ONNX input of width 0 would confuse consumers."""
-
-    def __init__(self, mlp: nn.Module) -> None:
-        super().__init__()
-        self.mlp = mlp
-
-    def forward(self, categorical: torch.Tensor) -> torch.Tensor:
-        # categorical: [B, n_categorical] int64 -> [B, outputs]
+        if self.numeric_input:
+            numeric_outputs: torch.Tensor = layers(block)
+            return numeric_outputs
         embeddings: nn.ModuleList = self.mlp.embeddings  # type: ignore[assignment]
-        layers: nn.Module = self.mlp.layers  # type: ignore[assignment]
-        embedded = [emb(categorical[:, i]) for i, emb in enumerate(embeddings)]
+        embedded = [emb(block[:, i]) for i, emb in enumerate(embeddings)]
         outputs: torch.Tensor = layers(torch.cat(embedded, dim=1))
         return outputs

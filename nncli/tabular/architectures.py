@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nncli.training.loop import History, Recipe
 
     Network = MLP | RBFNetwork | TabM
+    Part = tuple[list[torch.Tensor], torch.Tensor]  # (inputs, targets) of one split part
     NetworkConfig = MLPConfig | RBFConfig | TabMConfig
 
 
@@ -66,9 +67,9 @@ class TabularArchitecture:
 
     def one_input_module(self, network: nn.Module, numeric_input: bool) -> nn.Module:
         """The network wrapped to take only its numeric or only its categorical block."""
-        from nncli.models.feedforward import CategoricalOnlyMLP, NumericOnlyMLP
+        from nncli.models.feedforward import OneInputMLP
 
-        return NumericOnlyMLP(network) if numeric_input else CategoricalOnlyMLP(network)
+        return OneInputMLP(network, numeric_input)
 
     def size_flags(self, options: TabularOptions) -> str:
         """The options that set the network's size, for an oversized network's error."""
@@ -90,11 +91,7 @@ class TabularArchitecture:
         return TrainingPlan(config, Recipe(), loss)
 
     def after_fit(
-        self,
-        options: TabularOptions,
-        network: nn.Module,
-        valid: tuple[list[torch.Tensor], torch.Tensor],
-        history: History,
+        self, options: TabularOptions, network: nn.Module, valid: Part, history: History
     ) -> None:
         """What the network learns from the validation rows after training (nothing here)."""
 
@@ -114,6 +111,20 @@ class TabularArchitecture:
         return {}
 
 
+def embedded_inputs(table: PreparedTable) -> dict[str, Any]:
+    """The input and output sizes of a network with learned category embeddings (the MLP's
+    and the RBF network's `TabularNetworkConfig` fields)."""
+    from nncli.models.feedforward import embedding_size
+
+    cardinalities = [spec.cardinality for spec in table.preprocessor.categorical]
+    return {
+        "n_numeric": table.preprocessor.n_numeric_features,
+        "n_outputs": table.task.n_outputs(table.target),
+        "categorical_cardinalities": cardinalities,
+        "embedding_dims": [embedding_size(c) for c in cardinalities],
+    }
+
+
 class MLPArchitecture(TabularArchitecture):
     """The plain feedforward network (`nncli.models.feedforward`)."""
 
@@ -121,16 +132,11 @@ class MLPArchitecture(TabularArchitecture):
 
     def build(self, options: TabularOptions, table: PreparedTable) -> tuple[Network, Any]:
         from nncli.devices import build_within_memory
-        from nncli.models.feedforward import MLP, MLPConfig, embedding_size
+        from nncli.models.feedforward import MLP, MLPConfig
         from nncli.training.loop import seed_everything
 
-        preprocessor = table.preprocessor
-        cardinalities = [spec.cardinality for spec in preprocessor.categorical]
         config = MLPConfig(
-            n_numeric=preprocessor.n_numeric_features,
-            n_outputs=table.task.n_outputs(table.target),
-            categorical_cardinalities=cardinalities,
-            embedding_dims=[embedding_size(c) for c in cardinalities],
+            **embedded_inputs(table),
             hidden_sizes=list(options.hidden_sizes),
             activation=options.activation,
             dropout=options.dropout,
@@ -163,17 +169,11 @@ class RBFArchitecture(TabularArchitecture):
         import torch
 
         from nncli.devices import build_within_memory
-        from nncli.models.feedforward import embedding_size
         from nncli.models.rbf import RBFConfig, RBFNetwork
         from nncli.training.loop import seed_everything
 
-        preprocessor = table.preprocessor
-        cardinalities = [spec.cardinality for spec in preprocessor.categorical]
         config = RBFConfig(
-            n_numeric=preprocessor.n_numeric_features,
-            n_outputs=table.task.n_outputs(table.target),
-            categorical_cardinalities=cardinalities,
-            embedding_dims=[embedding_size(c) for c in cardinalities],
+            **embedded_inputs(table),
             n_centres=options.centres or options.hidden_sizes[0],
         )
         generator = seed_everything(options.training.seed)
@@ -285,9 +285,7 @@ class TabMTraining:
         loss = EnsembleLoss("values" if regression else "logits", smoothing)
         return TrainingPlan(config, recipe, loss)
 
-    def calibrate(
-        self, network: TabM, valid: tuple[list[torch.Tensor], torch.Tensor], accuracy: float
-    ) -> None:
+    def calibrate(self, network: TabM, valid: Part, accuracy: float) -> None:
         """Temperature scaling on the validation rows (classification with label smoothing)."""
         from nncli.models.tabm import temperature_for
         from nncli.training.loop import predict_batches
@@ -439,11 +437,7 @@ class TabMArchitecture(TabularArchitecture):
         return settings.plan(regression, options.training, len(table.truth["train"]))
 
     def after_fit(
-        self,
-        options: TabularOptions,
-        network: nn.Module,
-        valid: tuple[list[torch.Tensor], torch.Tensor],
-        history: History,
+        self, options: TabularOptions, network: nn.Module, valid: Part, history: History
     ) -> None:
         """Temperature scaling on the validation rows (`TabMTraining.calibrate`)."""
         from nncli.models.tabm import TabM
@@ -524,8 +518,8 @@ def architecture_of(metadata: dict[str, Any]) -> TabularArchitecture:
 
 def fit_tabm(
     network: TabM,
-    train: tuple[list[torch.Tensor], torch.Tensor],
-    valid: tuple[list[torch.Tensor], torch.Tensor],
+    train: Part,
+    valid: Part,
     settings: TabMTraining,
     training: TrainingConfig,
     metric: Any = None,
