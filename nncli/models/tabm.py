@@ -492,14 +492,20 @@ def ensemble_mean(outputs: torch.Tensor, output_kind: str) -> torch.Tensor:
 
 
 def ensemble_loss(
-    outputs: torch.Tensor, target: torch.Tensor, output_kind: str, label_smoothing: float = 0.0
+    outputs: torch.Tensor,
+    target: torch.Tensor,
+    output_kind: str,
+    label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The mean of the k members' losses. outputs [B, k, o]; target [B] (class) or [B, o]."""
+    """The mean of the k members' losses. outputs [B, k, o]; target [B] (class) or [B, o];
+    `class_weights` [o] weigh each class's rows (cross-entropy's `weight`)."""
     k = outputs.shape[1]
     if output_kind == "logits":
         return nn.functional.cross_entropy(
             outputs.flatten(0, 1),  # [B * k, o]
             target.repeat_interleave(k),  # [B * k]
+            weight=class_weights,
             label_smoothing=label_smoothing,
         )
     target = target.reshape(outputs.shape[0], 1, -1)  # [B, 1, o]
@@ -543,14 +549,24 @@ def parameter_groups(model: TabM) -> dict[str, list[nn.Parameter]]:
 class EnsembleLoss(nn.Module):
     """The mean of the k members' losses (`ensemble_loss`), as a loss module for the loop."""
 
-    def __init__(self, output_kind: str, label_smoothing: float = 0.0) -> None:
+    class_weights: torch.Tensor | None
+
+    def __init__(
+        self,
+        output_kind: str,
+        label_smoothing: float = 0.0,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.output_kind = output_kind
         self.label_smoothing = label_smoothing
+        self.register_buffer("class_weights", class_weights)  # moves with the loss's device
 
     def forward(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # outputs: [B, k, o] (training mode); target: [B] class indices or [B, o] values
-        return ensemble_loss(outputs, target, self.output_kind, self.label_smoothing)
+        return ensemble_loss(
+            outputs, target, self.output_kind, self.label_smoothing, self.class_weights
+        )
 
 
 class OneInputTabM(nn.Module):

@@ -236,10 +236,16 @@ class TabMTraining:
         """--patience, else `patience_fraction` of the planned epochs (at least 4)."""
         return self.patience or max(4, math.ceil(self.patience_fraction * epochs))
 
-    def plan(self, regression: bool, training: TrainingConfig, n_rows: int) -> TrainingPlan:
+    def plan(
+        self,
+        regression: bool,
+        training: TrainingConfig,
+        n_rows: int,
+        class_weights: torch.Tensor | None = None,
+    ) -> TrainingPlan:
         """The one loop's settings for a TabM on `n_rows` training rows (`regression`: its
         outputs are values, not logits); `training` gives the seed, device, threads and
-        precision."""
+        precision; `class_weights` [classes] weigh the members' cross-entropy."""
         from nncli.models.tabm import EnsembleLoss, parameter_groups
         from nncli.training.loop import ParameterGroup, Recipe, auto_batch_size
 
@@ -282,7 +288,7 @@ class TabMTraining:
             selection=_by_task_metric,
             reseed=False,
         )
-        loss = EnsembleLoss("values" if regression else "logits", smoothing)
+        loss = EnsembleLoss("values" if regression else "logits", smoothing, class_weights)
         return TrainingPlan(config, recipe, loss)
 
     def calibrate(self, network: TabM, valid: Part, accuracy: float) -> None:
@@ -434,7 +440,12 @@ class TabMArchitecture(TabularArchitecture):
     ) -> TrainingPlan:
         regression = table.task.name == "regression"
         settings = self.settings(options, fixed_epochs)
-        return settings.plan(regression, options.training, len(table.truth["train"]))
+        # --class-weights: the task's inverse-frequency weights (its loss holds them).
+        task_loss = table.task.loss(
+            table.target, table.truth["train"], class_weights=options.class_weights
+        )
+        weights = getattr(task_loss, "weight", None)
+        return settings.plan(regression, options.training, len(table.truth["train"]), weights)
 
     def after_fit(
         self, options: TabularOptions, network: nn.Module, valid: Part, history: History

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from nncli.api import export_model
+from nncli.data.preprocessing import transform
 from nncli.export import ExportOptions, preprocessing_path
 from nncli.models.tabm import TabM
 from nncli.tabular.model import load_tabular_model, save_tabular_model
@@ -240,3 +241,27 @@ def test_robust_scaling_learns_a_threshold_on_a_heavy_tailed_column(tmp_path: Pa
         training=TrainingConfig(epochs=30),
     )
     assert train_tabular(path, ple).test_metrics["accuracy"] >= 0.95
+
+
+def test_class_weights_change_tabm_and_favour_the_rare_class(tmp_path: Path) -> None:
+    # Penguins made imbalanced: every Adelie and Gentoo, 12 of the 68 Chinstraps.
+    frame = pd.read_csv(PENGUINS)
+    rare = frame[frame["species"] == "Chinstrap"].head(12)
+    imbalanced = pd.concat([frame[frame["species"] != "Chinstrap"], rare])
+    path = tmp_path / "imbalanced.csv"
+    imbalanced.to_csv(path, index=False)
+    quick = {**SMALL, "final_refit": "never"}
+    plain = train_tabular(path, TabularOptions(target="species", **quick))  # type: ignore[arg-type]
+    weighted = train_tabular(
+        path,
+        TabularOptions(target="species", class_weights=True, **quick),  # type: ignore[arg-type]
+    )
+    assert weighted.model.metadata["model_id"] != plain.model.metadata["model_id"]
+    assert weighted.model.metadata["training"]["class_weights"] is True
+    # The weighted loss pays the rare class more: its probability on the rare rows rises.
+    rows = transform(plain.model.preprocessor, rare, path=path)
+    chinstrap = plain.model.classes.index("Chinstrap")
+    assert (
+        weighted.model.outputs(rows)[:, chinstrap].mean()
+        > plain.model.outputs(rows)[:, chinstrap].mean()
+    )
