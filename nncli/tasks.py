@@ -326,7 +326,7 @@ class ClassificationTask(Task):
         return (outputs.argmax(axis=1) != truth).astype(np.float64)
 
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
-        from nncli.baselines import classification_baselines
+        from nncli.baseline_models import classification_baselines
 
         return classification_baselines(data, self.n_outputs(target), seed)
 
@@ -445,7 +445,7 @@ class RegressionTask(Task):
         return (outputs.astype(np.float64) - truth) ** 2
 
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
-        from nncli.baselines import regression_baselines
+        from nncli.baseline_models import regression_baselines
 
         return regression_baselines(data, seed)
 
