@@ -50,7 +50,7 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nncli.forecasting.baselines import drift, naive, seasonal_naive  # noqa: E402
+from nncli.forecasting.naive import drift, naive, seasonal_naive  # noqa: E402
 from nncli.forecasting.scoring import mase_scale  # noqa: E402
 from nncli.forecasting.statistical import (  # noqa: E402
     apply_margins,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from nncli.baselines import BaselineData
+    from nncli.data.loading import CsvOptions
 
 OVERFITTING_HINT = "try more --dropout, --weight-decay or a smaller --hidden"
 # The model file's metadata["target"]: {"name", "classes"} or {"name", "mean", "std"}.
@@ -50,14 +51,17 @@ Target = dict[str, Any]
 Metrics = dict[str, Any]
 
 
-def class_indices(labels: pd.Series, classes: list[str], path: Path | None = None) -> np.ndarray:
+def class_indices(
+    labels: pd.Series, classes: list[str], path: Path | None = None, csv: CsvOptions | None = None
+) -> np.ndarray:
     """Each label's position in `classes`; -1 for a label the model does not know.
 
-    Labels match as written (`labels_as_written`: 'TRUE', '1.0', ' a', read from `path`).
+    Labels match as written (`labels_as_written`: 'TRUE', '1.0', ' a', read from `path`
+    with the options `csv`).
     """
-    from nncli.data.loading import labels_as_written
+    from nncli.data.labels import labels_as_written
 
-    return written_class_indices(labels_as_written(labels, path), classes)
+    return written_class_indices(labels_as_written(labels, path, csv), classes)
 
 
 def written_class_indices(written: pd.Series, classes: list[str]) -> np.ndarray:
@@ -138,15 +142,20 @@ class Task:
         return min(scores, key=lambda name: sign * scores[name][self.primary_metric])
 
     # --- the target -------------------------------------------------------------------
-    def read_target(self, labels: pd.Series, path: Path, column: str) -> tuple[np.ndarray, Target]:
-        """Every row's truth and the target's metadata (before `fit_target`)."""
+    def read_target(
+        self, labels: pd.Series, path: Path, column: str, csv: CsvOptions | None = None
+    ) -> tuple[np.ndarray, Target]:
+        """Every row's truth and the target's metadata (before `fit_target`); `labels` were
+        read from `path` with the options `csv`."""
         raise NotImplementedError
 
     def fit_target(self, target: Target, train_truth: np.ndarray) -> Target:
         """The target's metadata completed from the training rows' truth."""
         return target
 
-    def truth(self, labels: pd.Series, target: Target, path: Path) -> np.ndarray:
+    def truth(
+        self, labels: pd.Series, target: Target, path: Path, csv: CsvOptions | None = None
+    ) -> np.ndarray:
         """The truth of new rows, for a trained target (see `unknown`)."""
         raise NotImplementedError
 
@@ -160,8 +169,9 @@ class Task:
 
         return np.zeros(len(truth), dtype=bool)
 
-    def stratify_by(self, labels: pd.Series) -> pd.Series | None:
-        """The labels a stratified split keeps balanced (None: nothing to stratify)."""
+    def stratify_by(self, truth: np.ndarray, target: Target) -> pd.Series | None:
+        """The labels a stratified split keeps balanced, from `read_target`'s truth and
+        target (None: nothing to stratify)."""
         return None
 
     # --- the network ------------------------------------------------------------------
@@ -229,11 +239,13 @@ class ClassificationTask(Task):
     higher_is_better = True
     metric_columns = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 
-    def read_target(self, labels: pd.Series, path: Path, column: str) -> tuple[np.ndarray, Target]:
-        from nncli.data.loading import labels_as_written
+    def read_target(
+        self, labels: pd.Series, path: Path, column: str, csv: CsvOptions | None = None
+    ) -> tuple[np.ndarray, Target]:
+        from nncli.data.labels import labels_as_written
 
         # As written: 'TRUE', '1.0', '007' and ' a' are predicted back spelled so.
-        written = labels_as_written(labels, path)
+        written = labels_as_written(labels, path, csv)
         classes = sorted(written.dropna().unique().tolist(), key=label_sort_key)
         if len(classes) < 2:
             raise DataError(
@@ -242,16 +254,20 @@ class ClassificationTask(Task):
             )
         return written_class_indices(written, classes), {"name": column, "classes": classes}
 
-    def truth(self, labels: pd.Series, target: Target, path: Path) -> np.ndarray:
-        return class_indices(labels, list(target["classes"]), path)
+    def truth(
+        self, labels: pd.Series, target: Target, path: Path, csv: CsvOptions | None = None
+    ) -> np.ndarray:
+        return class_indices(labels, list(target["classes"]), path, csv)
 
     def unknown(self, truth: np.ndarray) -> np.ndarray:
         return truth < 0
 
-    def stratify_by(self, labels: pd.Series) -> pd.Series | None:
-        from nncli.data.loading import labels_as_written
+    def stratify_by(self, truth: np.ndarray, target: Target) -> pd.Series | None:
+        import numpy as np
+        import pandas as pd
 
-        return labels_as_written(labels).astype(str)
+        # Each row's class as written: the split orders classes by that text.
+        return pd.Series(np.asarray(target["classes"], dtype=object)[truth])
 
     def n_outputs(self, target: Target) -> int:
         return len(target["classes"])
@@ -310,7 +326,7 @@ class ClassificationTask(Task):
         return (outputs.argmax(axis=1) != truth).astype(np.float64)
 
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
-        from nncli.baselines import classification_baselines
+        from nncli.baseline_models import classification_baselines
 
         return classification_baselines(data, self.n_outputs(target), seed)
 
@@ -352,7 +368,9 @@ class RegressionTask(Task):
     higher_is_better = False
     metric_columns = ("rmse", "mae", "r2", "mape")
 
-    def read_target(self, labels: pd.Series, path: Path, column: str) -> tuple[np.ndarray, Target]:
+    def read_target(
+        self, labels: pd.Series, path: Path, column: str, csv: CsvOptions | None = None
+    ) -> tuple[np.ndarray, Target]:
         return self.truth(labels, {"name": column}, path), {"name": column}
 
     def fit_target(self, target: Target, train_truth: np.ndarray) -> Target:
@@ -362,7 +380,9 @@ class RegressionTask(Task):
         low, high = float(train_truth.min()), float(train_truth.max())
         return {**target, "mean": mean, "std": std, "min": low, "max": high}
 
-    def truth(self, labels: pd.Series, target: Target, path: Path) -> np.ndarray:
+    def truth(
+        self, labels: pd.Series, target: Target, path: Path, csv: CsvOptions | None = None
+    ) -> np.ndarray:
         import numpy as np
 
         from nncli.data.preprocessing import numeric_values
@@ -425,7 +445,7 @@ class RegressionTask(Task):
         return (outputs.astype(np.float64) - truth) ** 2
 
     def fit_baselines(self, data: BaselineData, target: Target, seed: int) -> dict[str, Metrics]:
-        from nncli.baselines import regression_baselines
+        from nncli.baseline_models import regression_baselines
 
         return regression_baselines(data, seed)
 

@@ -69,7 +69,7 @@ def inspect(
     if options.target is not None:
         require_columns(frame, data, [options.target], "target")
     require_columns(frame, data, [c for c in (options.time_col, options.group_col) if c], "named")
-    report = inspect_table(frame, data, options.target)
+    report = inspect_table(frame, data, options.target, csv=csv)
     for message in report.warnings:
         ui.warn(message)
     if plot is not None:

@@ -8,7 +8,6 @@ and its absence is one line naming the fix.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -230,38 +229,6 @@ def _blank_missing_words(frame: pd.DataFrame, words: list[str], skip: set[str]) 
         if hit.any():
             frame[name] = column.where(~hit)
     return frame
-
-
-@dataclass(frozen=True, eq=False)
-class ColumnarSource:
-    """What `read_columnar` read, for `labels_as_written`: a label column's cells spelled as
-    pandas writes them to a CSV ('True', '3.0', '7'), that one column read again."""
-
-    path: Path
-    kind: str
-    columns: tuple[str, ...]
-    rows: int
-    stamp: tuple[int, int]
-    arguments: dict[str, Any] = field(default_factory=dict)  # no CSV parser options
-    written: dict[str, pd.Series] = field(default_factory=dict, repr=False)
-
-    def column_text(self, name: str) -> pd.Series | None:
-        """Column `name` of every row as text (missing cells NaN); None if the file changed."""
-        from nncli.data.loading import file_stamp
-
-        if name not in self.columns:
-            return None
-        if name not in self.written:
-            try:
-                if file_stamp(self.path) != self.stamp:
-                    return None
-                frame = read_columnar(self.path, kind=self.kind, only=name)
-            except (OSError, DataError, UsageError):
-                return None
-            if list(frame.columns) != [name] or len(frame) != self.rows:
-                return None
-            self.written[name] = frame[name].map(str, na_action="ignore").astype(object)
-        return self.written[name]
 
 
 def write_parquet(frame: pd.DataFrame, target: Path | IO[bytes]) -> None:

@@ -10,11 +10,11 @@ import lzma
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nncli.data.columnar import ColumnarSource, is_columnar, read_columnar
+from nncli.data.columnar import is_columnar, read_columnar
 from nncli.errors import DataError, UsageError
 from nncli.files import check_input_file
 from nncli.options import Check, option
@@ -216,10 +216,22 @@ def read_csv(
         raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
     kind = is_columnar(path)
     if kind is not None:  # Parquet or Feather, by its bytes: the same frame, no CSV parsing
-        stamp = file_stamp(path)
-        frame = read_columnar(path, options, reporter=reporter, dtype=dtype, kind=kind)
-        _remember(ColumnarSource(path, kind, tuple(frame.columns), len(frame), stamp))
-        return frame
+        return read_columnar(path, options, reporter=reporter, dtype=dtype, kind=kind)
+    arguments = parser_arguments(path, options, reporter)
+    frame = _parse(path, arguments, dtype, options.encoding)
+    skip = set(dtype or ())
+    frame = _missing_words_in_numeric_columns(path, frame, arguments, options, skip)
+    frame.columns = [str(name).strip() for name in frame.columns]
+    if options.decimal is None and options.thousands is None:
+        refuse_locale_numbers(path, frame, skip)
+    return frame
+
+
+def parser_arguments(
+    path: Path, options: CsvOptions, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """pandas' `read_csv` arguments for the CSV at `path` read with `options`: the encoding
+    checked, the compression recognised by its bytes, the separator sniffed, the header checked."""
     problem = KnownEncoding().problem(options.encoding)
     if problem is not None:
         raise UsageError(f"--encoding {problem}")
@@ -242,7 +254,7 @@ def read_csv(
     _check_header(path, head, sep)
     if sep in (options.decimal, options.thousands):
         raise UsageError(f"{path}: the field separator {sep!r} is also the number mark")
-    arguments: dict[str, Any] = {
+    return {
         "sep": sep,
         "encoding": encoding,
         "compression": compression,
@@ -253,139 +265,6 @@ def read_csv(
         "decimal": options.decimal or ".",
         "thousands": options.thousands,
     }
-    stamp = file_stamp(path)
-    frame = _parse(path, arguments, dtype, options.encoding)
-    skip = set(dtype or ())
-    frame = _missing_words_in_numeric_columns(path, frame, arguments, options, skip)
-    frame.columns = [str(name).strip() for name in frame.columns]
-    if options.decimal is None and options.thousands is None:
-        refuse_locale_numbers(path, frame, skip)
-    columns = tuple(str(name) for name in frame.columns)
-    _remember(CsvSource(path, arguments, columns, len(frame), stamp))
-    return frame
-
-
-def file_stamp(path: Path) -> tuple[int, int]:
-    """(size, modification time in ns): a file whose stamp changed is not the one read."""
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns
-
-
-@dataclass(frozen=True, eq=False)
-class CsvSource:
-    """What `read_csv` read: enough to read one column again as the text the file holds
-    (pandas reads 'TRUE' as True, '1.0' as 1.0 and '007' as 7)."""
-
-    path: Path
-    arguments: dict[str, Any]
-    columns: tuple[str, ...]
-    rows: int
-    stamp: tuple[int, int]
-    # Columns read again, by position: one re-read however often the labels are asked for.
-    written: dict[int, pd.Series] = field(default_factory=dict, repr=False)
-
-    def column_text(self, name: str) -> pd.Series | None:
-        """Column `name` of every row as text (missing cells NaN); None if the file changed."""
-        import pandas as pd
-
-        if name not in self.columns:
-            return None
-        position = self.columns.index(name)
-        if position not in self.written:
-            arguments = {**self.arguments, "usecols": [position], "dtype": str}
-            try:
-                if file_stamp(self.path) != self.stamp:
-                    return None
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    column = pd.read_csv(self.path, **arguments).iloc[:, 0]
-            except (OSError, EOFError, ValueError, pd.errors.ParserError):
-                return None
-            if len(column) != self.rows:
-                return None
-            self.written[position] = column.astype(object)
-        return self.written[position]
-
-
-# The last few files read, newest first. Not in `frame.attrs`: pandas deep-copies attrs into
-# every derived frame and column, which cost a 10,000-column table a quarter second per pass.
-_REMEMBERED_SOURCES = 4
-_RECENT_SOURCES: list[CsvSource | ColumnarSource] = []
-
-
-def _remember(source: CsvSource | ColumnarSource) -> None:
-    _RECENT_SOURCES.insert(0, source)
-    del _RECENT_SOURCES[_REMEMBERED_SOURCES:]
-
-
-def _is_text(series: pd.Series) -> bool:
-    import pandas as pd
-
-    return len(series) == 0 or pd.api.types.infer_dtype(series, skipna=True) in {"string", "empty"}
-
-
-def _agrees(parsed: pd.Series, text: pd.Series, arguments: dict[str, Any]) -> bool:
-    """Whether each cell of `text` spells the value pandas parsed beside it (so the column
-    read again lines up with the rows read first)."""
-    import numpy as np
-    import pandas as pd
-
-    cells = text.astype(str).str.strip()
-    if pd.api.types.is_bool_dtype(parsed):
-        return bool((cells.str.lower() == parsed.map(str).str.lower()).all())
-    if not pd.api.types.is_numeric_dtype(parsed):
-        return True  # a column of mixed types (numbers in one chunk, text in another)
-    if arguments.get("thousands"):
-        cells = cells.str.replace(arguments["thousands"], "", regex=False)
-    cells = cells.str.replace(arguments.get("decimal") or ".", ".", regex=False)
-    numbers = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64)
-    return bool(np.allclose(numbers, parsed.to_numpy(np.float64), rtol=1e-12, equal_nan=True))
-
-
-def _spellings(parsed: pd.Series, text: pd.Series, arguments: dict[str, Any]) -> pd.Series | None:
-    """`text` with one spelling for each parsed value: '1' and '1.0' (or 'TRUE' and 'True')
-    are one class, written as its most frequent spelling (the first in order on ties).
-    None when the text does not spell the parsed values (the rows do not line up)."""
-    import pandas as pd
-
-    # The distinct (value, spelling) pairs: a few for labels, however many rows there are.
-    pairs = pd.DataFrame({"value": parsed.to_numpy(), "text": text.to_numpy()})
-    counts = pairs.value_counts(sort=False).reset_index(name="rows")
-    if not _agrees(counts["value"], counts["text"], arguments):
-        return None
-    if not counts["value"].duplicated().any():
-        return text
-    counts = counts.sort_values(["rows", "text"], ascending=[False, True], kind="stable")
-    spelling = counts.drop_duplicates("value").set_index("value")["text"]
-    return pd.Series(parsed.map(spelling).to_numpy(), index=text.index, dtype=object)
-
-
-def labels_as_written(labels: pd.Series, path: Path | None = None) -> pd.Series:
-    """Each present cell of a label column as the text its file holds ('TRUE', '1.0', '007',
-    ' a'), missing cells as None.
-
-    Text columns hold that text already. A column pandas parsed as numbers or booleans is
-    read again as text from the file `read_csv` read it from (`path`, or the latest file
-    with such a column), if that file is unchanged and the text spells every parsed value;
-    otherwise its values are spelled by `category_strings` (3.0 as '3', True as 'true').
-    """
-    from nncli.data.preprocessing import category_strings
-
-    present = labels.notna()
-    if _is_text(labels):
-        return labels.astype(object).where(present, None)
-    for source in list(_RECENT_SOURCES):
-        if path is not None and source.path != path:
-            continue
-        column = source.column_text(str(labels.name))
-        if column is not None and labels.index.isin(column.index).all():
-            text = column.reindex(labels.index)[present]
-            spelled = (
-                _spellings(labels[present], text, source.arguments) if text.notna().all() else None
-            )
-            if spelled is not None:
-                return spelled.reindex(labels.index).where(present, None)
-    return category_strings(labels)
 
 
 def _check_header(path: Path, head: str, sep: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nncli.data.labels import category_strings
 from nncli.data.schema import ColumnKind
 from nncli.errors import DataError
 
@@ -154,31 +155,6 @@ class EncodedFeatures:
         return sparse.hstack(
             [sparse.csr_matrix(self.numeric), codes], format="csr", dtype=np.float32
         )
-
-
-def category_strings(series: pd.Series) -> pd.Series:
-    """Category values as strings; whole numbers lose their '.0' so 3 and 3.0 agree."""
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(series):
-        return series.map(lambda v: None if pd.isna(v) else str(bool(v)).lower())
-    if pd.api.types.is_numeric_dtype(series):
-        return series.map(
-            lambda v: (
-                None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v)))
-            )
-        )
-    if len(series) and pd.api.types.infer_dtype(series, skipna=True) == "string":
-        # Only text, the usual CSV column: one vectorised pass instead of a Python call per
-        # value (a million-row column of categories would spend seconds in the lambda below).
-        return series.str.strip().astype(object)
-    # A True/False column with a blank cell is object dtype holding Python bools: spell them
-    # as the bool-dtype branch does, or a file without blanks would not match the vocabulary.
-    return series.map(
-        lambda v: (
-            None if pd.isna(v) else (str(v).lower() if isinstance(v, bool) else str(v).strip())
-        )
-    )
 
 
 def numeric_values(series: pd.Series, path: Path | None, name: str) -> pd.Series:

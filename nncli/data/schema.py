@@ -14,6 +14,8 @@ from nncli.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nncli.data.loading import CsvOptions
+
 
 class ColumnKind(StrEnum):
     """What a column is, as far as modelling goes."""
@@ -252,9 +254,14 @@ def _is_whole_small_set(numbers: pd.Series) -> bool:
 
 
 def summarize_target(
-    frame: pd.DataFrame, name: str, task: str | None = None, path: Path | None = None
+    frame: pd.DataFrame,
+    name: str,
+    task: str | None = None,
+    path: Path | None = None,
+    csv: CsvOptions | None = None,
 ) -> TargetSummary:
-    """The target's class balance or distribution."""
+    """The target's class balance or distribution, classes spelled as the file at `path`
+    (read with `csv`) writes them."""
     series = frame[name]
     non_null = series.dropna()
     if non_null.empty:
@@ -268,9 +275,9 @@ def summarize_target(
         choice = TaskChoice(task, f"--task {task} given")
     summary = TargetSummary(name=name, task=choice, missing=int(series.isna().sum()))
     if choice.task == "classification":
-        from nncli.data.loading import labels_as_written
+        from nncli.data.labels import labels_as_written
 
-        counts = labels_as_written(non_null, path).value_counts()
+        counts = labels_as_written(non_null, path, csv).value_counts()
         summary.classes = {str(label): int(count) for label, count in counts.items()}
     else:
         import pandas as pd
@@ -411,18 +418,10 @@ def estimated_parameters(n_inputs: int, hidden_sizes: tuple[int, ...], n_outputs
     return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
-def inspect_table(
-    frame: pd.DataFrame,
-    path: Path,
-    target: str | None = None,
-    hidden_sizes: tuple[int, ...] = (128, 64),
-) -> InspectReport:
-    """Infer the schema, summarise the target and collect the warnings a modeller needs."""
-    if len(frame) == 0:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    columns = infer_schema(frame)
+def _column_warnings(columns: list[ColumnInfo], target: str | None, rows: int) -> list[str]:
+    """The warnings about the columns besides the target: IDs, constants, many categories,
+    free text, mostly missing."""
     warnings: list[str] = []
-    rows = len(frame)
     for column in columns:
         if column.name == target:
             continue
@@ -443,9 +442,25 @@ def inspect_table(
             warnings.append(f"column {column.name!r} is free text; it is not used as a feature")
         if column.missing and column.missing / max(rows, 1) > 0.5:
             warnings.append(f"column {column.name!r} is {column.missing / rows:.0%} missing")
+    return warnings
+
+
+def inspect_table(
+    frame: pd.DataFrame,
+    path: Path,
+    target: str | None = None,
+    hidden_sizes: tuple[int, ...] = (128, 64),
+    csv: CsvOptions | None = None,
+) -> InspectReport:
+    """Infer the schema, summarise the target and collect the warnings a modeller needs."""
+    if len(frame) == 0:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    columns = infer_schema(frame)
+    rows = len(frame)
+    warnings = _column_warnings(columns, target, rows)
     summary = None
     if target is not None:
-        summary = summarize_target(frame, target, path=path)
+        summary = summarize_target(frame, target, path=path, csv=csv)
         task = summary.task.task
         labelled = frame[_usable_target_rows(frame[target], task)]
         if task == "classification":

@@ -11,8 +11,8 @@
 - the "no harm" rule: shrink a network's median toward "no change" unless validation shows
   significant skill (`choose_shrink`).
 
-Seasonal naive, naive and drift live in `nncli.forecasting.baselines`; they are imported,
-not copied. statsmodels is imported inside the functions that need it.
+Seasonal naive, naive and drift live in `nncli.forecasting.naive`; they are imported, not
+copied. statsmodels is imported inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nncli.forecasting.baselines import naive, seasonal_naive
+from nncli.forecasting.naive import naive, seasonal_naive
 
 if TYPE_CHECKING:
     import numpy as np

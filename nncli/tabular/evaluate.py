@@ -97,7 +97,7 @@ def read_labelled_rows(
     require_rows(frame, path)
     if file_sha256(path) == model.metadata.get("data", {}).get("sha256"):
         reporter.warn(f"{path} is the file the model was trained on: {training_file_note}")
-    rows, truth = labelled_rows(model, frame, path, reporter, no_labels_hint=no_labels_hint)
+    rows, truth = labelled_rows(model, frame, path, reporter, csv, no_labels_hint=no_labels_hint)
     return LabelledRows(rows, truth, encode_rows(model, rows, path, reporter))
 
 
@@ -106,6 +106,7 @@ def labelled_rows(
     frame: pd.DataFrame,
     path: Path,
     reporter: Reporter,
+    csv: CsvOptions | None = None,
     *,
     no_labels_hint: str | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -126,7 +127,7 @@ def labelled_rows(
             f"{path}: target column {target!r} has no values (all missing)", hint=no_labels_hint
         )
     task = model.task_rules
-    truth = task.truth(labelled[target], model.target, path)
+    truth = task.truth(labelled[target], model.target, path, csv)
     unknown = task.unknown(truth)
     if unknown.any():
         reporter.warn(f"{int(unknown.sum())} row(s) with labels unseen in training were left out")

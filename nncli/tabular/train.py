@@ -346,7 +346,7 @@ def prepare_table(
     reporter.info(f"task: {task.name} ({task_reason})")
     options.check_task(task.name)
     features = feature_columns(path, frame, options, reporter)
-    truth_all, target_meta = task.read_target(frame[target], path, target)
+    truth_all, target_meta = task.read_target(frame[target], path, target, options.csv)
     method, time_col = options.split_plan(frame, path)
     split = split_rows(
         frame,
@@ -354,7 +354,7 @@ def prepare_table(
         seed=options.training.seed,
         valid_size=options.valid_size,
         test_size=options.test_size,
-        labels=task.stratify_by(frame[target]),
+        labels=task.stratify_by(truth_all, target_meta),
         time_col=time_col,
         split_col=options.split_col,
         path=path,

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nncli.forecasting.baselines import naive, seasonal_naive
 from nncli.forecasting.model import (
     ForecastModel,
     load_forecast_model,
     save_forecast_model,
     train_forecaster,
 )
+from nncli.forecasting.naive import naive, seasonal_naive
 from nncli.forecasting.options import ForecastOptions, PanelSpec
 from nncli.forecasting.scoring import mase_scale
 from nncli.forecasting.series import Series, load_panel

@@ -15,7 +15,8 @@ pq = pytest.importorskip("pyarrow.parquet")
 feather = pytest.importorskip("pyarrow.feather")
 
 from nncli.data.columnar import is_columnar, read_columnar, write_parquet  # noqa: E402
-from nncli.data.loading import CsvOptions, labels_as_written, read_csv  # noqa: E402
+from nncli.data.labels import labels_as_written  # noqa: E402
+from nncli.data.loading import CsvOptions, read_csv  # noqa: E402
 from nncli.errors import DataError, ExitCode  # noqa: E402
 from nncli.forecasting.series import PanelSpec, load_panel  # noqa: E402
 from nncli.reporting import CollectingReporter  # noqa: E402
@@ -155,7 +156,7 @@ def test_labels_are_spelled_as_a_csv_export_spells_them(tmp_path: Path) -> None:
     path = copies(tmp_path, frame)["parquet"]
     read = read_csv(path)
     assert labels_as_written(read["ok"], path).tolist() == ["True", "False", "True"]
-    assert labels_as_written(read["grade"]).tolist() == ["1.0", "2.0", None]
+    assert labels_as_written(read["grade"], path).tolist() == ["1.0", "2.0", None]
 
 
 def test_write_parquet_round_trips_to_a_path_and_a_stream(tmp_path: Path) -> None:

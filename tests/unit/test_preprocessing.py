@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nncli.data.labels import category_strings
 from nncli.data.loading import read_csv
 from nncli.data.preprocessing import (
     UNKNOWN_INDEX,
     EncodedFeatures,
     Preprocessor,
-    category_strings,
     fit_preprocessor,
     numeric_values,
     transform,

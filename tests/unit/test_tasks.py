@@ -147,6 +147,7 @@ def test_check_target_refuses_an_incomplete_regression_target() -> None:
 
 def test_stratification_only_for_classes() -> None:
     labels = pd.Series([1, 2, 1])
-    stratify = task_for("classification").stratify_by(labels)
+    classification, regression = task_for("classification"), task_for("regression")
+    stratify = classification.stratify_by(*classification.read_target(labels, CSV, "y"))
     assert stratify is not None and stratify.tolist() == ["1", "2", "1"]
-    assert task_for("regression").stratify_by(labels) is None
+    assert regression.stratify_by(*regression.read_target(labels, CSV, "y")) is None
