@@ -45,7 +45,13 @@ def tune(
     search: SearchOptions,
     config: ConfigOpt = None,
 ) -> None:
-    """Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers).
+    """Search TabM, MLP and RBF networks with Optuna, from train's defaults (pruning, resumable).
+
+    Each trial draws the architecture (TabM, the default, MLP or RBF), layers and width,
+    dropout, activation, learning rate, weight decay and batch size, and for TabM its
+    members, numeric embedding and learning-rate schedule. The first trial is nncli train's
+    defaults. Any parameter can be narrowed or fixed in the config's tune.space table;
+    --workers processes (or machines sharing --storage) fill one study.
 
     Examples:
       nncli tune sample_data/penguins.csv -t species --trials 3 --study penguins
@@ -64,7 +70,11 @@ def forecast_tune(
     csv: CsvOptions,
     config: ConfigOpt = None,
 ) -> None:
-    """Search forecaster hyperparameters (arch, lookback, size, learning rate) with Optuna.
+    """Search LSTM, GRU, TCN and MLP forecasters with Optuna (pruning, resumable, many workers).
+
+    Each trial draws the architecture, lookback, hidden size, layers, dropout and learning
+    rate, scored on the validation windows (or --folds walk-forward folds). Any parameter can
+    be narrowed or fixed in the config's forecast.tune.space table.
 
     Examples:
       nncli forecast tune sample_data/stocks.csv --time-col date -t adj_close --group-col ticker --trials 2
