@@ -47,7 +47,11 @@ def spot_check(name: str, trials: int, seed: int, max_rows: int) -> dict[str, ob
     from nncli.tabular.options import TabularOptions
     from nncli.tabular.train import train_tabular
     from nncli.training.config import TrainingConfig
-    from nncli.tuning.runner import TuneJob, open_study, refit_best, run_study, summarize
+    from nncli.tuning.job import TuneJob
+    from nncli.tuning.refit import refit_best
+    from nncli.tuning.report import summarize
+    from nncli.tuning.runner import open_study, run_study
+    from nncli.tuning.tabular import TabularSearch
 
     spec = next(t for t in TABLES if t.name == name)
     frame = load_table(spec, max_rows=max_rows)
@@ -76,14 +80,13 @@ def spot_check(name: str, trials: int, seed: int, max_rows: int) -> dict[str, ob
         default = train_tabular(path, options, frame=table)
         default_seconds = time.perf_counter() - start
         job = TuneJob(
-            kind="tabular",
+            domain=TabularSearch(options),
             data=path,
             study_name=f"spot-{name}",
             storage_url=f"journal:{Path(folder) / 'tune.journal'}",
             trials=trials,
             pruner="median",
             seed=seed,
-            tabular=options,
             quiet=True,
         )
         start = time.perf_counter()

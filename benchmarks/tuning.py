@@ -22,22 +22,26 @@ sys.path.insert(0, str(REPO))
 
 from nncli.tabular.options import TabularOptions  # noqa: E402
 from nncli.training.config import TrainingConfig  # noqa: E402
-from nncli.tuning.runner import TuneJob, budget_state, open_study, run_study  # noqa: E402
+from nncli.tuning.budget import budget_state  # noqa: E402
+from nncli.tuning.job import TuneJob  # noqa: E402
+from nncli.tuning.runner import open_study, run_study  # noqa: E402
+from nncli.tuning.tabular import TabularSearch  # noqa: E402
 
 
 def timed_study(
     folder: Path, trials: int, epochs: int, pruner: str, workers: int
 ) -> dict[str, float]:
     job = TuneJob(
-        kind="tabular",
+        domain=TabularSearch(
+            TabularOptions(
+                target="species", training=TrainingConfig(epochs=epochs, patience=epochs, seed=0)
+            )
+        ),
         data=REPO / "sample_data" / "penguins.csv",
         study_name=f"bench-{uuid.uuid4().hex[:6]}",
         storage_url=f"journal:{folder / 'bench.journal'}",
         trials=trials,
         pruner=pruner,
-        tabular=TabularOptions(
-            target="species", training=TrainingConfig(epochs=epochs, patience=epochs, seed=0)
-        ),
         quiet=True,
     )
     start = time.perf_counter()

@@ -125,7 +125,8 @@ COMMAND_SUMMARIES = {
     " ROC-AUC; or RMSE/MAE/R².",
     "predict": "Predict every row of a table, keeping its ID columns and order; CSV, JSON or"
     " Parquet.",
-    "tune": "Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers).",
+    "tune": "Search TabM, MLP and RBF networks with Optuna, from train's defaults (pruning,"
+    " resumable).",
     "demo": "Inspect, train, evaluate, predict and forecast on the sample data, offline.",
     "explain": "Rank the inputs by permutation importance: how much worse the model gets when"
     " each is shuffled.",

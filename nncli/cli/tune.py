@@ -21,9 +21,8 @@ from nncli.tuning.options import (
 )
 
 if TYPE_CHECKING:
-    from nncli.forecasting.options import ForecastOptions
-    from nncli.tabular.options import TabularOptions
-    from nncli.tuning.runner import TuneReport
+    from nncli.tuning.domain import SearchDomain
+    from nncli.tuning.report import TuneReport
 
 STUDY_FORMATS = ("table", "json", "csv")
 
@@ -46,12 +45,20 @@ def tune(
     search: SearchOptions,
     config: ConfigOpt = None,
 ) -> None:
-    """Search MLP hyperparameters with Optuna (per-epoch pruning, resumable, many workers).
+    """Search TabM, MLP and RBF networks with Optuna, from train's defaults (pruning, resumable).
+
+    Each trial draws the architecture (TabM, the default, MLP or RBF), layers and width,
+    dropout, activation, learning rate, weight decay and batch size, and for TabM its
+    members, numeric embedding and learning-rate schedule. The first trial is nncli train's
+    defaults. Any parameter can be narrowed or fixed in the config's tune.space table;
+    --workers processes (or machines sharing --storage) fill one study.
 
     Examples:
       nncli tune sample_data/penguins.csv -t species --trials 3 --study penguins
     """
-    _search_and_report(ui, data, search, config, tabular=options)
+    from nncli.tuning.tabular import TabularSearch
+
+    _search_and_report(ui, data, search, config, TabularSearch(options))
 
 
 @command(forecast_app, "tune")
@@ -63,46 +70,36 @@ def forecast_tune(
     csv: CsvOptions,
     config: ConfigOpt = None,
 ) -> None:
-    """Search forecaster hyperparameters (arch, lookback, size, learning rate) with Optuna.
+    """Search LSTM, GRU, TCN and MLP forecasters with Optuna (pruning, resumable, many workers).
+
+    Each trial draws the architecture, lookback, hidden size, layers, dropout and learning
+    rate, scored on the validation windows (or --folds walk-forward folds). Any parameter can
+    be narrowed or fixed in the config's forecast.tune.space table.
 
     Examples:
       nncli forecast tune sample_data/stocks.csv --time-col date -t adj_close --group-col ticker --trials 2
     """
-    _search_and_report(ui, data, search, config, forecast=options, csv=csv)
+    from nncli.tuning.forecast import ForecastSearch
+
+    _search_and_report(ui, data, search, config, ForecastSearch(options, csv, search.folds))
 
 
 def _search_and_report(
-    ui: Ui,
-    data: Path,
-    search: SearchOptions,
-    config: Path | None,
-    *,
-    tabular: TabularOptions | None = None,
-    forecast: ForecastOptions | None = None,
-    csv: CsvOptions | None = None,
+    ui: Ui, data: Path, search: SearchOptions, config: Path | None, domain: SearchDomain
 ) -> None:
     """Run the search, refit the best trial with --save-best, and print the study's report."""
-    from nncli.tuning.runner import TuneJob, options_the_search_replaces, refit_best, run_search
+    from nncli.tuning.job import TuneJob, options_the_search_replaces
+    from nncli.tuning.refit import refit_best
+    from nncli.tuning.runner import run_search
     from nncli.tuning.storage import redact
 
-    kind = "tabular" if tabular is not None else "forecast"
-    name = search.study or f"{default_model_path(data).stem}-{kind}"
-    job = TuneJob.for_search(
-        data,
-        search,
-        name,
-        tabular=tabular,
-        forecast=forecast,
-        csv=csv,
-        config=config,
-        quiet=ui.quiet,
-    )
+    name = search.study or f"{default_model_path(data).stem}-{domain.name}"
+    job = TuneJob.for_search(data, search, name, domain, config=config, quiet=ui.quiet)
     ignored = options_the_search_replaces(job)
     if ignored:
-        table = "[tune.space]" if job.kind == "tabular" else "[forecast.tune.space]"
         ui.warn(
             f"{', '.join(ignored)}: drawn by the search in every trial, so ignored here; "
-            f"fix a value in the config's {table} table instead"
+            f"fix a value in the config's {job.space_table()} table instead"
         )
     ui.info(
         f"study {job.study_name!r} in {redact(job.storage_url)}: {job.trials} trial(s) in total, "
@@ -112,7 +109,7 @@ def _search_and_report(
     refit = None
     if search.save_best is not None:
         trial = report.best["number"] if report.best else "?"
-        mode, pick = search.refit_mode(), search.pick_mode(job.kind)
+        mode, pick = search.refit_mode(), search.pick_mode(domain.default_pick)
         defaults = report.defaults["number"] if report.defaults else trial
         if pick == "beats-defaults" and defaults != trial:
             ui.info(
@@ -217,7 +214,7 @@ def study_show(ui: Ui, name: StudyArg, where: StudyStorage, fmt: FormatOpt = "ta
     Examples:
       nncli study show penguins
     """
-    from nncli.tuning.runner import summarize
+    from nncli.tuning.report import summarize
     from nncli.tuning.studies import load_study
 
     _check_format(fmt)
@@ -242,7 +239,7 @@ def study_best(ui: Ui, name: StudyArg, where: StudyStorage) -> None:
       nncli study best penguins --json
     """
     from nncli.errors import UsageError
-    from nncli.tuning.runner import summarize
+    from nncli.tuning.report import summarize
     from nncli.tuning.studies import load_study
 
     url = where.url()

@@ -1,1 +1,1 @@
-"""Hyperparameter search with Optuna: search spaces, storages, the study runner."""
+"""Hyperparameter search with Optuna: search domains (tables, series), spaces, storages, runner."""

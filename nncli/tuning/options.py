@@ -101,9 +101,9 @@ class SearchOptions(StudyStorage):
         check=OneOf(PICKS),
     )
 
-    def pick_mode(self, kind: str) -> str:
-        """--pick, else the default for a "tabular" or "forecast" search."""
-        return self.pick or ("beats-defaults" if kind == "tabular" else "best")
+    def pick_mode(self, default: str) -> str:
+        """--pick, else the search domain's default (`SearchDomain.default_pick`)."""
+        return self.pick or default
 
     heartbeat: int = search_option(
         10,

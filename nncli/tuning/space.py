@@ -247,14 +247,17 @@ def read_space_overrides(config: Path | None, *command: str) -> tuple[dict[str, 
     return dict(space), where
 
 
-def sample(space: dict[str, ParamSpec], trial: optuna.Trial) -> dict[str, Any]:
-    """One point of the space for this trial (an architecture's own knobs only where it is drawn)."""
-    from nncli.tabular.architectures import ARCHITECTURES
-
+def sample(
+    space: dict[str, ParamSpec],
+    trial: optuna.Trial,
+    own_knobs: Mapping[str, frozenset[str]] | None = None,
+) -> dict[str, Any]:
+    """One point of the space for this trial. `own_knobs` maps an architecture's name to the
+    parameters only it takes: they are drawn only where that architecture is."""
+    knobs = own_knobs or {}
     drawn = {"arch": space["arch"].suggest(trial)} if "arch" in space else {}
-    entry = ARCHITECTURES.get(str(drawn.get("arch")))
-    own = entry.tunable if entry is not None else frozenset()
-    exclusive = frozenset().union(*(other.tunable for other in ARCHITECTURES.values()))
+    own = knobs.get(str(drawn.get("arch")), frozenset())
+    exclusive = frozenset().union(*knobs.values())
     for name, spec in space.items():
         if name not in drawn and (name not in exclusive or name in own):
             drawn[name] = spec.suggest(trial)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import UsageError
-from nncli.tuning.runner import budget_state
+from nncli.tuning.budget import budget_state
 from nncli.tuning.storage import open_storage, redact
 
 if TYPE_CHECKING:

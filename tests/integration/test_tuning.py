@@ -18,8 +18,12 @@ import pytest
 from nncli.errors import ExitCode, UsageError
 from nncli.tabular.options import TabularOptions
 from nncli.training.loop import TrainingConfig
-from nncli.tuning.runner import TuneJob, budget_state, open_study, run_study, summarize
+from nncli.tuning.budget import budget_state
+from nncli.tuning.job import TuneJob
+from nncli.tuning.report import summarize
+from nncli.tuning.runner import open_study, run_study
 from nncli.tuning.space import TABULAR_SPACE, build_space
+from nncli.tuning.tabular import TabularSearch
 
 POSTGRES_URL = os.environ.get("NNCLI_TEST_POSTGRES_URL", "")
 NNCLI = str(Path(sys.executable).parent / "nncli")
@@ -27,15 +31,16 @@ NNCLI = str(Path(sys.executable).parent / "nncli")
 
 def _job(storage: str, data: Path, trials: int, **space) -> TuneJob:
     return TuneJob(
-        kind="tabular",
+        domain=TabularSearch(
+            TabularOptions(
+                target="species", training=TrainingConfig(epochs=12, patience=12, seed=0)
+            )
+        ),
         data=data,
         study_name=f"test-{uuid.uuid4().hex[:8]}",
         storage_url=storage,
         trials=trials,
         space_overrides={"arch": "mlp", "layers": 1, "width": 16, "batch_size": 64, **space},
-        tabular=TabularOptions(
-            target="species", training=TrainingConfig(epochs=12, patience=12, seed=0)
-        ),
     )
 
 
@@ -78,14 +83,15 @@ def test_the_first_trial_is_nncli_trains_defaults(journal: str, sample_data: Pat
     """A new study starts from the default network (TabM and its settings), so its best
     trial is at least the defaults on validation; TabM's own knobs are drawn only for TabM."""
     job = TuneJob(
-        kind="tabular",
+        domain=TabularSearch(
+            TabularOptions(target="species", training=TrainingConfig(epochs=4, seed=0))
+        ),
         data=sample_data / "penguins.csv",
         study_name=f"test-{uuid.uuid4().hex[:8]}",
         storage_url=journal,
         trials=3,
         pruner="none",
         space_overrides={"arch": ["tabm", "mlp"], "width": {"low": 16, "high": 128}},
-        tabular=TabularOptions(target="species", training=TrainingConfig(epochs=4, seed=0)),
     )
     run_study(job)
     trials = open_study(job).trials
@@ -218,7 +224,7 @@ def test_the_best_trial_replaces_the_defaults_only_beyond_noise(
 
     from nncli.artifacts import read_metadata
     from nncli.reporting import CollectingReporter
-    from nncli.tuning.runner import refit_best
+    from nncli.tuning.refit import refit_best
 
     job = _job(journal, sample_data / "penguins.csv", 1)
     run_study(job)
@@ -507,7 +513,7 @@ def test_a_killed_postgres_worker_is_failed_by_heartbeat_and_retried(
 
 def test_tabm_switches_given_to_tune_apply_to_tabm_trials_only() -> None:
     """`nncli tune --no-robust-scaling --members 4 ...` must not make an mlp trial invalid."""
-    from nncli.tuning.runner import tabular_options
+    from nncli.tuning.tabular import tabular_options
 
     base = TabularOptions(
         target="species",

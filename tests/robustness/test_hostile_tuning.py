@@ -396,8 +396,10 @@ def test_workers_all_killed_before_the_budget_is_exit_143_saying_so(
 
     from nncli.errors import TerminatedError
     from nncli.tabular.options import TabularOptions
-    from nncli.tuning.runner import TuneJob, report_killed_workers
+    from nncli.tuning.job import TuneJob
+    from nncli.tuning.runner import report_killed_workers
     from nncli.tuning.storage import WORKER_ATTR, open_storage, this_worker
+    from nncli.tuning.tabular import TabularSearch
 
     dead = subprocess.Popen(["true"])  # a PID that no longer runs
     dead.wait()
@@ -409,12 +411,11 @@ def test_workers_all_killed_before_the_budget_is_exit_143_saying_so(
     )
     storage.set_trial_system_attr(trial_id, WORKER_ATTR, {**this_worker(), "pid": dead.pid})
     job = TuneJob(
-        kind="tabular",
+        domain=TabularSearch(TabularOptions(target="y")),
         data=seeded[0],
         study_name="base",
         storage_url=f"journal:{journal}",
         trials=4,
-        tabular=TabularOptions(target="y"),
     )
     with pytest.raises(TerminatedError) as raised:
         report_killed_workers(job, [(1, dead.pid, 9)], None)

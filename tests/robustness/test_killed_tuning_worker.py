@@ -170,7 +170,7 @@ def test_a_signal_before_the_objective_runs_fails_only_this_workers_trial_at_no_
     trial as interrupted, so it costs no budget, and leaves other processes' trials alone."""
     import optuna
 
-    from nncli.tuning.runner import budget_state
+    from nncli.tuning.budget import budget_state
     from nncli.tuning.storage import INTERRUPTED, fail_interrupted_trials, open_storage
 
     storage = open_storage(f"journal:{tmp_path / 'studies.journal'}")
