@@ -48,8 +48,9 @@ class TabularArchitecture:
     rate, the epoch with the lowest validation loss kept)."""
 
     name: ClassVar[str]
-    # TabularOptions fields only this architecture takes -> their flags (refused elsewhere).
-    own_options: ClassVar[dict[str, str]] = {}
+    # The TabularOptions fields of `ARCHITECTURE_OPTIONS` this network uses; the others are
+    # refused with it (an option never silently does nothing).
+    takes: ClassVar[frozenset[str]] = frozenset()
     # Search-space parameters only this architecture uses.
     tunable: ClassVar[frozenset[str]] = frozenset()
 
@@ -129,6 +130,7 @@ class MLPArchitecture(TabularArchitecture):
     """The plain feedforward network (`nncli.models.feedforward`)."""
 
     name = "mlp"
+    takes = frozenset({"activation", "dropout", "batch_norm"})
 
     def build(self, options: TabularOptions, table: PreparedTable) -> tuple[Network, Any]:
         from nncli.devices import build_within_memory
@@ -163,7 +165,7 @@ class RBFArchitecture(TabularArchitecture):
     """Gaussian units around learned centres (`nncli.models.rbf`)."""
 
     name = "rbf"
-    own_options: ClassVar[dict[str, str]] = {"centres": "--centres"}
+    takes = frozenset({"centres"})
 
     def build(self, options: TabularOptions, table: PreparedTable) -> tuple[Network, Any]:
         import torch
@@ -354,14 +356,18 @@ class TabMArchitecture(TabularArchitecture):
     (`nncli.models.tabm`), trained on its own schedule (`TabMTraining`)."""
 
     name = "tabm"
-    own_options: ClassVar[dict[str, str]] = {
-        "members": "--members",
-        "numeric_embedding": "--numeric-embedding",
-        "no_front_scale": "--no-front-scale",
-        "no_robust_scaling": "--no-robust-scaling",
-        "label_smoothing": "--label-smoothing",
-        "lr_schedule": "--lr-schedule",
-    }
+    takes = frozenset(
+        {
+            "activation",
+            "dropout",
+            "members",
+            "numeric_embedding",
+            "no_front_scale",
+            "no_robust_scaling",
+            "label_smoothing",
+            "lr_schedule",
+        }
+    )
     tunable = frozenset({"members", "numeric_embedding", "lr_schedule"})
 
     def build(self, options: TabularOptions, table: PreparedTable) -> tuple[Network, Any]:
@@ -507,19 +513,22 @@ def architecture_named(name: str) -> TabularArchitecture:
         raise ValueError(f"unknown architecture {name!r}") from None
 
 
+# The options some architectures use and others do not (the rest apply to every network).
+ARCHITECTURE_OPTIONS = frozenset().union(*(entry.takes for entry in ARCHITECTURES.values()))
+
+
+def architectures_taking(option: str) -> list[str]:
+    """The architectures that use a TabularOptions field (every one, for a shared option)."""
+    return [name for name, entry in ARCHITECTURES.items() if option in entry.takes]
+
+
 def foreign_options_reset(options: TabularOptions, arch: str) -> dict[str, Any]:
-    """Every option that only other architectures take, at its default: `options` made fit
-    for `--arch arch` (a search point that changes the architecture)."""
+    """Every option `--arch arch` does not use, at its default: `options` made fit for it
+    (a search point that changes the architecture)."""
     from dataclasses import fields
 
     defaults = {f.name: f.default for f in fields(options)}
-    own = ARCHITECTURES[arch].own_options
-    return {
-        name: defaults[name]
-        for entry in ARCHITECTURES.values()
-        for name in entry.own_options
-        if name not in own
-    }
+    return {name: defaults[name] for name in ARCHITECTURE_OPTIONS - ARCHITECTURES[arch].takes}
 
 
 def architecture_of(metadata: dict[str, Any]) -> TabularArchitecture:

@@ -18,7 +18,7 @@ from nncli.option_presets import (
     training_option,
 )
 from nncli.options import AtLeast, OneOf, Within, option
-from nncli.tabular.architectures import ARCHITECTURES
+from nncli.tabular.architectures import ARCHITECTURE_OPTIONS, ARCHITECTURES, architectures_taking
 from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
 
@@ -243,17 +243,18 @@ class TabularOptions:
             )
 
     def _check_architecture_options(self) -> None:
-        """An option of one architecture (its registry entry's `own_options`) needs it."""
-        defaults = {f.name: f.default for f in fields(self)}
-        for entry in ARCHITECTURES.values():
-            if entry.name == self.arch:
-                continue
-            for name, flag in entry.own_options.items():
-                if getattr(self, name) != defaults[name]:
-                    raise UsageError(
-                        f"{flag} applies to --arch {entry.name} only, not --arch {self.arch}",
-                        hint=f"add --arch {entry.name}, or leave out {flag}",
-                    )
+        """An option the chosen network does not use is refused, not silently ignored
+        (each registry entry's `takes`)."""
+        from nncli.options import flag_name
+
+        unused = ARCHITECTURE_OPTIONS - ARCHITECTURES[self.arch].takes
+        for declared in fields(self):
+            if declared.name in unused and getattr(self, declared.name) != declared.default:
+                flag, takers = flag_name(declared), architectures_taking(declared.name)
+                raise UsageError(
+                    f"{flag} applies to --arch {' or '.join(takers)} only, not --arch {self.arch}",
+                    hint=f"add --arch {takers[0]}, or leave out {flag}",
+                )
 
     def split_plan(self, frame: pd.DataFrame, path: Path) -> tuple[str, str | None]:
         """The split method and the time column it orders rows by (None: not a time split).
@@ -289,6 +290,11 @@ class TabularOptions:
             raise UsageError(
                 f"--class-weights needs classes; target {self.target!r} is a regression target",
                 hint="leave out --class-weights, or pass --task classification",
+            )
+        if self.label_smoothing is not None and task == "regression":
+            raise UsageError(
+                f"--label-smoothing needs classes; target {self.target!r} is a regression target",
+                hint="leave out --label-smoothing, or pass --task classification",
             )
 
     def validate(self) -> None:

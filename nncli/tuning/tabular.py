@@ -26,23 +26,28 @@ if TYPE_CHECKING:
 
 def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOptions:
     """Training options for one point of the tabular search space."""
-    from nncli.tabular.architectures import architecture_named, foreign_options_reset
+    from nncli.tabular.architectures import (
+        ARCHITECTURE_OPTIONS,
+        architecture_named,
+        foreign_options_reset,
+    )
 
     layers, width = int(params["layers"]), int(params["width"])
     arch = str(params.get("arch", base.arch))
     entry = architecture_named(arch)
+    shaped = {"dropout": float(params["dropout"]), "activation": str(params["activation"])}
     return replace(
         base,
         arch=arch,
         **foreign_options_reset(base, arch),
         **entry.search_options(base, params),
+        # What this architecture does not use stays at its default (an RBF has no dropout).
+        **{k: v for k, v in shaped.items() if k not in ARCHITECTURE_OPTIONS or k in entry.takes},
         # A trial, and a refit "as the trial trained", is the early-stopped network itself;
         # --refit all is tune's own train+validation refit.
         final_refit="never",
         epoch_folds=1,
         hidden_sizes=[max(4, width // 2**i) for i in range(layers)],
-        dropout=float(params["dropout"]),
-        activation=str(params["activation"]),
         training=replace(
             base.training,
             learning_rate=float(params["lr"]),
