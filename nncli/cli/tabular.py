@@ -62,14 +62,14 @@ def inspect(
       nncli inspect sample_data/penguins.csv --target species
     """
     from nncli.data.loading import read_csv, require_columns
-    from nncli.data.schema import inspect_table
+    from nncli.tabular.inspect import inspect_for_training
 
     check_plot(plot, data)
     frame = read_csv(data, csv, reporter=ui)
     if options.target is not None:
         require_columns(frame, data, [options.target], "target")
     require_columns(frame, data, [c for c in (options.time_col, options.group_col) if c], "named")
-    report = inspect_table(frame, data, options.target, csv=csv)
+    report = inspect_for_training(frame, data, options.target, csv=csv)
     for message in report.warnings:
         ui.warn(message)
     if plot is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -412,12 +411,6 @@ class InspectReport:
         }
 
 
-def estimated_parameters(n_inputs: int, hidden_sizes: tuple[int, ...], n_outputs: int) -> int:
-    """Weights and biases of an MLP with these layer sizes."""
-    sizes = [n_inputs, *hidden_sizes, n_outputs]
-    return sum(a * b + b for a, b in itertools.pairwise(sizes))
-
-
 def _column_warnings(columns: list[ColumnInfo], target: str | None, rows: int) -> list[str]:
     """The warnings about the columns besides the target: IDs, constants, many categories,
     free text, mostly missing."""
@@ -449,7 +442,6 @@ def inspect_table(
     frame: pd.DataFrame,
     path: Path,
     target: str | None = None,
-    hidden_sizes: tuple[int, ...] = (128, 64),
     csv: CsvOptions | None = None,
 ) -> InspectReport:
     """Infer the schema, summarise the target and collect the warnings a modeller needs."""
@@ -497,12 +489,4 @@ def inspect_table(
                         f"possible leakage: column {column.name!r} alone predicts {target!r} with "
                         f"{measure} {score:.3f}; drop it (--drop) if it is not known at prediction time"
                     )
-        n_inputs = sum(1 for c in columns if c.kind in MODEL_INPUT_KINDS and c.name != target)
-        n_outputs = len(summary.classes) if task == "classification" else 1
-        parameters = estimated_parameters(max(n_inputs, 1), hidden_sizes, max(n_outputs, 1))
-        if rows < 100 or parameters > 50 * rows:
-            warnings.append(
-                f"only {rows} rows for a network of about {parameters} parameters; expect the "
-                "linear baseline to do as well (try smaller --hidden)"
-            )
     return InspectReport(str(path), rows, columns, summary, warnings)

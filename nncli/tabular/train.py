@@ -292,7 +292,8 @@ def refit_final_network(
     rows = len(table.truth["train"])
     log.info(f"retraining on train+validation ({rows} rows) for {epochs} epochs")
     refit = replace(options, training=replace(options.training, epochs=epochs))
-    network, config = build_network(refit, table, log)
+    # Built silently: the size warning was given once, for the rows the first network saw.
+    network, config = build_network(refit, table, CollectingReporter())
     fit_network(network, table, refit, (), fixed_epochs=True)
     meta = {"task": table.task.name, "target": table.target}
     model = TabularModel(network, table.preprocessor, meta)
@@ -448,14 +449,33 @@ def build_network(
 ) -> tuple[Network, NetworkConfig]:
     """The seeded, untrained network for the table (warns when it dwarfs the training rows)."""
     network, config = architecture_named(options.arch).build(options, table)
-    parameters = sum(p.numel() for p in network.parameters())
-    train_rows = table.split_sizes["train"]
+    warning = size_warning(table.split_sizes["train"], parameter_count(network))
+    if warning:
+        reporter.warn(warning)
+    return network, config
+
+
+def parameter_count(network: Network) -> int:
+    """The network's trainable and fitted parameters (what `train` warns and `inspect` says)."""
+    return sum(p.numel() for p in network.parameters())
+
+
+def size_warning(train_rows: int, parameters: int) -> str | None:
+    """The warning when a network dwarfs its training rows (None when it does not)."""
     if train_rows < 50 or parameters > 50 * train_rows:
-        reporter.warn(
+        return (
             f"only {train_rows} training rows for {parameters} parameters; the network may "
             "overfit (try a smaller --hidden or more data)"
         )
-    return network, config
+    return None
+
+
+def network_size(path: Path, frame: pd.DataFrame, options: TabularOptions) -> tuple[int, int]:
+    """(training rows, parameters) of the network `nncli train` would build for this table
+    with these options: the same split, preprocessing and architecture, untrained."""
+    table = prepare_table(path, frame, options, CollectingReporter())
+    network, _ = architecture_named(options.arch).build(options, table)
+    return table.split_sizes["train"], parameter_count(network)
 
 
 def fit_network(

@@ -345,12 +345,12 @@ def test_json_errors_are_one_json_document(cli, tmp_path: Path) -> None:
 def test_unexpected_errors_exit_1_and_debug_shows_traceback(
     cli, sample_data: Path, monkeypatch
 ) -> None:
-    import nncli.data.schema
+    import nncli.tabular.inspect
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(nncli.data.schema, "inspect_table", broken)
+    monkeypatch.setattr(nncli.tabular.inspect, "inspect_table", broken)
     result = cli("inspect", sample_data / "penguins.csv", code=ExitCode.UNEXPECTED)
     assert "unexpected RuntimeError: boom" in result.stderr and "bug in nncli" in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,7 +11,6 @@ import pytest
 from nncli.data.loading import read_csv
 from nncli.data.schema import (
     ColumnKind,
-    estimated_parameters,
     infer_column,
     infer_schema,
     infer_task,
@@ -301,19 +300,6 @@ def test_warns_about_high_cardinality_categoricals() -> None:
     ]
 
 
-def test_warns_about_too_few_rows_for_the_network() -> None:
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=30), "y": rng.choice(["a", "b"], 30)})
-
-    warnings = inspect_table(frame, Path("small.csv"), target="y").warnings
-
-    parameters = estimated_parameters(1, (128, 64), 2)
-    assert warnings == [
-        f"only 30 rows for a network of about {parameters} parameters; expect the linear "
-        "baseline to do as well (try smaller --hidden)"
-    ]
-
-
 def test_warns_about_imbalanced_and_tiny_classes() -> None:
     rng = np.random.default_rng(0)
     n = 200
@@ -337,9 +323,3 @@ def test_warns_about_a_single_class_target() -> None:
 
     assert "target 'y' has a single class; nothing to classify" in warnings
     assert not any("leakage" in w for w in warnings)
-
-
-def test_estimated_parameters_counts_weights_and_biases() -> None:
-    # 7*128+128 + 128*64+64 + 64*3+3
-    assert estimated_parameters(7, (128, 64), 3) == 9475
-    assert estimated_parameters(2, (), 1) == 3
