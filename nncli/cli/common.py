@@ -36,7 +36,10 @@ PlotOpt = Annotated[
 
 
 class EpochProgress:
-    """A Rich progress bar over epochs on a TTY; silent otherwise."""
+    """A Rich progress bar over epochs on a TTY; silent otherwise. It follows every fit of
+    the command (a refit, folds, ensemble members), so it moves until training ends."""
+
+    follows_every_fit = True
 
     def __init__(self, ui: Ui, epochs: int) -> None:
         self.ui = ui
@@ -77,7 +80,8 @@ class EpochProgress:
                 completed=record.epoch,
                 total=history.planned_epochs or self.epochs,
                 description=(
-                    f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
+                    (f"{history.label}  " if history.label else "")
+                    + f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
                     f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"
                 ),
             )

@@ -209,6 +209,7 @@ def train_member(
     options: ForecastOptions,
     training: TrainingConfig,
     callbacks: Sequence[Callback] = (),
+    label: str = "",
 ) -> History:
     """Fit one member on the newest `plan.lookback` steps of every window."""
     from nncli.models.recurrent import PinballLoss
@@ -240,6 +241,7 @@ def train_member(
         valid_mae,
         "scaled MAE",
         callbacks,
+        label=label,
     )
     network.cpu().eval()
     return history
@@ -258,14 +260,18 @@ def train_ensemble(
     import numpy as np
 
     from nncli.errors import DataError
+    from nncli.training.loop import every_fit
 
     n_features = int(data.train_x.shape[2])
     members, histories, configs = [], [], []
-    for index, plan in enumerate(plan_members(options, lookbacks)):
+    plans = plan_members(options, lookbacks)
+    for index, plan in enumerate(plans):
         network, config = build_member(options, n_features, plan, *anchor)
-        history = train_member(
-            network, data, plan, options, training, callbacks if index == 0 else ()
-        )
+        # The first member's fit reports to every callback (pruning follows it); the
+        # others to progress bars only.
+        followers = callbacks if index == 0 else every_fit(callbacks)
+        label = f"member {index + 1}/{len(plans)}" if len(plans) > 1 else ""
+        history = train_member(network, data, plan, options, training, followers, label)
         if not np.isfinite(history.best.train_loss):
             raise DataError(
                 "training diverged (the loss became NaN or infinite)", hint="lower --lr"

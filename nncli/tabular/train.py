@@ -178,6 +178,8 @@ def train_tabular(
         options, training=replace(options.training, device=resolve_device(options.training.device))
     )
     # Started first: the baselines' process imports scikit-learn while this one reads and trains.
+    from nncli.training.loop import every_fit
+
     with BaselineWorker() if score_test else contextlib.nullcontext() as baselines:
         if frame is None:
             frame = read_csv(path, options.csv, reporter=reporter)
@@ -207,7 +209,7 @@ def train_tabular(
             model, table, seed, score_test=score_test and refit_table is None, baselines=baselines
         )
         if refit_table is not None:
-            refit = refit_final_network(refit_table, options, history, log)
+            refit = refit_final_network(refit_table, options, history, log, every_fit(callbacks))
             network, config, model = refit.network, refit.config, refit.model
             scores = add_test_scores(scores, model, final, seed, baselines)
     overfitting = table.task.overfitting_warning(scores.metrics["train"], scores.metrics["valid"])
@@ -279,7 +281,11 @@ class FinalRefit:
 
 
 def refit_final_network(
-    table: PreparedTable, options: TabularOptions, history: History, log: Reporter
+    table: PreparedTable,
+    options: TabularOptions,
+    history: History,
+    log: Reporter,
+    progress: tuple[Callback, ...] = (),
 ) -> FinalRefit:
     """The network retrained on `table` (train+validation) for the best epoch count of the
     early-stopped one (or, with --epoch-folds, of the folds' mean validation curve): 25 %
@@ -288,20 +294,23 @@ def refit_final_network(
     as gradient boosting instead of 9)."""
     epochs, fold_best_epochs = max(1, history.best_epoch), list[int]()
     if options.epoch_folds > 1:
-        epochs, fold_best_epochs = cross_validated_epochs(table, options, log)
+        epochs, fold_best_epochs = cross_validated_epochs(table, options, log, progress)
     rows = len(table.truth["train"])
     log.info(f"retraining on train+validation ({rows} rows) for {epochs} epochs")
     refit = replace(options, training=replace(options.training, epochs=epochs))
     # Built silently: the size warning was given once, for the rows the first network saw.
     network, config = build_network(refit, table, CollectingReporter())
-    fit_network(network, table, refit, (), fixed_epochs=True)
+    fit_network(network, table, refit, progress, fixed_epochs=True, label="refit")
     meta = {"task": table.task.name, "target": table.target}
     model = TabularModel(network, table.preprocessor, meta)
     return FinalRefit(network, config, model, epochs, rows, fold_best_epochs)
 
 
 def cross_validated_epochs(
-    table: PreparedTable, options: TabularOptions, log: Reporter
+    table: PreparedTable,
+    options: TabularOptions,
+    log: Reporter,
+    progress: tuple[Callback, ...] = (),
 ) -> tuple[int, list[int]]:
     """The best epoch of the mean validation curve over `--epoch-folds` folds of the
     train+validation rows of `table`, and each fold's own best epoch (`nncli.tabular.folds`).
@@ -314,10 +323,10 @@ def cross_validated_epochs(
     log.info(f"choosing the refit's epoch count on {folds} folds of train+validation")
     whole_budget = replace(options, training=replace(options.training, patience=WHOLE_BUDGET))
     metric_curves, loss_curves, fold_best_epochs = [], [], []
-    for valid_rows in parts:
+    for index, valid_rows in enumerate(parts, 1):
         fold = fold_table(table, valid_rows)
         network, _ = build_network(options, fold, CollectingReporter())
-        history = fit_network(network, fold, whole_budget)
+        history = fit_network(network, fold, whole_budget, progress, label=f"fold {index}/{folds}")
         metric_curves.append([record.valid_metric for record in history.records])
         loss_curves.append([record.valid_loss for record in history.records])
         fold_best_epochs.append(history.best_epoch)
@@ -484,6 +493,7 @@ def fit_network(
     options: TabularOptions,
     callbacks: tuple[Callback, ...] = (),
     fixed_epochs: bool = False,
+    label: str = "",
 ) -> History:
     """Train `network` on the table's training part in the one loop, early-stopping on
     validation, on `--device`; the architecture's recipe says how (`training_plan`).
@@ -516,6 +526,7 @@ def fit_network(
         task.primary_metric,
         callbacks,
         plan.recipe,
+        label,
     )
     if history.records:
         architecture.after_fit(options, network, valid, history)

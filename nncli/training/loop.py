@@ -52,6 +52,7 @@ class History:
     stopped_early: bool = False
     metric_name: str = ""
     planned_epochs: int = 0  # the most epochs training may run (0: not known)
+    label: str = ""  # which fit of a command this is, for progress ("member 2/6", "refit")
 
     @property
     def best(self) -> EpochRecord:
@@ -68,9 +69,17 @@ class History:
 
 
 class Callback(Protocol):
-    """Called after every epoch; may raise to stop training (e.g. an Optuna prune)."""
+    """Called after every epoch of the fit that selects the model; may raise to stop
+    training (e.g. an Optuna prune). A callback with `follows_every_fit = True` (a progress
+    bar) also sees a command's later fits (a refit, folds, ensemble members), each with its
+    own `History` and `label`."""
 
     def on_epoch_end(self, record: EpochRecord, history: History) -> None: ...
+
+
+def every_fit(callbacks: Sequence[Callback]) -> tuple[Callback, ...]:
+    """The callbacks that follow a command's later fits too (progress, not pruning)."""
+    return tuple(c for c in callbacks if getattr(c, "follows_every_fit", False))
 
 
 @dataclass
@@ -282,6 +291,7 @@ def fit(
     metric_name: str,
     callbacks: Sequence[Callback] = (),
     recipe: Recipe | None = None,
+    label: str = "",
 ) -> History:
     """Train on `config.device` with the recipe's optimiser and schedules and early stopping
     on validation; restores the best epoch's weights (the model stays on the device).
@@ -315,7 +325,7 @@ def fit(
     parameters = sum(p.numel() for p in model.parameters())
     sequence = train_inputs[0].shape[1] if train_inputs[0].dim() == 3 else 1
     threads = ThreadGovernor(config.threads, batch_work(parameters, batch_size, sequence))
-    history = History(metric_name=metric_name, planned_epochs=config.epochs)
+    history = History(metric_name=metric_name, planned_epochs=config.epochs, label=label)
     best = BestEpoch(recipe)
     valid_loss_fn = recipe.valid_loss or (lambda out, target: float(loss_fn(out, target)))
     for epoch in range(1, config.epochs + 1):

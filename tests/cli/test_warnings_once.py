@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -38,3 +39,42 @@ def test_inspect_counts_the_network_train_builds(cli, tmp_path: Path) -> None:
     train_size = [w for w in warnings_in(trained.stderr) if "training rows for" in w]
     inspect_size = [w for w in inspected["warnings"] if "training rows for" in w]
     assert train_size == [f"warning: {inspect_size[0]}"]
+
+
+class FitRecorder:
+    """A progress-like callback: follows every fit of the command, as the progress bar does."""
+
+    follows_every_fit = True
+
+    def __init__(self) -> None:
+        self.fits: list[str] = []
+
+    def on_epoch_end(self, record, history) -> None:  # type: ignore[no-untyped-def]
+        if record.epoch == 1:
+            self.fits.append(history.label)
+
+
+def test_progress_follows_the_final_refit_and_every_forecast_member(tmp_path: Path) -> None:
+    import torch
+
+    from nncli.forecasting import ensemble
+    from nncli.forecasting.options import ForecastOptions, PanelSpec
+    from nncli.tabular.options import TabularOptions
+    from nncli.tabular.train import train_tabular
+    from nncli.training.config import TrainingConfig
+
+    progress = FitRecorder()
+    options = TabularOptions(target="species", training=TrainingConfig(epochs=3, seed=0))
+    train_tabular(small_penguins(tmp_path), options, callbacks=(progress,))
+    assert progress.fits == ["", "refit"]  # the bar moves while the refit trains
+
+    series = ForecastOptions(PanelSpec(time_col="t", target="y"), horizon=2, lookback=6)
+    series = replace(series, ensemble=3, training=TrainingConfig(epochs=2, seed=0))
+    generator = torch.Generator().manual_seed(0)
+    data = ensemble.MemberData(
+        *(torch.randn(*shape, generator=generator) for shape in [(40, 6, 1), (40, 2)] * 2)
+    )
+    progress = FitRecorder()
+    training = series.training.filled()
+    ensemble.train_ensemble(data, series, [6], ("naive", 1), training, (progress,))
+    assert progress.fits == ["member 1/3", "member 2/3", "member 3/3"]
