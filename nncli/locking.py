@@ -13,13 +13,13 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from nncli.errors import FileWriteError, LockedError, UsageError
-from nncli.files import process_exists
+from nncli.files import STORAGE_ERRNOS, process_exists, real_path
 from nncli.reporting import Reporter
 
 
@@ -41,6 +41,8 @@ def job_lock(path: Path, reporter: Reporter, wait_seconds: float = 0.0) -> Itera
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:  # a full disk, a quota, a read-only mount
+            raise _unwritable_record(path, exc) from exc
         raise UsageError(f"{path}: cannot create the lock file ({exc.strerror})") from exc
     try:
         deadline = time.monotonic() + max(0.0, wait_seconds)
@@ -76,26 +78,42 @@ def job_lock(path: Path, reporter: Reporter, wait_seconds: float = 0.0) -> Itera
             "host": socket.gethostname(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, json.dumps(record).encode())
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(record).encode())
+            os.fsync(fd)
+        except OSError as exc:  # a full disk: nothing has been done yet, and nothing will be
+            with suppress(OSError):
+                os.ftruncate(fd, 0)  # no half-written record for the next run to puzzle over
+            raise _unwritable_record(path, exc) from exc
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)  # a clean release leaves no holder behind
+            with suppress(OSError):  # the kernel drops the flock anyway; the run's own error wins
+                os.ftruncate(fd, 0)  # a clean release leaves no holder behind
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
+def _unwritable_record(path: Path, exc: OSError) -> FileWriteError:
+    return FileWriteError(
+        f"{path}: cannot write the lock record ({exc.strerror or exc}); nothing was done",
+        hint="free space there, or give --lock a path on another disk",
+    )
+
+
 def sidecar_lock_path(path: Path) -> Path:
-    """The lock file that guards appends to `path`: `.NAME.lock` beside it.
+    """The lock file that guards appends to `path`: `.NAME.lock` beside the file `path` really
+    is (symlinks followed), so an append through a link and one through the real name take
+    the same lock.
 
     The lock cannot live on `path` itself: an append replaces that file atomically (a new
     inode), and a lock held on the old inode would not exclude the next writer.
     """
-    return path.with_name(f".{path.name}.lock")
+    real = real_path(path)
+    return real.with_name(f".{real.name}.lock")
 
 
 @contextmanager

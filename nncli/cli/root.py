@@ -42,30 +42,49 @@ class NncliGroup(HelpGroup):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             code = ExitCode.OK
         except typer.Abort:
-            sys.stderr.write("error: interrupted\n")
-            code = ExitCode.INTERRUPTED
-        except NncliError as exc:  # from an option callback, e.g. a bad --config file
-            sys.stderr.write(f"error: {exc.one_line()}\n")
-            code = exc.exit_code
+            code = _fail_outside(argv, "interrupted", ExitCode.INTERRUPTED)
+        except NncliError as exc:  # from an argument callback: a bad --config, DATA '-'
+            code = _fail_outside(argv, exc.one_line(), exc.exit_code)
         except Exception as exc:
             if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
                 # Outside any command (e.g. in an option callback): still one line.
                 if "--debug" in argv or os.environ.get("NNCLI_DEBUG"):
                     raise
-                sys.stderr.write(
-                    f"error: unexpected {type(exc).__name__}: {exc} — run with --debug\n"
-                )
-                code = ExitCode.UNEXPECTED
+                from nncli.cli.runtime import storage_error
+
+                refused = storage_error(exc) if isinstance(exc, OSError) else None
+                if refused is not None:  # `nncli --help > /dev/full`
+                    code = _fail_outside(argv, refused.one_line(), refused.exit_code)
+                else:
+                    message = f"unexpected {type(exc).__name__}: {exc} — run with --debug"
+                    code = _fail_outside(argv, message, ExitCode.UNEXPECTED)
             else:  # a Click usage error: bad option, missing argument, bad value
                 context = getattr(exc, "ctx", None)
                 where = context.command_path if context is not None else "nncli"
                 message = usage_message(exc)
                 if message:  # empty when the help page was shown instead (`nncli` alone)
-                    sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+                    message = f"{message} (see '{where} --help')"
+                    _fail_outside(argv, message, exc.exit_code)
                 code = exc.exit_code
         if standalone_mode:
             sys.exit(int(code))
         return int(code)
+
+
+def _fail_outside(argv: Sequence[str], message: str, code: int) -> int:
+    """An error before the command ran (an argument's callback, a usage error): the one
+    line, and with --json (or NNCLI_JSON) the error document on stdout; returns `code`."""
+    sys.stderr.write(f"error: {message}\n")
+    flag = os.environ.get("NNCLI_JSON", "").strip().lower() in ("1", "true", "t", "yes", "y", "on")
+    if "--json" in argv or flag:
+        from nncli.cli.runtime import discard_stdout
+        from nncli.output import Ui
+
+        try:
+            Ui(json_mode=True).finish_json(message, int(code))
+        except OSError:  # stdout refuses too (a full disk): the line on stderr said it
+            discard_stdout()
+    return int(code)
 
 
 app = typer.Typer(

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from nncli.errors import DataError, FileWriteError, UsageError
+from nncli.errors import DataError, FileWriteError, InterruptError, UsageError
 
 STDIN_ARGUMENT = "-"
 STDIN_NAME = "<stdin>"
@@ -68,19 +68,24 @@ def spool_stdin(stream: IO[bytes] | None = None) -> StdinPath:
             "DATA is '-' but stdin is a terminal",
             hint="pipe the table in (cat data.csv | nncli …) or give its path",
         )
-    # SIGINT or SIGTERM while copying (before the command runs) still removes the copy.
-    with signals_as_errors():
-        try:
-            fd, name = tempfile.mkstemp(prefix=f"nncli-stdin-{os.getpid()}-", suffix=".csv")
-        except OSError as exc:
-            raise _unwritable(exc) from exc
-        _LIVE.add(name)
-        try:
-            with os.fdopen(fd, "wb") as copy:
-                _copy(source, copy)
-        except BaseException:
-            discard(name)
-            raise
+    # SIGINT or SIGTERM while copying (before the command runs) still removes the copy, and
+    # ends the run with its one line as anywhere else: Ctrl-C is an InterruptError here, as
+    # the command-line parser would otherwise turn it into a silent exit 130.
+    try:
+        with signals_as_errors():
+            try:
+                fd, name = tempfile.mkstemp(prefix=f"nncli-stdin-{os.getpid()}-", suffix=".csv")
+            except OSError as exc:
+                raise _unwritable(exc) from exc
+            _LIVE.add(name)
+            try:
+                with os.fdopen(fd, "wb") as copy:
+                    _copy(source, copy)
+            except BaseException:
+                discard(name)
+                raise
+    except KeyboardInterrupt:
+        raise InterruptError("interrupted; nothing partial was written") from None
     path = StdinPath(name)
     path.shown = STDIN_NAME
     return path
