@@ -303,3 +303,18 @@ def process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def storage_error(exc: OSError) -> FileWriteError | None:
+    """The one-line error (exit 8) for a write the storage refused (disk full, quota, …) that
+    no file writer caught — a write to stdout (`> full/out.csv`) has no file name — or None
+    for any other OSError, which stays a bug."""
+    if isinstance(exc, BrokenPipeError) or exc.errno not in STORAGE_ERRNOS:
+        return None
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        return FileWriteError(f"{exc.filename}: cannot write ({reason})", hint="free space")
+    return FileWriteError(
+        f"stdout: cannot write the output ({reason}); what reached it is incomplete",
+        hint="free space where stdout goes, or write with -o FILE",
+    )

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from nncli.errors import printable, shorten, shorten_words
+
+if TYPE_CHECKING:
+    from nncli.training.loop import EpochRecord, History
 
 
 def for_terminal(message: str) -> str:
@@ -255,3 +260,83 @@ def sparkline(values: Sequence[float], width: int | None = None, floor: float | 
         else SPARK_BLOCKS[0 if span == 0 else min(top, int((v - low) / span * top + 0.5))]
         for v in points
     )
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null, dropping what its buffer still holds: once stdout failed
+    (a full disk), the exit-time flush must not fail again (a second message, exit 120)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real stream (a test runner's)
+        sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
+
+
+def fail_outside_command(argv: Sequence[str], message: str, code: int) -> int:
+    """An error before the command ran (an argument's callback, a usage error): the one
+    line, and with --json (or NNCLI_JSON) the error document on stdout; returns `code`."""
+    sys.stderr.write(f"error: {message}\n")
+    flag = os.environ.get("NNCLI_JSON", "").strip().lower() in ("1", "true", "t", "yes", "y", "on")
+    if "--json" in argv or flag:
+        try:
+            Ui(json_mode=True).finish_json(message, int(code))
+        except OSError:  # stdout refuses too (a full disk): the line on stderr said it
+            discard_stdout()
+    return int(code)
+
+
+class EpochProgress:
+    """A Rich progress bar over epochs on a TTY; silent otherwise. It follows every fit of
+    the command (a refit, folds, ensemble members), so it moves until training ends."""
+
+    follows_every_fit = True
+
+    def __init__(self, ui: Ui, epochs: int) -> None:
+        self.ui = ui
+        self.epochs = epochs
+        self.progress: Any = None
+
+    def __enter__(self) -> EpochProgress:
+        if self.ui.interactive:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.ui.err,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=self.epochs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def on_epoch_end(self, record: EpochRecord, history: History) -> None:
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                completed=record.epoch,
+                total=history.planned_epochs or self.epochs,
+                description=(
+                    (f"{history.label}  " if history.label else "")
+                    + f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
+                    f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"
+                ),
+            )

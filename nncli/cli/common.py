@@ -1,17 +1,19 @@
-"""Pieces every command layer shares: output paths, --plot, the epoch progress bar, the loss line."""
+"""Pieces every command layer shares: output paths, --plot, the loss line (and, re-exported, the
+epoch progress bar of `nncli.output`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from nncli.output import EpochProgress as EpochProgress
 from nncli.output import Ui
 
 if TYPE_CHECKING:
-    from nncli.training.loop import EpochRecord, History
+    from nncli.training.loop import History
 
 OutModelOpt = Annotated[
     Path | None,
@@ -33,58 +35,6 @@ PlotOpt = Annotated[
         rich_help_panel="Output",
     ),
 ]
-
-
-class EpochProgress:
-    """A Rich progress bar over epochs on a TTY; silent otherwise. It follows every fit of
-    the command (a refit, folds, ensemble members), so it moves until training ends."""
-
-    follows_every_fit = True
-
-    def __init__(self, ui: Ui, epochs: int) -> None:
-        self.ui = ui
-        self.epochs = epochs
-        self.progress: Any = None
-
-    def __enter__(self) -> EpochProgress:
-        if self.ui.interactive:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn("epoch"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=self.ui.err,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("", total=self.epochs)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def on_epoch_end(self, record: EpochRecord, history: History) -> None:
-        if self.progress is not None:
-            self.progress.update(
-                self.task,
-                completed=record.epoch,
-                total=history.planned_epochs or self.epochs,
-                description=(
-                    (f"{history.label}  " if history.label else "")
-                    + f"train loss {record.train_loss:.4f}  val loss {record.valid_loss:.4f}  "
-                    f"val {history.metric_name} {record.valid_metric:.4f}  (best epoch {history.best_epoch})"
-                ),
-            )
 
 
 def default_model_path(data: Path) -> Path:

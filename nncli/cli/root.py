@@ -50,7 +50,7 @@ class NncliGroup(HelpGroup):
                 # Outside any command (e.g. in an option callback): still one line.
                 if "--debug" in argv or os.environ.get("NNCLI_DEBUG"):
                     raise
-                from nncli.cli.runtime import storage_error
+                from nncli.files import storage_error
 
                 refused = storage_error(exc) if isinstance(exc, OSError) else None
                 if refused is not None:  # `nncli --help > /dev/full`
@@ -72,19 +72,9 @@ class NncliGroup(HelpGroup):
 
 
 def _fail_outside(argv: Sequence[str], message: str, code: int) -> int:
-    """An error before the command ran (an argument's callback, a usage error): the one
-    line, and with --json (or NNCLI_JSON) the error document on stdout; returns `code`."""
-    sys.stderr.write(f"error: {message}\n")
-    flag = os.environ.get("NNCLI_JSON", "").strip().lower() in ("1", "true", "t", "yes", "y", "on")
-    if "--json" in argv or flag:
-        from nncli.cli.runtime import discard_stdout
-        from nncli.output import Ui
+    from nncli.output import fail_outside_command  # Rich only on the error path
 
-        try:
-            Ui(json_mode=True).finish_json(message, int(code))
-        except OSError:  # stdout refuses too (a full disk): the line on stderr said it
-            discard_stdout()
-    return int(code)
+    return fail_outside_command(argv, message, code)
 
 
 app = typer.Typer(

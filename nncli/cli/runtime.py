@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 
-from nncli.errors import ExitCode, FileWriteError, NncliError
-from nncli.output import Ui
+from nncli.errors import ExitCode, NncliError
+from nncli.files import storage_error
+from nncli.output import Ui, discard_stdout
 from nncli.signals import signals_as_errors
 
 
@@ -26,38 +25,6 @@ def _fail(ui: Ui, message: str, code: ExitCode) -> NoReturn:
     except OSError:  # stdout itself refuses (a full disk): the error line has said it all
         discard_stdout()
     raise typer.Exit(int(code)) from None
-
-
-def discard_stdout() -> None:
-    """Point stdout at /dev/null, dropping what its buffer still holds: once stdout failed
-    (a full disk), the exit-time flush must not fail again (a second message, exit 120)."""
-    try:
-        descriptor = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real stream (a test runner's)
-        sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, descriptor)
-    finally:
-        os.close(null)
-
-
-def storage_error(exc: OSError) -> FileWriteError | None:
-    """The one-line error (exit 8) for a write the storage refused (disk full, quota, …) that
-    no file writer caught — a write to stdout (`> full/out.csv`) has no file name — or None
-    for any other OSError, which stays a bug."""
-    from nncli.files import STORAGE_ERRNOS
-
-    if isinstance(exc, BrokenPipeError) or exc.errno not in STORAGE_ERRNOS:
-        return None
-    reason = exc.strerror or str(exc)
-    if exc.filename is not None:
-        return FileWriteError(f"{exc.filename}: cannot write ({reason})", hint="free space")
-    return FileWriteError(
-        f"stdout: cannot write the output ({reason}); what reached it is incomplete",
-        hint="free space where stdout goes, or write with -o FILE",
-    )
 
 
 def _one_line_warning(ui: Ui) -> Callable[..., None]:
