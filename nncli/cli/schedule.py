@@ -146,7 +146,8 @@ def render_score(ui: Ui, report: LedgerScore) -> None:
     if rows:
         columns = ["series", "MASE", "naive MASE", "dir. acc.", "coverage"]
         ui.print(make_table("per series", columns, rows))
-    ui.print(report.verdict())
+    if report.matured_rows:  # with none, the warning on stderr has said so, once
+        ui.print(report.verdict())
 
 
 def register(app: typer.Typer) -> None:

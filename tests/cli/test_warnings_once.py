@@ -78,3 +78,14 @@ def test_progress_follows_the_final_refit_and_every_forecast_member(tmp_path: Pa
     training = series.training.filled()
     ensemble.train_ensemble(data, series, [6], ("naive", 1), training, (progress,))
     assert progress.fits == ["member 1/3", "member 2/3", "member 3/3"]
+
+
+def test_score_with_nothing_matured_says_so_once_on_stderr(cli, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    model = root / "tests" / "fixtures" / "main-c555952" / "stocks-nhits.nncli"
+    stocks = root / "sample_data" / "stocks.csv"
+    ledger = tmp_path / "ledger.csv"
+    cli("forecast", "predict", model, stocks, "--append", ledger, "-q")
+    scored = cli("forecast", "score", ledger, stocks, "--model", model)
+    assert scored.stdout == ""  # nothing to report as data
+    assert scored.stderr.count("matured") == 1, scored.stderr
