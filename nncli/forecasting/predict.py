@@ -91,7 +91,7 @@ def forecast_next(
     rows = []
     for series, levels in zip(usable, predicted, strict=True):
         frequency = known[series.name]["frequency"]
-        stamps = future_timestamps(series.timestamps[-1], frequency, model.horizon)
+        stamps = _future(series, frequency, model.horizon)
         for step in range(model.horizon):
             rows.append(
                 {
@@ -144,24 +144,36 @@ def check_history_ends(
     for series in panel:
         trained_to = pd.Timestamp(model.metadata["series"][series.name]["last_timestamp"])
         if series.timestamps[-1] < trained_to:
-            older.append((series, trained_to))
+            older.append(
+                f"{series.name!r} ends on {show_stamp(series.timestamps[-1])}, the model's "
+                f"training data on {show_stamp(trained_to)}"
+            )
     if not older:
         return
-    shown = "; ".join(
-        f"{series.name!r} ends on {show_stamp(series.timestamps[-1])}, the model's training "
-        f"data on {show_stamp(trained_to)}"
-        for series, trained_to in older[:SHOWN_SERIES]
-    )
     more = f"; … {len(older)} series in all" if len(older) > SHOWN_SERIES else ""
     message = (
-        f"{len(older)} series end(s) before the model's own training data ({shown}{more}); "
-        "the forecast starts from an older origin than the model has seen"
+        f"the data ends before the model's own training data ({'; '.join(older[:SHOWN_SERIES])}"
+        f"{more}): the forecast would start from an origin the model has already seen past"
     )
     if refuse:
         raise StaleDataError(
             message, hint="load the newest data (the file the model was trained on, or newer)"
         )
     reporter.warn(f"{message}; is this the newest data?")
+
+
+def _future(series: Series, frequency: str, horizon: int) -> pd.DatetimeIndex:
+    """The forecast's timestamps, or a DataError when they would pass the year 9999."""
+    try:
+        stamps = future_timestamps(series.timestamps[-1], frequency, horizon)
+        _ = stamps[-1].date()  # written as text
+    except (ValueError, OverflowError, NotImplementedError, ArithmeticError) as exc:
+        raise DataError(
+            f"series {series.name!r}: {horizon} step(s) after its last row "
+            f"({series.timestamps[-1]}) pass the year 9999",
+            hint="check the time column's dates",
+        ) from exc
+    return stamps
 
 
 def append_history(path: Path, forecasts: pd.DataFrame) -> int:

@@ -90,9 +90,7 @@ def cut_series() -> bytes:
 
 def test_a_stream_cut_mid_row_is_not_forecast_nor_appended(nhits_model: Path, tmp_path) -> None:
     ledger = tmp_path / "ledger.csv"
-    result = invoke(
-        "forecast", "predict", nhits_model, "-", "--append", ledger, input=cut_series()
-    )
+    result = invoke("forecast", "predict", nhits_model, "-", "--append", ledger, input=cut_series())
     assert_refused(result, ExitCode.BAD_DATA, "<stdin>: the last line has no line ending")
     assert "--partial-last-row drop" in result.stderr
     assert not ledger.exists() and result.stdout == ""
@@ -203,7 +201,12 @@ def resealed(source: Path, target: Path, path: list[Any], value: Any) -> Path:
             10**6,
             "architecture.members[0].lookback is 1000000",
         ),
-        ("nhits", ["series", "value", "frequency"], "bogus", "series['value'].frequency is 'bogus'"),
+        (
+            "nhits",
+            ["series", "value", "frequency"],
+            "bogus",
+            "series['value'].frequency is 'bogus'",
+        ),
         (
             "nhits",
             ["series", "value", "frequency"],
@@ -223,7 +226,14 @@ def resealed(source: Path, target: Path, path: list[Any], value: Any) -> Path:
     ],
 )
 def test_a_resealed_file_with_an_unusable_value_is_exit_4_naming_the_field(
-    tabm_model: Path, nhits_model: Path, folder: Path, tmp_path: Path, model_kind, path, value, field
+    tabm_model: Path,
+    nhits_model: Path,
+    folder: Path,
+    tmp_path: Path,
+    model_kind,
+    path,
+    value,
+    field,
 ) -> None:
     source = tabm_model if model_kind == "tabm" else nhits_model
     edited = resealed(source, tmp_path / f"edited-{model_kind}.nncli", path, value)
@@ -292,7 +302,9 @@ def test_a_config_file_over_the_size_cap_is_refused(folder: Path, tmp_path: Path
 
 
 def test_an_empty_config_on_dev_null_still_means_no_values(folder: Path) -> None:
-    result = invoke("inspect", write_lines(folder / "t.csv", table_lines()), "--config", "/dev/null")
+    result = invoke(
+        "inspect", write_lines(folder / "t.csv", table_lines()), "--config", "/dev/null"
+    )
     assert result.exit_code == 0, result.stderr
 
 
@@ -414,7 +426,7 @@ def test_every_byte_mutation_of_a_feather_file_is_read_or_exit_3(tmp_path: Path)
         except NncliError as exc:
             assert exc.exit_code == ExitCode.BAD_DATA, (offset, exc.one_line())
             refused.append(bytes(mutated))
-        except Exception as exc:  # noqa: BLE001 - any other escape is the bug
+        except Exception as exc:  # any other escape is the bug (exit 1)
             pytest.fail(f"byte {offset} set to 0xff: {type(exc).__name__}: {exc}")
     assert refused
     for mutated in refused[:: max(1, len(refused) // 8)]:
@@ -433,7 +445,7 @@ def test_data_ending_before_the_models_training_data_is_warned_or_stale(
     older = write_lines(tmp_path / "older.csv", series_lines()[:-5])  # ends 2024-06-07
     result = invoke("forecast", "predict", nhits_model, older)
     assert result.exit_code == 0, result.stderr
-    assert "before the model's own training data" in result.stderr
+    assert "the data ends before the model's own training data" in result.stderr
     assert "'value' ends on 2024-06-07" in result.stderr
     assert "2024-06-14" in result.stderr
     strict = invoke("forecast", "predict", nhits_model, older, "--max-age", "100000d")
