@@ -16,7 +16,7 @@ import platform
 import stat
 import struct
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -213,14 +213,41 @@ def _parse_header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
     return header, header_length
 
 
-def _verify_digests(path: Path, header: dict[str, Any], body: bytes) -> None:
-    """Check the SHA-256 digests, if the file has them (files written before nncli sealed its
-    model files have none, and still load; their weights are checked against the model id)."""
+# The networks nncli wrote before it sealed its model files (91a215f): the tabular MLP
+# (files from before `name` was recorded have none) and RBF network, and the single
+# forecasters (no "members"). TabM and N-HITS came with the digests, and so did every
+# ensemble ("members") and its "calibration": a file of theirs without digests had them
+# deleted, which would otherwise let an edited file load as a "pre-digest" one.
+_UNSEALED_TABULAR = frozenset({"mlp", "rbf"})
+_UNSEALED_FORECASTERS = frozenset({"lstm", "gru", "rnn", "tcn", "mlp"})
+
+
+def always_sealed(document: dict[str, Any]) -> bool:
+    """Whether a file with this metadata was always written with its SHA-256 digests (its
+    kind and architecture came after them), so a copy without them is refused."""
+    architecture = document.get("architecture")
+    if not isinstance(architecture, dict):
+        return True  # no nncli ever wrote such a file
+    if document.get("kind") == "tabular":
+        return architecture.get("name", "mlp") not in _UNSEALED_TABULAR
+    if document.get("kind") == "forecast":
+        return (
+            "members" in architecture
+            or "calibration" in document
+            or architecture.get("arch") not in _UNSEALED_FORECASTERS
+        )
+    return True
+
+
+def _verify_digests(path: Path, header: dict[str, Any], body: bytes) -> bool:
+    """Check the SHA-256 digests, if the file has them; return whether it has. Files written
+    before nncli sealed its model files have none and still load (their weights are checked
+    against their model id), but only for the networks that existed then (`always_sealed`)."""
     stored = header.get("__metadata__") or {}
     tensors_digest = stored.get(_TENSORS_DIGEST_KEY)
     seal = stored.get(_SEAL_DIGEST_KEY)
     if tensors_digest is None and seal is None:
-        return
+        return False
     ends = [
         offsets[1]
         for name, spec in header.items()
@@ -245,6 +272,7 @@ def _verify_digests(path: Path, header: dict[str, Any], body: bytes) -> None:
             "(SHA-256 checksum)",
             hint="restore the file or train again",
         )
+    return True
 
 
 def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -270,10 +298,17 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
             hint="upgrade nncli (pip install -U nncli)",
         )
     # After the version check: a newer format may seal its files differently.
-    _verify_digests(path, header, data[8 + header_length :])
+    sealed = _verify_digests(path, header, data[8 + header_length :])
     defect = _metadata_defect(document)
     if defect is not None:
         raise _bad(path, f"corrupt model file ({defect})")
+    if not sealed and always_sealed(document):
+        raise _bad(
+            path,
+            "corrupt or edited model file: its SHA-256 digests are missing, and every file "
+            "of its kind is written with them",
+            hint="restore the file or train again",
+        )
     return document, data
 
 
@@ -431,6 +466,117 @@ def load_network_model(
         raise metadata_error(path, exc) from exc
     network.eval()
     return model
+
+
+class MetadataFields:
+    """Values read from a model file's metadata, each checked as the file's own: a value a
+    computation cannot use (a temperature of 0, a lookback of -3, a frequency 'bogus') is a
+    ModelFileError (exit 4) naming the file and the field, never a blank forecast or a crash.
+
+    The digests only prove the file is as it was written; a file edited and resealed (its
+    digests recomputed) passes them, and nncli must not trust it further than this.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def bad(self, field: str, value: Any, problem: str) -> ModelFileError:
+        from nncli.errors import shown
+
+        found = "missing" if value is _MISSING else f"{shorten_value(shown(value))}"
+        return ModelFileError(
+            f"{self.path}: the model file's {field} is {found}; {problem}",
+            hint="the file was edited or damaged; restore it or train again",
+        )
+
+    def get(self, mapping: Any, key: str | int, field: str) -> Any:
+        """mapping[key], or the error naming `field` as missing."""
+        try:
+            return mapping[key]
+        except (KeyError, IndexError, TypeError):
+            raise self.bad(field, _MISSING, "it must be present") from None
+
+    def mapping(self, value: Any, field: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.bad(field, value, "it must be a table (a JSON object)")
+        return value
+
+    def items(self, value: Any, field: str, *, nonempty: bool = False) -> list[Any]:
+        if not isinstance(value, list) or (nonempty and not value):
+            raise self.bad(
+                field, value, "it must be a " + ("non-empty " if nonempty else "") + "list"
+            )
+        return value
+
+    def text(self, value: Any, field: str, *, optional: bool = False) -> str | None:
+        if (value is None and optional) or isinstance(value, str):
+            return value
+        raise self.bad(field, value, "it must be text")
+
+    def flag(self, value: Any, field: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.bad(field, value, "it must be true or false")
+        return value
+
+    def choice(self, value: Any, field: str, choices: Collection[str]) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise self.bad(field, value, f"it must be one of {', '.join(sorted(choices))}")
+        return value
+
+    def integer(
+        self, value: Any, field: str, low: int | None = None, high: int | None = None
+    ) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.bad(field, value, "it must be a whole number")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.bad(field, value, f"it must be {_interval(low, high, '[]')}")
+        return value
+
+    def number(
+        self,
+        value: Any,
+        field: str,
+        low: float | None = None,
+        high: float | None = None,
+        closed: str = "[]",
+    ) -> float:
+        """A finite number in the interval from `low` to `high`; `closed` says which ends
+        belong to it ('[]', '(]', '()', '[)')."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.bad(field, value, "it must be a number")
+        number = float(value)
+        below = low is not None and (number < low if closed[0] == "[" else number <= low)
+        above = high is not None and (number > high if closed[1] == "]" else number >= high)
+        if not math.isfinite(number) or below or above:
+            raise self.bad(field, value, f"it must be {_interval(low, high, closed)}")
+        return number
+
+    def numbers(
+        self, value: Any, field: str, length: int | None = None, **bounds: Any
+    ) -> list[float]:
+        """A list of `length` numbers, each checked as `number` with `bounds`."""
+        items = self.items(value, field)
+        if length is not None and len(items) != length:
+            raise self.bad(field, value, f"it must hold {length} number(s), not {len(items)}")
+        return [self.number(item, f"{field}[{i}]", **bounds) for i, item in enumerate(items)]
+
+
+_MISSING = object()
+
+
+def shorten_value(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _interval(low: float | None, high: float | None, closed: str) -> str:
+    """'above 0', 'at least 1', 'at most 9', or 'in [0, 1)': the range a value must lie in."""
+    if low is None and high is None:
+        return "finite"
+    if high is None:
+        return f"{'at least' if closed[0] == '[' else 'above'} {low:g}"
+    if low is None:
+        return f"{'at most' if closed[1] == ']' else 'below'} {high:g}"
+    return f"in {closed[0]}{low:g}, {high:g}{closed[1]}"
 
 
 def metadata_error(path: Path, exc: Exception) -> ModelFileError:

@@ -51,20 +51,79 @@ def toml_text(value: Any) -> str:
     return str(value)  # numbers; Python writes nan and inf as TOML does
 
 
+# A config file is a few dozen lines; anything this big is not one (nor is a device).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """The file's TOML document; an unreadable or invalid file is a usage error naming it."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"{path}: no such config file") from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"{path}: the config file is a directory") from exc
+        return tomllib.loads(_read_config_bytes(path).decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: the config file is not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _read_config_bytes(path: Path) -> bytes:
+    """The file's bytes, read only if it is a regular file of at most MAX_CONFIG_BYTES.
+
+    As for model files (`nncli.artifacts`), `stat` comes before any open, so /dev/zero or
+    /dev/urandom is never read (it would be read until memory runs out) and a FIFO never
+    blocks; the descriptor is checked again after opening, and no more than the cap is read.
+    """
+    import os
+    import stat
+
+    try:
+        status = path.stat()
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such config file") from exc
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    if stat.S_ISDIR(status.st_mode):
+        raise UsageError(f"{path}: the config file is a directory")
+    if not stat.S_ISREG(status.st_mode):
+        if _is_dev_null(status):
+            return b""  # `--config /dev/null`: the usual way to say "no values"
+        raise _not_regular(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise _not_regular(path)
+        try:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(
+            f"{path}: the config file is larger than {MAX_CONFIG_BYTES >> 20} MiB; "
+            "refusing to read it",
+            hint="pass the TOML file of option values",
+        )
+    return data
+
+
+def _is_dev_null(status: Any) -> bool:
+    import os
+
+    try:
+        null = Path(os.devnull).stat()
+    except OSError:
+        return False
+    return (status.st_rdev, status.st_mode) == (null.st_rdev, null.st_mode)
+
+
+def _not_regular(path: Path) -> UsageError:
+    return UsageError(
+        f"{path}: the config file is not a regular file (a device, FIFO or socket); "
+        "refusing to read it",
+        hint="pass a TOML file (a process substitution such as <(...) is a pipe: write it "
+        "to a file first)",
+    )
 
 
 def read_config(

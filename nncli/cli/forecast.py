@@ -10,6 +10,7 @@ import typer
 from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, HelpGroup, command
 from nncli.cli.tabular import InputArg
+from nncli.data.integrity import PartialLastRow
 from nncli.data.loading import CsvOptions
 from nncli.data.writing import PredictionOutput
 from nncli.forecasting.options import (
@@ -159,6 +160,7 @@ def predict(
     data: InputArg,
     freshness: PredictFreshness,
     csv: CsvOptions,
+    rows: PartialLastRow,
     table: PredictionOutput,
     append: Annotated[
         Path | None,
@@ -194,10 +196,13 @@ def predict(
         check_output_path(append, data, model)
     check_plot(plot, data, model)
     loaded = load_forecast_model(model)
-    panel = load_panel(data, PanelSpec(**loaded.metadata["panel"]), csv, reporter=ui)
+    spec = PanelSpec(**loaded.metadata["panel"])
+    panel = load_panel(data, spec, csv, reporter=ui, partial_last_row=rows.partial_last_row)
     if freshness.max_age_days is not None:
         check_freshness(panel, freshness.max_age_days, freshness.now())
-    forecasts = forecast_next(loaded, panel, reporter=ui)
+    forecasts = forecast_next(
+        loaded, panel, reporter=ui, refuse_older=freshness.max_age_days is not None
+    )
     added = None
     if append is not None:
         added = append_history(append, forecasts)

@@ -9,6 +9,7 @@ import typer
 
 from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, ModelArg, command
+from nncli.data.integrity import PartialLastRow
 from nncli.data.loading import CsvOptions
 from nncli.data.writing import PredictionOutput
 from nncli.output import Ui, make_table
@@ -294,6 +295,7 @@ def predict(
         typer.Option("--proba", envvar="NNCLI_PROBA", help="Add a probability column per class."),
     ] = False,
     csv: CsvOptions = CsvOptions(),
+    rows: PartialLastRow = PartialLastRow(),
 ) -> None:
     """Predict every row of a table, keeping its ID columns and order; CSV, JSON or Parquet.
 
@@ -305,7 +307,9 @@ def predict(
 
     table.check(data, model, json_mode=ui.json_mode)
     loaded = load_tabular_model(model, without_torch=True)
-    result = predict_tabular(loaded, data, proba=proba, csv=csv, reporter=ui)
+    result = predict_tabular(
+        loaded, data, proba=proba, csv=csv, reporter=ui, partial_last_row=rows.partial_last_row
+    )
     summary = {"ok": True, "model_id": loaded.metadata["model_id"], "rows": len(result)}
     if ui.json_mode and table.file is None:  # the rows inside the one JSON document
         import json

@@ -95,11 +95,24 @@ def read_columnar(
         )
     if options is not None:
         _note_ignored_options(path, kind, options, reporter)
+    # Columns asked for as text (series names, ID columns) are cast in Arrow, where a null
+    # stays missing and an integer code keeps its digits (no float64 detour through 5930.0).
+    text = {name for name, type_ in (dtype or {}).items() if type_ in (str, "str", "string")}
     table = _read_table(path, kind, None if only is None else [only])
-    frame = _to_frame(path, _csv_like_types(path, table))
+    pa = require_pyarrow(f"{path}: reading a {FORMAT_NAMES[kind]} file")
+    try:
+        frame = _to_frame(path, _csv_like_types(path, table, text))
+    except MemoryError as exc:
+        raise _too_big(path, kind) from exc
+    except (pa.ArrowException, UnicodeDecodeError) as exc:  # damage a read did not notice
+        raise _damaged(path, kind, exc) from exc
     if options is not None and options.na_values:
         frame = _blank_missing_words(frame, options.na_values, skip=set(dtype or ()))
-    wanted = {name: type_ for name, type_ in (dtype or {}).items() if name in frame.columns}
+    wanted = {
+        name: type_
+        for name, type_ in (dtype or {}).items()
+        if name in frame.columns and name not in text
+    }
     return frame.astype(wanted) if wanted else frame
 
 
@@ -118,24 +131,167 @@ def _note_ignored_options(
 
 
 def _read_table(path: Path, kind: str, columns: list[str] | None = None) -> pa.Table:
-    """The file (or its `columns`) as an Arrow table, any damage a one-line DataError naming the file."""
+    """The file (or its `columns`) as an Arrow table, any damage a one-line DataError naming
+    the file. A Parquet file whose declared rows would not fit in the memory at hand is
+    refused before any is read (a few hundred KiB can declare 100 million rows)."""
     pa = require_pyarrow(f"{path}: reading a {FORMAT_NAMES[kind]} file")
     try:
         if kind == "parquet":
             with pa.parquet.ParquetFile(path) as parquet:
+                check_fits_in_memory(path, parquet.metadata, parquet.schema_arrow, columns)
                 return parquet.read(columns=columns)
         # memory_map=False: a mapped file cut short by another process would crash (SIGBUS).
-        return pa.feather.read_table(path, columns=columns, memory_map=False)
-    except (pa.ArrowException, OSError, ValueError, KeyError, EOFError, MemoryError) as exc:
-        detail = shorten(" ".join(str(exc).split()), 160) or type(exc).__name__
+        table = pa.feather.read_table(path, columns=columns, memory_map=False)
+        # An IPC file is not checked as it is read: a damaged buffer or a column name that
+        # is not UTF-8 would surface later, as a crash. Full validation reads every buffer once.
+        table.validate(full=True)
+        _ = [str(name) for name in table.column_names]
+        return table
+    except MemoryError as exc:
+        raise _too_big(path, kind) from exc
+    except (pa.ArrowException, OSError, ValueError, KeyError, EOFError) as exc:
+        # ValueError includes UnicodeDecodeError: a name or metadata that is not UTF-8.
+        raise _damaged(path, kind, exc) from exc
+
+
+def _damaged(path: Path, kind: str, exc: BaseException) -> DataError:
+    detail = shorten(" ".join(str(exc).split()), 160) or type(exc).__name__
+    return DataError(
+        f"{path}: cannot read the {FORMAT_NAMES[kind]} file ({detail})",
+        hint="the file is damaged or cut short; write it again",
+    )
+
+
+def _too_big(path: Path, kind: str) -> DataError:
+    return DataError(
+        f"{path}: the {FORMAT_NAMES[kind]} file does not fit in the memory at hand "
+        f"({_size(memory_at_hand())} available)",
+        hint="read fewer rows (split or filter the file), or run where more memory is free",
+    )
+
+
+# Bytes a value takes once read, per Arrow type: in the Arrow table (numbers cast to 64 bits)
+# plus in the pandas frame (a text value is a Python object: a pointer and ~50 bytes of
+# header). Text's own bytes are added from the file's uncompressed size.
+_NUMBER_BYTES = 8 + 8
+_TEXT_BYTES = 8 + 8 + 57
+_TIME_BYTES = 8 + 8 + 57 + 26  # dates and times become their ISO text
+
+
+def check_fits_in_memory(
+    path: Path,
+    metadata: Any,
+    schema: pa.Schema,
+    columns: list[str] | None = None,
+    available: int | None = None,
+) -> None:
+    """A DataError (exit 3) when the rows a Parquet file declares (its footer: row count,
+    column types, uncompressed sizes) would need more memory than `available` (default: the
+    memory at hand, `memory_at_hand`) once read: a decompression bomb, or simply too big."""
+    import pyarrow as pa
+
+    available = memory_at_hand() if available is None else available
+    rows = int(metadata.num_rows)
+    if available is None or rows == 0:
+        return
+    wanted = set(columns) if columns is not None else None
+    per_row, uncompressed, count = 0, 0, 0
+    for field in schema:
+        if wanted is not None and field.name not in wanted:
+            continue
+        count += 1
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_temporal(kind):
+            per_row += _TIME_BYTES
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
+            per_row += _TEXT_BYTES
+        else:
+            per_row += _NUMBER_BYTES
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            if wanted is None or chunk.path_in_schema in wanted:
+                uncompressed += int(chunk.total_uncompressed_size)
+    needed = rows * per_row + uncompressed
+    if needed > available:
         raise DataError(
-            f"{path}: cannot read the {FORMAT_NAMES[kind]} file ({detail})",
-            hint="the file is damaged or cut short; write it again",
-        ) from exc
+            f"{path}: the Parquet file declares {rows:,} rows of {count} column(s) "
+            f"({_size(path.stat().st_size)} on disk, {_size(uncompressed)} uncompressed): "
+            f"about {_size(needed)} once read, more than the {_size(available)} of memory "
+            "available",
+            hint="read fewer rows (split or filter the file), or run where more memory is free",
+        )
 
 
-def _csv_like_types(path: Path, table: pa.Table) -> pa.Table:
-    """Arrow columns cast to what pandas' CSV reader would make of the same values."""
+def _size(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size} bytes"
+
+
+def memory_at_hand() -> int | None:
+    """Bytes this process may still allocate (None when unknown): the least of the system's
+    available memory, the headroom under a cgroup (container) limit, and the headroom under
+    an address-space limit (`ulimit -v`)."""
+    from nncli.devices import free_memory
+
+    known = [
+        size
+        for size in (free_memory("cpu"), _cgroup_headroom(), _address_space_headroom())
+        if size is not None
+    ]
+    return max(0, min(known)) if known else None
+
+
+def _read_number(path: str) -> int | None:
+    try:
+        with Path(path).open(encoding="ascii") as handle:
+            text = handle.read(64).strip()
+    except (OSError, ValueError):
+        return None
+    return int(text) if text.isdigit() else None  # "max": no limit
+
+
+def _cgroup_headroom() -> int | None:
+    for limit, usage in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
+        most, used = _read_number(limit), _read_number(usage)
+        if most is not None and used is not None and most < 1 << 60:
+            return most - used
+    return None
+
+
+def _address_space_headroom() -> int | None:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(soft) - int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _csv_like_types(path: Path, table: pa.Table, text: set[str] | None = None) -> pa.Table:
+    """Arrow columns cast to what pandas' CSV reader would make of the same values; the
+    columns named in `text` cast to text (as a CSV reader given dtype str keeps them)."""
     import pyarrow as pa
 
     names = [str(name) for name in table.column_names]
@@ -152,7 +308,11 @@ def _csv_like_types(path: Path, table: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
             column = column.cast(kind)
-        if pa.types.is_null(kind) or pa.types.is_decimal(kind) or pa.types.is_floating(kind):
+        if str(name).strip() in (text or ()) and (
+            pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_temporal(kind)
+        ):
+            column = column.cast(pa.string())
+        elif pa.types.is_null(kind) or pa.types.is_decimal(kind) or pa.types.is_floating(kind):
             column = column.cast(pa.float64())
         elif pa.types.is_integer(kind) and kind != pa.uint64():
             column = column.cast(pa.int64())

@@ -255,7 +255,9 @@ def forecast_and_append(
     from nncli.forecasting.predict import append_history, forecast_next
 
     summary.model_id = model.metadata["model_id"]
-    forecasts = forecast_next(model, panel, reporter=reporter)
+    forecasts = forecast_next(
+        model, panel, reporter=reporter, refuse_older=options.freshness.max_age_days is not None
+    )
     summary.forecast_rows = len(forecasts)
     summary.appended_rows = append_history(options.ledger, forecasts)
     reporter.info(f"appended {summary.appended_rows} row(s) to {options.ledger}")

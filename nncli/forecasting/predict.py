@@ -59,8 +59,14 @@ def forecast_next(
     panel: list[Series],
     *,
     reporter: Reporter | None = None,
+    refuse_older: bool = False,
 ) -> pd.DataFrame:
-    """One row per series and step: origin, step, timestamp, forecast, lower, upper, model id."""
+    """One row per series and step: origin, step, timestamp, forecast, lower, upper, model id.
+
+    A series whose history ends before the model's own training data did is warned about
+    (an old extract, the wrong file), or refused as stale data (exit 6) with `refuse_older`
+    (`--max-age`): the forecast would start from an origin the model has already seen past.
+    """
     import pandas as pd
 
     reporter = reporter or CollectingReporter()
@@ -68,7 +74,10 @@ def forecast_next(
     usable = []
     for series in panel:
         if series.name not in known:
-            reporter.warn(f"series {series.name!r} was not seen in training; it is skipped")
+            reporter.warn(
+                f"series {series.name!r} was not seen in training; it is skipped"
+                + _spelled_otherwise(series.name, known)
+            )
             continue
         usable.append(series)
     if not usable:
@@ -76,12 +85,13 @@ def forecast_next(
             f"none of the input's series were seen in training (known: {', '.join(known)})",
             hint="check --group-col, or retrain on these series",
         )
+    check_history_ends(model, usable, reporter, refuse_older)
     predicted = model.forecast_many(usable, [len(s) - 1 for s in usable])
     median = model.quantiles.index(0.5)
     rows = []
     for series, levels in zip(usable, predicted, strict=True):
         frequency = known[series.name]["frequency"]
-        stamps = future_timestamps(series.timestamps[-1], frequency, model.horizon)
+        stamps = _future(series, frequency, model.horizon)
         for step in range(model.horizon):
             rows.append(
                 {
@@ -96,6 +106,74 @@ def forecast_next(
                 }
             )
     return pd.DataFrame(rows, columns=FORECAST_COLUMNS)
+
+
+def _spelled_otherwise(name: str, known: dict[str, object]) -> str:
+    """'; the model knows '700' …' when a known series is `name` read as a number: files
+    trained before series names were read as text turned the code 0700 into 700."""
+    try:
+        number = float(name)
+    except ValueError:
+        return ""
+    for other in known:
+        try:
+            same = float(other) == number
+        except ValueError:
+            continue
+        if same:
+            return (
+                f" (the model knows {other!r}: it was trained when nncli read series names "
+                "as numbers, dropping leading zeros; retrain it to keep the codes as written)"
+            )
+    return ""
+
+
+SHOWN_SERIES = 3
+
+
+def check_history_ends(
+    model: ForecastModel, panel: list[Series], reporter: Reporter, refuse: bool
+) -> None:
+    """Warn (or, with `refuse`, raise StaleDataError) naming the series whose newest row is
+    older than the last row the model was trained on (`last_timestamp` in the model file)."""
+    import pandas as pd
+
+    from nncli.forecasting.calendar import show_stamp
+
+    older = []
+    for series in panel:
+        trained_to = pd.Timestamp(model.metadata["series"][series.name]["last_timestamp"])
+        if series.timestamps[-1] < trained_to:
+            older.append(
+                f"{series.name!r} ends on {show_stamp(series.timestamps[-1])}, the model's "
+                f"training data on {show_stamp(trained_to)}"
+            )
+    if not older:
+        return
+    more = f"; … {len(older)} series in all" if len(older) > SHOWN_SERIES else ""
+    message = (
+        f"the data ends before the model's own training data ({'; '.join(older[:SHOWN_SERIES])}"
+        f"{more}): the forecast would start from an origin the model has already seen past"
+    )
+    if refuse:
+        raise StaleDataError(
+            message, hint="load the newest data (the file the model was trained on, or newer)"
+        )
+    reporter.warn(f"{message}; is this the newest data?")
+
+
+def _future(series: Series, frequency: str, horizon: int) -> pd.DatetimeIndex:
+    """The forecast's timestamps, or a DataError when they would pass the year 9999."""
+    try:
+        stamps = future_timestamps(series.timestamps[-1], frequency, horizon)
+        _ = stamps[-1].date()  # written as text
+    except (ValueError, OverflowError, NotImplementedError, ArithmeticError) as exc:
+        raise DataError(
+            f"series {series.name!r}: {horizon} step(s) after its last row "
+            f"({series.timestamps[-1]}) pass the year 9999",
+            hint="check the time column's dates",
+        ) from exc
+    return stamps
 
 
 def append_history(path: Path, forecasts: pd.DataFrame) -> int:

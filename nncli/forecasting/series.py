@@ -8,8 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nncli.data.columnar import is_columnar
-from nncli.data.loading import CsvOptions, read_csv, require_columns, require_rows
+from nncli.data.loading import CsvOptions, require_columns, require_rows
 from nncli.data.preprocessing import numeric_values
 from nncli.errors import DataError, UsageError
 from nncli.forecasting.options import PanelSpec as PanelSpec  # re-exported: its old home
@@ -202,8 +201,13 @@ def load_panel(
     missing covariates are carried forward; series shorter than `min_length` are left out
     with a warning; holes in a series' calendar and constant series are warned about.
     """
+    from nncli.data.integrity import read_whole_rows
+
     reporter = reporter or CollectingReporter()
-    frame = _read_whole_rows(path, csv, reporter, partial_last_row)
+    # Series names are text, always: tickers 005930 and 0700 keep their zeros (read as
+    # numbers they would become 5930 and 700, and 0700 would merge with 700).
+    text = {spec.group_col: "str"} if spec.group_col and not spec.wide else None
+    frame = read_whole_rows(path, csv, reporter, partial_last_row, dtype=text)
     frame, spec = _typed_columns(frame, spec, path, reporter)
     group_key = spec.group_col or SINGLE_SERIES
     if spec.group_col is None:
@@ -309,36 +313,6 @@ def refuse_future_rows(panel: list[Series], now: datetime) -> None:
         f"{len(later)} row(s) lie more than {FUTURE_TOLERANCE_DAYS:g} day in the future",
         hint="fix or delete the future-dated rows (or pass --as-of if the clock is wrong)",
     )
-
-
-def _read_whole_rows(
-    path: Path, csv: CsvOptions | None, reporter: Reporter, partial_last_row: str
-) -> pd.DataFrame:
-    """The CSV, with a last line still being written refused, dropped or allowed."""
-    from nncli.data.integrity import (
-        FileSnapshot,
-        check_unchanged,
-        last_line_is_complete,
-        partial_line_error,
-    )
-
-    before = FileSnapshot.of(path) if path.is_file() else None
-    # A Parquet or Feather file has no last line: one cut short does not read at all.
-    complete = (
-        partial_last_row == "allow"
-        or before is None
-        or is_columnar(path) is not None
-        or last_line_is_complete(path)
-    )
-    if not complete and partial_last_row == "error":
-        raise partial_line_error(path)
-    frame = read_csv(path, csv, reporter=reporter)
-    if before is not None and partial_last_row != "allow":
-        check_unchanged(path, before)
-    if not complete:
-        reporter.warn(f"{path}: the last line has no line ending; that row was dropped")
-        frame = frame.iloc[:-1]
-    return frame
 
 
 def _typed_columns(

@@ -104,6 +104,7 @@ def load_tabular_model(path: Path, *, without_torch: bool = False) -> TabularMod
         expect_kind="tabular",
         as_arrays=(lambda meta: numpy_twin(meta) is not None) if without_torch else None,
     )
+    check_tabular_metadata(path, loaded.metadata)
     twin = numpy_twin(loaded.metadata) if without_torch else None
     if twin is None:
         return load_network_model(path, "tabular", build_tabular_network, _assemble, loaded=loaded)
@@ -112,6 +113,77 @@ def load_tabular_model(path: Path, *, without_torch: bool = False) -> TabularMod
         return _assemble(twin(_architecture(meta), loaded.tensors), meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise metadata_error(path, exc) from exc
+
+
+def check_tabular_metadata(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse (ModelFileError, exit 4, naming the field) a value predictions would read from
+    the file and could not use, which no weight shape betrays: a temperature of 0 (blank
+    probabilities), a scaling std of 0, an unknown output kind, a dropout of 2, classes that
+    repeat. The digests prove only that the file is as written; an edited file resealed
+    passes them. (Sizes are checked against the weights by `network_matching`.)"""
+    from nncli.artifacts import MetadataFields
+
+    fields = MetadataFields(path)
+    task = fields.choice(fields.get(meta, "task", "task"), "task", tuple(TASKS))
+    target = fields.mapping(fields.get(meta, "target", "target"), "target")
+    fields.text(fields.get(target, "name", "target.name"), "target.name")
+    if task == "regression":
+        fields.number(fields.get(target, "mean", "target.mean"), "target.mean")
+        fields.number(fields.get(target, "std", "target.std"), "target.std", 0, None, "()")
+        if "min" in target or "max" in target:
+            low = fields.number(fields.get(target, "min", "target.min"), "target.min")
+            fields.number(fields.get(target, "max", "target.max"), "target.max", low)
+    else:
+        classes = fields.items(
+            fields.get(target, "classes", "target.classes"), "target.classes", nonempty=True
+        )
+        for index, label in enumerate(classes):
+            fields.text(label, f"target.classes[{index}]")
+        if len(set(classes)) != len(classes):
+            raise fields.bad("target.classes", classes, "no class may appear twice")
+    schema = fields.mapping(fields.get(meta, "schema", "schema"), "schema")
+    for key in ("input_columns", "id_columns"):
+        for index, name in enumerate(
+            fields.items(fields.get(schema, key, f"schema.{key}"), f"schema.{key}")
+        ):
+            fields.text(name, f"schema.{key}[{index}]")
+    preprocessing = fields.mapping(
+        fields.get(meta, "preprocessing", "preprocessing"), "preprocessing"
+    )
+    numeric = fields.items(
+        fields.get(preprocessing, "numeric", "preprocessing.numeric"), "preprocessing.numeric"
+    )
+    for index, spec in enumerate(numeric):
+        where = f"preprocessing.numeric[{index}]"
+        spec = fields.mapping(spec, where)
+        for key in ("median", "mean"):
+            fields.number(fields.get(spec, key, f"{where}.{key}"), f"{where}.{key}")
+        fields.number(fields.get(spec, "std", f"{where}.std"), f"{where}.std", 0, None, "()")
+    architecture = fields.mapping(fields.get(meta, "architecture", "architecture"), "architecture")
+    if "dropout" in architecture:
+        fields.number(architecture["dropout"], "architecture.dropout", 0, 1, "[)")
+    if architecture.get("name") == "tabm":
+        fields.number(
+            fields.get(architecture, "temperature", "architecture.temperature"),
+            "architecture.temperature",
+            0,
+            None,
+            "()",
+        )
+        fields.integer(fields.get(architecture, "k", "architecture.k"), "architecture.k", 1)
+        kind = "values" if task == "regression" else "logits"
+        fields.choice(
+            fields.get(architecture, "output_kind", "architecture.output_kind"),
+            "architecture.output_kind",
+            (kind,),
+        )
+        fields.choice(
+            fields.get(architecture, "ensemble", "architecture.ensemble"),
+            "architecture.ensemble",
+            ("mini", "batch"),
+        )
+    if "activation" in architecture:
+        fields.text(architecture["activation"], "architecture.activation")
 
 
 def build_tabular_network(meta: dict[str, Any]) -> MLP | RBFNetwork | TabM:

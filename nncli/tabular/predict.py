@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from nncli.data.loading import CsvOptions, read_csv, require_rows
+from nncli.data.loading import CsvOptions, require_rows
 from nncli.data.writing import write_table
 from nncli.errors import UsageError
 from nncli.reporting import CollectingReporter, Reporter
@@ -26,8 +26,11 @@ def predict_tabular(
     proba: bool = False,
     csv: CsvOptions | None = None,
     reporter: Reporter | None = None,
+    partial_last_row: str = "allow",
 ) -> pd.DataFrame:
-    """Predictions for every row of a CSV, in input order, with its ID columns kept."""
+    """Predictions for every row of a CSV, in input order, with its ID columns kept as
+    written (read as text: codes 005930 and 0700 keep their zeros). `partial_last_row`:
+    what to do with a last line that has no line ending (`nncli.data.integrity`)."""
     import pandas as pd
 
     if proba and not model.classes:  # before reading: a usage error, whatever the data
@@ -36,8 +39,13 @@ def predict_tabular(
             f"{model.target_name!r}",
             hint="leave out --proba",
         )
+    from nncli.data.integrity import read_whole_rows
+
     reporter = reporter or CollectingReporter()
-    frame = read_csv(path, csv, reporter=reporter)
+    # ID columns are text, always; a column the model reads keeps its own reading.
+    inputs = set(model.metadata["schema"]["input_columns"])
+    text = {c: "str" for c in model.metadata["schema"]["id_columns"] if c not in inputs}
+    frame = read_whole_rows(path, csv, reporter, partial_last_row, dtype=text or None)
     require_rows(frame, path)
     encoded = encode_rows(model, frame, path, reporter)
     outputs = model.outputs(encoded)

@@ -162,15 +162,24 @@ def test_a_huge_claimed_architecture_is_refused_without_allocating_it(
     )
 
 
+# The values the file's checks name by field (`check_tabular_metadata`) say which field is
+# wrong; the others are found when the network is rebuilt from them.
+BY_FIELD = "the model file's "
+REBUILT = "metadata is incomplete or does not match its weights"
+
+
 @pytest.mark.parametrize(
-    "change",
+    ("change", "fragment"),
     [
-        lambda d: d.update(architecture="mlp"),
-        lambda d: d["preprocessing"]["numeric"][0].update(median="heavy"),
-        lambda d: d["preprocessing"]["categorical"][0].update(vocabulary="Dream"),
-        lambda d: d["preprocessing"]["categorical"][0]["vocabulary"].append("Atlantis"),
-        lambda d: d["target"].update(classes=["Adelie"]),
-        lambda d: d.update(task="ranking"),
+        (lambda d: d.update(architecture="mlp"), BY_FIELD + "architecture is 'mlp'"),
+        (
+            lambda d: d["preprocessing"]["numeric"][0].update(median="heavy"),
+            BY_FIELD + "preprocessing.numeric[0].median is 'heavy'",
+        ),
+        (lambda d: d["preprocessing"]["categorical"][0].update(vocabulary="Dream"), REBUILT),
+        (lambda d: d["preprocessing"]["categorical"][0]["vocabulary"].append("Atlantis"), REBUILT),
+        (lambda d: d["target"].update(classes=["Adelie"]), REBUILT),
+        (lambda d: d.update(task="ranking"), BY_FIELD + "task is 'ranking'"),
     ],
     ids=[
         "architecture-not-a-table",
@@ -182,10 +191,10 @@ def test_a_huge_claimed_architecture_is_refused_without_allocating_it(
     ],
 )
 def test_metadata_of_the_wrong_shape_is_a_bad_model_file_not_a_crash(
-    penguins_model: Path, tmp_path: Path, change
+    penguins_model: Path, tmp_path: Path, change, fragment: str
 ) -> None:
     edited = _with_metadata(penguins_model, tmp_path / "edited.nncli", change)
-    _expect_bad_tabular(edited, "metadata is incomplete or does not match its weights")
+    _expect_bad_tabular(edited, fragment)
 
 
 # --- integrity: checksums, non-finite numbers, bounded reads (issue 14, item 2) ---
