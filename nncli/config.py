@@ -87,24 +87,18 @@ def _read_config_bytes(path: Path) -> bytes:
         if _is_dev_null(status):
             return b""  # `--config /dev/null`: the usual way to say "no values"
         raise _not_regular(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:  # one handler for the open and the read: both are "cannot read"
+        with os.fdopen(os.open(path, flags), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _not_regular(path)
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from exc
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise _not_regular(path)
-        try:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read the config file ({exc.strerror})") from exc
-    if len(data) > MAX_CONFIG_BYTES:
-        raise UsageError(
-            f"{path}: the config file is larger than {MAX_CONFIG_BYTES >> 20} MiB; "
-            "refusing to read it",
-            hint="pass the TOML file of option values",
-        )
-    return data
+    too_large = f"the config file is larger than {MAX_CONFIG_BYTES >> 20} MiB; refusing to read it"
+    if len(data) <= MAX_CONFIG_BYTES:
+        return data
+    raise UsageError(f"{path}: {too_large}", hint="pass the TOML file of option values")
 
 
 def _is_dev_null(status: Any) -> bool:
