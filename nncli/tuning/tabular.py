@@ -35,7 +35,10 @@ def tabular_options(base: TabularOptions, params: dict[str, Any]) -> TabularOpti
     layers, width = int(params["layers"]), int(params["width"])
     arch = str(params.get("arch", base.arch))
     entry = architecture_named(arch)
-    shaped = {"dropout": float(params["dropout"]), "activation": str(params["activation"])}
+    shaped: dict[str, Any] = {
+        "dropout": float(params["dropout"]),
+        "activation": str(params["activation"]),
+    }
     return replace(
         base,
         arch=arch,
