@@ -540,8 +540,9 @@ class TabMArchitecture(TabularArchitecture):
             "--lr": f"{show_rate(CLASSIFICATION_LR)} for classes, "
             f"{show_rate(REGRESSION_LR)} for regression",
             "--weight-decay": show_rate(plan.weight_decay),
-            "--patience": f"{plan.patience_fraction:.0%} of its planned epochs, "
-            f"at least {plan.min_patience}",
+            "--patience": str(plan.patience)
+            if plan.patience is not None
+            else f"{plan.patience_fraction:.0%} of its planned epochs, at least {plan.min_patience}",
             "--members": str(self.default_members),
             "--numeric-embedding": f"{embeddings['regression']} for regression, "
             f"{embeddings['classification']} for classification",
