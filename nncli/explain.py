@@ -93,7 +93,9 @@ class ExplainOptions:
     repeats: int = option(
         5, help="Shuffles per feature; the table shows their mean and std.", check=AtLeast(1)
     )
-    seed: int = seed_option()
+    seed: int = seed_option(
+        help="Random seed of the shuffles: same model, data and seed give the same importances."
+    )
     metric: str | None = option(
         None,
         help="Score whose worsening is the importance: accuracy, log_loss or roc_auc for "

@@ -35,7 +35,8 @@ architecture_default = partial(option, None, panel=TRAINING, hidden_default=True
 automatic_count = partial(option, None, check=AtLeast(1), hidden_default=True)
 
 # Seeds go to numpy, torch and scikit-learn, and scikit-learn takes 0..2**32-1 only: every
-# command with --seed refuses the same values in the same words.
+# command with --seed refuses the same values in the same words. A command that trains nothing says
+# what its seed does instead (`seed_option(help=...)`).
 seed_option = partial(
     option,
     0,

@@ -124,6 +124,45 @@ class OptionSpec:
     cli: bool = True  # False: a library-only field with no flag
 
 
+@dataclass(frozen=True)
+class HelpNote:
+    """How the commands of one options class describe an option it shares with other
+    classes (a training setting of tables and of series): its help there, and what its
+    "(default: ...)" says there. With a `default`, the help shows no `[default: X]`: the
+    value used depends on more than the flag's own default (the network, the domain).
+
+    An options class gives its notes by flag from a classmethod `help_notes()`; the CLI
+    reads those of every options class in a command, the outermost winning."""
+
+    help: str | None = None
+    default: str | None = None
+
+
+def with_default(help: str, default: str) -> str:
+    """`help` with "(default: ...)" added before its closing full stop."""
+    body, stop = (help[:-1], ".") if help.endswith(".") else (help, "")
+    return f"{body} (default: {default}){stop}"
+
+
+def per_choice(values: dict[str, str]) -> str:
+    """What each choice (an architecture) uses, each value once after the choices that use
+    it, in the order given: 'tabm 4e-3; mlp, rbf 1e-3'; one value for every choice: '1e-3'."""
+    groups: dict[str, list[str]] = {}
+    for choice, value in values.items():
+        groups.setdefault(value, []).append(choice)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{', '.join(choices)} {value}" for value, choices in groups.items())
+
+
+def show_rate(number: float) -> str:
+    """A rate as help writes it: 4e-3, 1e-4, 0 (not 0.004 or 0.0001)."""
+    if number == 0:
+        return "0"
+    mantissa, exponent = f"{number:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}" if float(f"{number:.0e}") == number else f"{number:g}"
+
+
 def option(
     default: Any = dataclasses.MISSING,
     *,

@@ -17,7 +17,8 @@ def explain(ui: Ui, model: ModelArg, data: InputArg, options: ExplainOptions) ->
 
     Examples:
       nncli explain penguins.nncli sample_data/penguins.csv
-      nncli explain penguins.nncli sample_data/penguins.csv --metric accuracy --repeats 10
+      nncli explain penguins.nncli sample_data/penguins.csv \\
+          --metric accuracy --repeats 10
     """
     from nncli.api import explain_model
 

@@ -10,7 +10,7 @@ from nncli.output import Ui
 
 
 def export(ui: Ui, model: ModelArg, options: ExportOptions) -> None:
-    """Export the network to ONNX or TorchScript, check it against nncli (1e-5), write the preprocessing spec.
+    """Export the network to ONNX or TorchScript, check it against nncli (to 1e-5 × its largest output, at least 1e-5), write the preprocessing spec.
 
     Examples:
       nncli export penguins.nncli --format torchscript

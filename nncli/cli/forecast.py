@@ -36,10 +36,11 @@ SCORE_KEYS = ["mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "c
 SCORE_LABELS = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE", "dir. acc.", "coverage"]
 
 
-def render_scores(title: str, scores: dict[str, dict[str, Any]], arch: str) -> Any:
-    """A table of forecast scores, one row per model (the network named by its arch)."""
+def render_scores(title: str, scores: dict[str, dict[str, Any]], forecaster: str) -> Any:
+    """A table of forecast scores, one row per model (the network's named `forecaster`, as
+    `forecaster_label` names it)."""
     rows = [
-        [arch.upper() if name == "network" else name, *(values.get(k) for k in SCORE_KEYS)]
+        [forecaster if name == "network" else name, *(values.get(k) for k in SCORE_KEYS)]
         for name, values in scores.items()
     ]
     return make_table(title, ["model", *SCORE_LABELS], rows)
@@ -69,7 +70,7 @@ def train(
     with EpochProgress(ui, options.training.epochs) as progress:
         report = train_forecast(panel, options, reporter=ui, callbacks=(progress,), data_path=data)
     save_forecast_model(outputs.model_path, report.model)
-    title = f"training {options.arch.upper()}: {data.name} → {options.panel.target}"
+    title = f"training {options.architecture.display}: {data.name} → {options.panel.target}"
     model_id = report.model.metadata["model_id"]
     outputs.report(ui, report.history, model_id, title=title, with_metric=False)
     if ui.json_mode:
@@ -81,7 +82,7 @@ def train(
 def render_train(ui: Ui, report: ForecastTrainReport, options: ForecastOptions) -> None:
     """The validation scores next to the baselines, and the verdict."""
     title = f"validation: the newest {options.valid_size:.0%} of each series' windows"
-    ui.print(render_scores(title, report.scores, options.arch))
+    ui.print(render_scores(title, report.scores, report.forecaster))
     ui.print(("✓ " if report.beats_baselines else "✗ ") + report.verdict)
 
 
@@ -112,7 +113,9 @@ def backtest(
         from nncli.plots import interval_label, plot_backtest
 
         interval = interval_label(options.quantiles)
-        plot_backtest(report.forecasts, plot, arch=options.arch, panel=panel, interval=interval)
+        plot_backtest(
+            report.forecasts, plot, arch=report.forecaster, panel=panel, interval=interval
+        )
         ui.info(f"wrote {plot}")
     if ui.json_mode:
         ui.emit_json({"ok": True, **report.to_dict()})
@@ -126,7 +129,7 @@ def render_backtest(ui: Ui, report: BacktestReport, options: ForecastOptions) ->
     title = (
         f"walk-forward backtest: {len(report.per_fold)} folds × horizon {options.horizon}, levels"
     )
-    ui.print(render_scores(title, report.overall, report.arch))
+    ui.print(render_scores(title, report.overall, report.forecaster))
     network = report.overall["network"]
     if "directional_accuracy" in network:
         ui.print(
@@ -135,7 +138,7 @@ def render_backtest(ui: Ui, report: BacktestReport, options: ForecastOptions) ->
             f"interval coverage {network.get('coverage', float('nan')):.1%} "
             f"(nominal {options.quantiles[-1] - options.quantiles[0]:.0%})"
         )
-    names = {m: report.arch.upper() if m == "network" else m for m in report.overall}
+    names = {m: report.forecaster if m == "network" else m for m in report.overall}
     rows = [
         [f["fold"], f["origin"][:10], f["retrained"], *(f["scores"][m]["mase"] for m in names)]
         for f in report.per_fold

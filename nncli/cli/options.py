@@ -29,7 +29,15 @@ from typer.core import TyperCommand, TyperGroup
 
 from nncli.config import read_config
 from nncli.errors import UsageError
-from nncli.options import OptionSpec, check_options, flag_name, metavar_of, spec_of
+from nncli.options import (
+    HelpNote,
+    OptionSpec,
+    check_options,
+    flag_name,
+    metavar_of,
+    spec_of,
+    with_default,
+)
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
@@ -150,11 +158,18 @@ def _field_default(field: dataclasses.Field[Any], instance: Any) -> Any:
     return _EMPTY
 
 
-def _cli_parameter(field: dataclasses.Field[Any], hint: Any, default: Any) -> inspect.Parameter:
-    """The Typer parameter for one declared field."""
+def _cli_parameter(
+    field: dataclasses.Field[Any], hint: Any, default: Any, note: HelpNote | None = None
+) -> inspect.Parameter:
+    """The Typer parameter for one declared field, described as `note` says if given."""
     spec = spec_of(field)
     assert spec is not None
     flag = flag_name(field)
+    help, show_default = spec.help, not spec.hidden_default and default is not _EMPTY
+    if note is not None:
+        help = note.help or help
+        if note.default is not None:
+            help, show_default = with_default(help, note.default), False
     name = flag.removeprefix("--").replace("-", "_")
     if spec.repeatable:
         hint, default = list[str] | None, None
@@ -167,9 +182,9 @@ def _cli_parameter(field: dataclasses.Field[Any], hint: Any, default: Any) -> in
         flag,
         *([spec.short] if spec.short else []),
         envvar=envvar,
-        help=spec.help,
+        help=help,
         rich_help_panel=spec.panel,
-        show_default=not spec.hidden_default and default is not _EMPTY,
+        show_default=show_default,
     )
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[hint, info]
@@ -179,16 +194,37 @@ def _cli_parameter(field: dataclasses.Field[Any], hint: Any, default: Any) -> in
 Builder = Callable[[dict[str, Any]], Any]
 
 
-def _expand(cls: type, instance: Any, parameters: dict[str, inspect.Parameter]) -> Builder:
-    """Add `cls`'s declared fields to `parameters`; return a function that rebuilds an
-    instance from the parsed command-line values."""
+def help_notes(cls: type) -> dict[str, HelpNote]:
+    """The `HelpNote`s by flag of options class `cls` and of the options classes inside it,
+    the outer ones winning (`ForecastOptions` says how its `TrainingConfig` reads)."""
+    hints = typing.get_type_hints(cls)
+    notes: dict[str, HelpNote] = {}
+    for field in dataclasses.fields(cls):
+        if _is_options_class(hints[field.name]):
+            notes.update(help_notes(hints[field.name]))
+    own = getattr(cls, "help_notes", None)
+    notes.update(own() if own is not None else {})
+    return notes
+
+
+def _expand(
+    cls: type,
+    instance: Any,
+    parameters: dict[str, inspect.Parameter],
+    notes: dict[str, HelpNote] | None = None,
+) -> Builder:
+    """Add `cls`'s declared fields to `parameters` (described as `notes` say, by flag);
+    return a function that rebuilds an instance from the parsed command-line values."""
+    notes = help_notes(cls) if notes is None else notes
     hints = typing.get_type_hints(cls)
     parts: dict[str, Builder] = {}
     for field in dataclasses.fields(cls):
         default = _field_default(field, instance)
         hint = hints[field.name]
         if _is_options_class(hint):
-            parts[field.name] = _expand(hint, None if default is _EMPTY else default, parameters)
+            parts[field.name] = _expand(
+                hint, None if default is _EMPTY else default, parameters, notes
+            )
             continue
         spec = spec_of(field)
         if spec is None or not spec.cli:
@@ -196,7 +232,7 @@ def _expand(cls: type, instance: Any, parameters: dict[str, inspect.Parameter]) 
                 raise TypeError(f"{cls.__name__}.{field.name} has no default and no flag")
             parts[field.name] = functools.partial(lambda value, _: value, default)
             continue
-        parameter = _cli_parameter(field, hint, default)
+        parameter = _cli_parameter(field, hint, default, notes.get(flag_name(field)))
         if parameter.name in parameters:
             raise TypeError(f"option {parameter.name!r} is declared twice in one command")
         parameters[parameter.name] = parameter
@@ -286,6 +322,7 @@ def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT],
         hints = typing.get_type_hints(function, include_extras=True)
         parameters: dict[str, inspect.Parameter] = {}
         builders: dict[str, Builder] = {}
+        classes: list[type] = []
         for parameter in inspect.signature(function).parameters.values():
             hint = hints.get(parameter.name, parameter.annotation)
             if parameter.name == "ui":
@@ -293,6 +330,7 @@ def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT],
             if _is_options_class(hint):
                 instance = None if parameter.default is _EMPTY else parameter.default
                 builders[parameter.name] = _expand(hint, instance, parameters)
+                classes.append(hint)
             else:
                 parameters[parameter.name] = parameter.replace(
                     kind=inspect.Parameter.KEYWORD_ONLY, annotation=hint
@@ -320,6 +358,7 @@ def command(group: typer.Typer, name: str | None = None) -> Callable[[CommandT],
         run.__signature__ = signature  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
         del run.__wrapped__  # Typer must read the new signature, not the function's
+        run.options_classes = tuple(classes)  # type: ignore[attr-defined]  # read by tests
         group.command(name, cls=HelpCommand)(run)
         return function
 

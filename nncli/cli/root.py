@@ -128,8 +128,8 @@ _registered: list[str] = []
 # tests/unit/test_command_registry.py checks the page equals the full app's.
 COMMAND_SUMMARIES = {
     "inspect": "Show column kinds, missing values, the target's balance and data warnings.",
-    "train": "Train an MLP on a CSV table; report test metrics next to baselines; save one"
-    " model file.",
+    "train": "Train a TabM network (or --arch mlp, rbf) on a table; report test metrics next to"
+    " baselines; save one model file.",
     "evaluate": "Score a model on labelled data: classification report, confusion matrix,"
     " ROC-AUC; or RMSE/MAE/R².",
     "predict": "Predict every row of a table, keeping its ID columns and order; CSV, JSON or"
@@ -139,8 +139,8 @@ COMMAND_SUMMARIES = {
     "demo": "Inspect, train, evaluate, predict and forecast on the sample data, offline.",
     "explain": "Rank the inputs by permutation importance: how much worse the model gets when"
     " each is shuffled.",
-    "export": "Export the network to ONNX or TorchScript, check it against nncli (1e-5), write"
-    " the preprocessing spec.",
+    "export": "Export the network to ONNX or TorchScript, check it against nncli (to 1e-5 ×"
+    " its largest output, at least 1e-5), write the preprocessing spec.",
     "forecast": "Forecast time series with an N-HITS ensemble (or LSTM/GRU/TCN), next to naive,"
     " seasonal naive and ETS.",
     "study": "List, show and export stored Optuna studies.",

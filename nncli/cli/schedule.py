@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -99,10 +99,12 @@ def score(
     from nncli.forecasting.series import load_panel
 
     known: dict[str, str | None] = {}
+    metadata: dict[str, Any] | None = None
     if model is not None:
         from nncli.forecasting.model import load_forecast_model
 
-        known = dict(load_forecast_model(model).metadata["panel"])
+        metadata = load_forecast_model(model).metadata
+        known = dict(metadata["panel"])
     spec = PanelSpec(
         time_col=time_col or known.get("time_col") or "date",
         target=target or known.get("target") or "",
@@ -111,28 +113,42 @@ def score(
     if not spec.target:
         raise UsageError("forecast score needs --target (or --model to read it from)")
     frame = read_ledger(ledger)
+    forecaster = ledger_forecaster(metadata, set(frame["model_id"]))
     panel = load_panel(data, spec, reporter=ui)
     seasons = season if season is not None or model is None else model_seasons(model)
     report = score_ledger(frame, panel, scoring.window, seasons, reporter=ui)
     if report.matured_rows == 0:
         ui.warn(f"none of the {report.pending_rows} forecast row(s) has matured yet")
     if ui.json_mode:
-        ui.emit_json({"ok": True, **report.to_dict()})
+        ui.emit_json({"ok": True, "forecaster": forecaster, **report.to_dict()})
     else:
-        render_score(ui, report)
+        render_score(ui, report, forecaster)
     check_gates(report.overall, gates, what="live").raise_if_failed()
 
 
-def render_score(ui: Ui, report: LedgerScore) -> None:
+def ledger_forecaster(metadata: dict[str, Any] | None, model_ids: set[str]) -> str:
+    """The name of the ledger's forecaster as train and backtest name it (`forecaster_label`):
+    that of --model's file where every forecast is that model's; with forecasts of earlier
+    models, their count too; without --model, "live forecasts"."""
+    from nncli.forecasting.architectures import forecaster_label
+
+    if metadata is None:
+        return "live forecasts"
+    label = forecaster_label(metadata)
+    earlier = len(model_ids - {metadata["model_id"]})
+    return f"{label} and {earlier} earlier model(s)" if earlier else label
+
+
+def render_score(ui: Ui, report: LedgerScore, forecaster: str) -> None:
     """Live scores overall and over the trailing window, per series, and the verdict."""
     if report.overall:
         title = (
             f"live: {report.matured_rows} matured forecast points ({report.pending_rows} pending)"
         )
-        ui.print(render_scores(title, report.overall, "network"))
+        ui.print(render_scores(title, report.overall, forecaster))
     if report.trailing:
         title = f"trailing window: the newest {report.window} origins"
-        ui.print(render_scores(title, report.trailing, "network"))
+        ui.print(render_scores(title, report.trailing, forecaster))
     rows = [
         [
             name,

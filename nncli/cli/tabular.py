@@ -13,6 +13,7 @@ from nncli.data.integrity import PartialLastRow
 from nncli.data.loading import CsvOptions
 from nncli.data.writing import PredictionOutput
 from nncli.output import Ui, make_table
+from nncli.tabular.architectures import architecture_of
 from nncli.tabular.options import InspectOptions, TabularOptions
 from nncli.tasks import task_for
 
@@ -173,7 +174,7 @@ def train(
     out: OutModelOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Train an MLP on a CSV table; report test metrics next to baselines; save one model file.
+    """Train a TabM network (or --arch mlp, rbf) on a table; report test metrics next to baselines; save one model file.
 
     Examples:
       nncli train sample_data/penguins.csv -t species -o penguins.nncli
@@ -186,7 +187,7 @@ def train(
     with EpochProgress(ui, options.training.epochs) as progress:
         report = train_tabular(data, options, reporter=ui, callbacks=(progress,))
     save_tabular_model(outputs.model_path, report.model)
-    name = str(report.model.metadata.get("architecture", {}).get("name", "mlp")).upper()
+    name = architecture_of(report.model.metadata).display
     title = f"training {name}: {data.name} → {options.target}"
     model_id = report.model.metadata["model_id"]
     outputs.report(ui, report.history, model_id, title=title, with_metric=True)
@@ -207,7 +208,7 @@ def metric_rows(task: str, named: dict[str, dict[str, Any]]) -> tuple[list[str],
 
 def render_train(ui: Ui, report: TrainReport) -> None:
     """The test metrics of the network and its baselines, then the verdict."""
-    name = str(report.model.metadata.get("architecture", {}).get("name", "mlp")).upper()
+    name = architecture_of(report.model.metadata).display
     named = {f"network ({name})": report.test_metrics, **report.baselines}
     columns, rows = metric_rows(report.model.task, named)
     sizes = report.split_sizes

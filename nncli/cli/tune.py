@@ -77,7 +77,8 @@ def forecast_tune(
     be narrowed or fixed in the config's forecast.tune.space table.
 
     Examples:
-      nncli forecast tune sample_data/stocks.csv --time-col date -t adj_close --group-col ticker --trials 2
+      nncli forecast tune sample_data/stocks.csv --time-col date \\
+          -t adj_close --group-col ticker --trials 2
     """
     from nncli.tuning.forecast import ForecastSearch
 
@@ -280,6 +281,8 @@ def study_export(
 ) -> None:
     """Every trial of a study (number, state, value, parameters, timings) as CSV or JSON.
 
+    With --json and no --output, the trials are the "records" of its one JSON document.
+
     Examples:
       nncli study export penguins -o trials.csv
     """
@@ -292,13 +295,20 @@ def study_export(
 
     if output is not None:
         chosen = fmt or ("json" if output.suffix == ".json" else "csv")
-    else:  # on stdout, --json asks for one JSON document: the trials
+    else:  # on stdout, --json asks for one JSON document, the trials in it
         chosen = fmt or ("json" if ui.json_mode else "csv")
         if ui.json_mode and chosen != "json":
-            raise UsageError("--json prints the trials as JSON: drop --format or pass --output")
+            raise UsageError(
+                "--json prints the trials inside its JSON document: drop --format or pass --output"
+            )
     text, count = export_trials(name, where.url(), chosen, ui.warn)
     if output is None:
-        sys.stdout.write(text)
+        if ui.json_mode:  # docs/schemas/study-export.schema.json, as with --output
+            import json
+
+            ui.emit_json({"ok": True, "study": name, "trials": count, "records": json.loads(text)})
+        else:
+            sys.stdout.write(text)
         return
     check_output_path(output, *storage_files(where.url()))  # never over the studies' own file
     with atomic_writer(output) as handle:

@@ -30,6 +30,8 @@ class ForecastArchitecture:
     """A forecaster and the defaults and abilities the ensemble, options and model ask for."""
 
     name: str
+    display: str  # its name in titles, tables and verdicts: "N-HITS"
+    summary: str = ""  # what it is, for --arch's help
     members: int = 1  # ensemble members by default (--ensemble)
     width: int = 64  # --hidden-size by default
     depth: int = 1  # --layers by default
@@ -60,6 +62,8 @@ class ForecastArchitecture:
 
 NHITS = ForecastArchitecture(
     "nhits",
+    "N-HITS",
+    "residual MLP stacks on pooled inputs",
     members=6,
     width=128,
     depth=2,
@@ -77,7 +81,11 @@ ARCHITECTURES: dict[str, ForecastArchitecture] = {
     entry.name: entry
     for entry in (
         NHITS,
-        *(ForecastArchitecture(name) for name in ("lstm", "gru", "rnn", "tcn", "mlp")),
+        ForecastArchitecture("lstm", "LSTM"),
+        ForecastArchitecture("gru", "GRU"),
+        ForecastArchitecture("rnn", "RNN"),
+        ForecastArchitecture("tcn", "TCN", "dilated causal convolutions"),
+        ForecastArchitecture("mlp", "MLP", "feedforward on flattened lags"),
     )
 }
 
@@ -88,3 +96,47 @@ def forecast_architecture(name: str) -> ForecastArchitecture:
         return ARCHITECTURES[name]
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}") from None
+
+
+# --- the forecaster's name, as every command shows it ---------------------------------------
+
+RANDOM_WALK_NOTE = "random walk chosen: no skill on validation"
+ETS_NOTE = "averaged with ETS"
+
+
+def forecaster_notes(metadata: dict[str, Any]) -> list[str]:
+    """What validation chose for a forecaster, from its model file's metadata: the random
+    walk (the no-harm rule's shrink 0: the median is the naive forecast) and the average
+    with ETS (`--combine`); nothing for a network forecasting as trained."""
+    calibration = metadata.get("calibration") or {}
+    notes = []
+    if calibration.get("shrink", 1.0) == 0.0:
+        notes.append(RANDOM_WALK_NOTE)
+    if calibration.get("combine") == "ets":
+        notes.append(ETS_NOTE)
+    return notes
+
+
+def forecaster_label(metadata: dict[str, Any]) -> str:
+    """The forecaster's one name in train, backtest and score: 'N-HITS', or with what
+    validation chose, 'N-HITS (random walk chosen: no skill on validation)'."""
+    return labelled(display_name(metadata), [forecaster_notes(metadata)])
+
+
+def display_name(metadata: dict[str, Any]) -> str:
+    """The architecture's display name ("N-HITS") of a forecaster's model file."""
+    name = str(metadata.get("architecture", {}).get("arch", "lstm"))
+    entry = ARCHITECTURES.get(name)
+    return entry.display if entry is not None else name.upper()
+
+
+def labelled(display: str, notes_per_model: list[list[str]]) -> str:
+    """`display` with what validation chose for each of several models (a backtest's folds):
+    a note every model shares as it is, another with the share of models it holds for."""
+    count = len(notes_per_model)
+    seen = dict.fromkeys(note for notes in notes_per_model for note in notes)
+    parts = []
+    for note in seen:
+        holds = sum(note in notes for notes in notes_per_model)
+        parts.append(note if holds == count else f"{note}, in {holds} of {count} folds")
+    return f"{display} ({'; '.join(parts)})" if parts else display

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError
+from nncli.forecasting.architectures import display_name, forecaster_notes, labelled
 from nncli.forecasting.baselines import PanelBaselines, panel_seasons
 from nncli.forecasting.gates import compare_with_baselines
 from nncli.forecasting.model import ForecastModel, train_forecaster
@@ -44,6 +45,9 @@ class BacktestReport:
     """Per-fold, per-series and overall scores, and the verdict."""
 
     arch: str
+    # The forecaster's name in the tables and the verdict, with what validation chose in
+    # the folds' models: "N-HITS (random walk chosen: no skill on validation, in 2 of 3 folds)".
+    forecaster: str
     overall: dict[str, dict[str, Any]]
     per_fold: list[dict[str, Any]]
     per_series: dict[str, dict[str, dict[str, Any]]]
@@ -85,6 +89,7 @@ def walk_forward(
     tally = _Tally(PanelBaselines(seasons, reporter))
     per_fold: list[dict[str, Any]] = []
     model: ForecastModel | None = None
+    chosen: list[list[str]] = []  # what validation chose for each fold's model
     for fold in range(options.folds):
         history = []
         for series in usable:
@@ -99,9 +104,11 @@ def walk_forward(
                 [h for _, h, _ in history], forecast_options, reporter=_Quiet(reporter)
             )
         fold_points = tally.score_fold(model, fold, history, horizon)
+        chosen.append(forecaster_notes(model.metadata))
         per_fold.append(
             {
                 "fold": fold + 1,
+                "forecaster": labelled(display_name(model.metadata), chosen[-1:]),
                 "origin": max(s.timestamps[origins[s.name][fold]] for s in usable).isoformat(),
                 "retrained": fold % options.retrain_every == 0,
                 "scores": {name: score(p) for name, p in fold_points.items()},
@@ -109,7 +116,8 @@ def walk_forward(
         )
     # Windows of one series are `stride` apart: they share errors when the stride is short.
     lag = 1 if stride >= horizon else len(usable) * -(-horizon // stride)
-    return tally.report(forecast_options.arch, per_fold, lag)
+    name = forecast_options.architecture.display
+    return tally.report(forecast_options.arch, labelled(name, chosen), per_fold, lag)
 
 
 def _long_enough(
@@ -189,8 +197,10 @@ class _Tally:
             )
         return fold_points
 
-    def report(self, arch: str, per_fold: list[dict[str, Any]], lag: int) -> BacktestReport:
-        """Scores over every fold, and the verdict."""
+    def report(
+        self, arch: str, forecaster: str, per_fold: list[dict[str, Any]], lag: int
+    ) -> BacktestReport:
+        """Scores over every fold, and the verdict naming the `forecaster`."""
         overall = {name: score(p) for name, p in self.points.items()}
         per_series = {
             name: {model_name: score(p) for model_name, p in by_model.items()}
@@ -199,10 +209,11 @@ class _Tally:
         comparison = compare_with_baselines(overall, self.points, lag)
         return BacktestReport(
             arch,
+            forecaster,
             overall,
             per_fold,
             per_series,
-            comparison.verdict(arch.upper()),
+            comparison.verdict(forecaster),
             comparison.beats_naive,
             self.forecasts,
             comparison.beats_baselines,

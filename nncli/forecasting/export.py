@@ -5,7 +5,7 @@ quantiles and the steps a consumer applies around them. Writing and the parity c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nncli.errors import DataError
 from nncli.export import PARITY_ROWS, ExportGraph, ExportOptions
@@ -64,6 +64,12 @@ def forecast_graph(model: ForecastModel, options: ExportOptions, reporter: Repor
     if meta.get("calibration"):
         spec["calibration"] = meta["calibration"]
         spec["consumer_steps"].insert(-1, CALIBRATION_STEP)
+    reproduced = graph_reproduces(meta.get("calibration") or {})
+    spec["graph_reproduces"] = reproduced
+    if not all(reproduced[part] for part in FORECAST_PARTS):
+        reporter.warn(reproduced["note"])
+    else:
+        reporter.info(reproduced["note"])
     return ExportGraph(
         network,
         ["windows"],
@@ -86,6 +92,41 @@ CALIBRATION_STEP = (
     "calibrated with those margins; with calibration.combine 'ets' the forecast is that "
     "moved median too. Series marked 'positive' are clipped at zero."
 )
+
+
+FORECAST_PARTS = ("median", "lower", "upper")
+
+
+def graph_reproduces(calibration: dict[str, Any]) -> dict[str, Any]:
+    """Which of nncli's forecasts (the median, the interval's lower and upper bounds) the
+    exported graph with `consumer_steps` gives, from the model's calibration: each True or
+    False, and a note that says so. ETS, fitted per series at forecast time, is not in the
+    graph: where nncli averages the median with it (`combine` "ets") the median differs, and
+    where it was tried (`margins_combined`) nncli's interval is the wider of the network's
+    and the combination's (`ensemble.apply_calibration`), so its lower bound can be lower
+    and its upper bound higher than the graph's."""
+    median = calibration.get("combine") != "ets"
+    bounds = not calibration.get("margins_combined")
+    outside = "ETS is fitted per series at forecast time, outside the graph; see consumer_steps"
+    if median and bounds:
+        note = (
+            "the exported graph with consumer_steps reproduces nncli's forecasts: the median "
+            "and both interval bounds"
+        )
+    elif median:
+        note = (
+            "the exported graph with consumer_steps reproduces nncli's median, not always its "
+            "interval: nncli widens it to cover the network's average with ETS, so its lower "
+            f"bound can be lower and its upper bound higher than the graph's ({outside})"
+        )
+    else:
+        note = (
+            "the exported graph reproduces neither nncli's median nor always its interval: "
+            "nncli averages the median with ETS and widens the interval to cover that "
+            "average, so its lower bound can be lower and its upper bound higher than the "
+            f"graph's ({outside})"
+        )
+    return {"median": median, "lower": bounds, "upper": bounds, "note": note}
 
 
 def consumer_steps(transform: Transform, lookback: int) -> list[str]:

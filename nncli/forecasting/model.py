@@ -484,6 +484,7 @@ def _report_ensemble(
     epochs: int,
 ) -> None:
     """One line on what was trained and decided; a warning when members were still improving."""
+    from nncli.forecasting.architectures import RANDOM_WALK_NOTE, display_name
     from nncli.forecasting.ensemble import still_improving
 
     members = architecture["members"]
@@ -491,10 +492,11 @@ def _report_ensemble(
     anchor = architecture["anchor"] + (
         f" (season {architecture['season']})" if architecture["anchor"] == "seasonal" else ""
     )
+    walk = f" ({RANDOM_WALK_NOTE})" if calibration.shrink == 0 else ""
     reporter.info(
-        f"{len(members)} {architecture['arch'].upper()} member(s), lookbacks "
+        f"{len(members)} {display_name({'architecture': architecture})} member(s), lookbacks "
         f"{', '.join(map(str, lookbacks))}, median of their quantiles; anchor {anchor}, "
-        f"shrink {calibration.shrink:g}, combine {calibration.combine}, "
+        f"shrink {calibration.shrink:g}{walk}, combine {calibration.combine}, "
         f"{calibration.coverage:.0%} interval conformalised on validation"
     )
     improving = still_improving(histories, epochs)

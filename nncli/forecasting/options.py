@@ -12,7 +12,7 @@ Light on purpose: imported when the CLI starts, so no numpy, pandas or torch her
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,14 +35,31 @@ from nncli.option_presets import (
     series_option,
     training_option,
 )
-from nncli.options import AtLeast, NonNegative, OneOf, Within, check_options, option
-from nncli.training.config import TrainingConfig
+from nncli.options import (
+    AtLeast,
+    HelpNote,
+    NonNegative,
+    OneOf,
+    Within,
+    check_options,
+    option,
+    per_choice,
+    show_rate,
+)
+from nncli.training.config import TrainingConfig, batch_rule
 
 FORECAST_ARCHITECTURES = tuple(ARCHITECTURES)
 ANCHORS = ("auto", "naive", "seasonal")
 COMBINES = ("auto", "ets", "none")
 WINDOWS = ("expanding", "fixed")
 PARTIAL_LAST_ROW = ("error", "drop", "allow")
+# bf16 on the forecasters, measured on a CPU with AMX/AVX-512 BF16
+# (benchmarks/RESULTS-precision.md).
+PRECISION_HELP = (
+    "fp32, or bf16: the forward pass in bfloat16 (weights stay fp32). Measured on a CPU with "
+    "AMX/AVX-512 BF16: 1.3-1.5x faster for --arch lstm, slower for nhits; see "
+    "benchmarks/RESULTS-precision.md."
+)
 
 
 def parse_quantiles(text: str) -> list[float]:
@@ -104,12 +121,10 @@ class ForecastOptions:
         parse=str.lower,
         check=OneOf(FORECAST_ARCHITECTURES),
     )
+    # The defaults of the sizes and of the training settings are each architecture's own,
+    # and the help reads them from the registry (`help_notes`).
     lookback: int | None = model_option(
-        None,
-        help="Past steps the network reads (default: nhits derives it from the horizon, "
-        "3h, 2h and 5h across the ensemble's members; the other architectures read 60).",
-        check=AtLeast(1),
-        hidden_default=True,
+        None, help="Past steps the network reads.", check=AtLeast(1), hidden_default=True
     )
     horizon: int = model_option(5, help="Future steps forecast at once.", check=AtLeast(1))
     transform: str = model_option(
@@ -118,20 +133,18 @@ class ForecastOptions:
         check=OneOf(TRANSFORMS),
     )
     hidden_size: int | None = automatic_count(
-        help="Recurrent state, TCN channels, MLP or N-HITS layer width (default: nhits 128, "
-        "the others 64).",
-        panel=MODEL,
+        help="Recurrent state, TCN channels, MLP or N-HITS layer width.", panel=MODEL
     )
     num_layers: int | None = automatic_count(
         help="Stacked recurrent layers (tcn: at least this many residual blocks; nhits: "
-        "hidden layers per block) (default: nhits 2, the others 1).",
+        "hidden layers per block).",
         flag="--layers",
         panel=MODEL,
     )
     dropout: float = model_option(0.0, help="Dropout between layers.", check=Within(0, 1, "[)"))
     ensemble: int | None = automatic_count(
         help="Networks trained over seeds and lookbacks whose quantiles are combined by their "
-        "element-wise median (default: 6 for nhits, 1 otherwise); 1 = a single model.",
+        "element-wise median; 1 = a single model.",
         panel=MODEL,
     )
     no_window_norm: bool = model_option(
@@ -175,6 +188,48 @@ class ForecastOptions:
         check=Within(0, 0.5, "()"),
     )
     training: TrainingConfig = field(default_factory=lambda: TrainingConfig(epochs=30, patience=5))
+
+    @classmethod
+    def help_notes(cls) -> dict[str, HelpNote]:
+        """How a series command's help describes what each forecaster uses where an option is
+        left out (the registry's entries, the default first), and the training settings'
+        help for series."""
+        from nncli.forecasting.ensemble import NHITS_BATCH, SHORT_STEPS_PER_EPOCH, STEPS_PER_EPOCH
+
+        options = cls(PanelSpec(time_col="", target=""))
+        names = [options.arch, *(name for name in ARCHITECTURES if name != options.arch)]
+        values: dict[str, dict[str, str]] = {}
+        for name in names:
+            chosen = replace(options, arch=name)
+            entry, filled = chosen.architecture, chosen.training.filled()
+            assert filled.learning_rate is not None and filled.weight_decay is not None
+            multiples = entry.lookback_multiples[: chosen.member_count()]
+            values[name] = {
+                "--lookback": f"{', '.join(f'{m}h' for m in multiples)} across its members "
+                "(h: --horizon)"
+                if multiples
+                else ", ".join(map(str, chosen.member_lookbacks())),
+                "--hidden-size": str(chosen.width),
+                "--layers": str(chosen.depth),
+                "--ensemble": str(chosen.member_count()),
+                "--batch-size": str(NHITS_BATCH) if entry.step_budget else batch_rule("windows"),
+                "--lr": show_rate(filled.learning_rate),
+                "--weight-decay": show_rate(filled.weight_decay),
+                "--patience": str(filled.patience),
+            }
+        notes = {
+            flag: HelpNote(default=per_choice({name: values[name][flag] for name in names}))
+            for flag in values[options.arch]
+        }
+        notes["--batch-size"] = HelpNote("Windows per mini-batch.", notes["--batch-size"].default)
+        budgeted = " and ".join(name for name in names if ARCHITECTURES[name].step_budget)
+        notes["--epochs"] = HelpNote(
+            f"Most epochs to train ({budgeted}: an epoch is {STEPS_PER_EPOCH} mini-batches, "
+            f"{SHORT_STEPS_PER_EPOCH} where the training windows fill fewer than "
+            f"{SHORT_STEPS_PER_EPOCH} batches; the others: one pass over the windows)."
+        )
+        notes["--precision"] = HelpNote(PRECISION_HELP)
+        return notes
 
     def check_combination(self) -> None:
         """Rules no single declaration can state."""

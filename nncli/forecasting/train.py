@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nncli.forecasting.architectures import forecaster_label
 from nncli.forecasting.gates import BaselineComparison, compare_with_baselines
 from nncli.forecasting.model import ForecastModel, holdout_points, train_forecaster
 from nncli.forecasting.options import ForecastOptions
@@ -49,9 +50,15 @@ class ForecastTrainReport:
     def best_baseline(self) -> str:
         return self.comparison.best_baseline
 
+    @property
+    def forecaster(self) -> str:
+        """The forecaster's name in the tables and the verdict (`forecaster_label`)."""
+        return forecaster_label(self.model.metadata)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model_id": self.model.metadata["model_id"],
+            "forecaster": self.forecaster,
             "series": list(self.model.metadata["series"]),
             "validation": self.scores,
             "verdict": self.verdict,
@@ -96,7 +103,7 @@ def train_forecast(
     # Consecutive validation origins overlap: their errors are correlated up to H windows apart.
     comparison = compare_with_baselines(scores, points, lag=options.horizon)
     on = "validation MASE" + (" (windows seen in the refit)" if refit_on_all else "")
-    verdict = comparison.verdict(options.arch.upper(), on=on).removesuffix(".")
+    verdict = comparison.verdict(forecaster_label(model.metadata), on=on).removesuffix(".")
     verdict = f"{verdict}; {BACKTEST_HINT}"
     metrics: dict[str, Any] = (
         {REFIT_SCORES: scores} if refit_on_all else {"validation": scores, "verdict": verdict}

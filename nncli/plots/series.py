@@ -59,7 +59,7 @@ def plot_backtest(
 ) -> Path:
     """Small multiples, one per series: actuals, each fold's forecast and interval, baselines.
 
-    `panel` adds the actual history before the first origin (`context` steps; default three
+    `arch` names the forecaster as the backtest's tables do ("N-HITS"); `panel` adds the actual history before the first origin (`context` steps; default three
     horizons) and between folds.
     """
     by_series: dict[str, list[FoldForecast]] = {}
@@ -77,7 +77,7 @@ def plot_backtest(
         "" if len(by_series) <= len(names) else f" (first {len(names)} of {len(by_series)} series)"
     )
     figure.suptitle(
-        f"walk-forward backtest: {arch.upper()} vs baselines, {folds} fold(s){shown}", fontsize=13
+        f"walk-forward backtest: {arch} vs baselines, {folds} fold(s){shown}", fontsize=13
     )
     baseline_names = sorted({name for f in forecasts for name in f.baselines})
     colours = {
@@ -90,7 +90,7 @@ def plot_backtest(
         if series is not None:
             _draw_actual_context(axes, series, items, context)
         for item in items:
-            _draw_fold(axes, item, series, colours, arch.upper(), interval)
+            _draw_fold(axes, item, series, colours, arch, interval)
         axes.set_title(name, loc="left", fontsize=11)
         _date_axis(axes)
     _shared_legend(figure)

@@ -48,6 +48,8 @@ class TabularArchitecture:
     rate, the epoch with the lowest validation loss kept)."""
 
     name: ClassVar[str]
+    display: ClassVar[str]  # the network's name in help, titles and tables: "TabM"
+    summary: ClassVar[str]  # what it is, for --arch's help
     # The TabularOptions fields of `ARCHITECTURE_OPTIONS` this network uses; the others are
     # refused with it (an option never silently does nothing).
     takes: ClassVar[frozenset[str]] = frozenset()
@@ -111,6 +113,22 @@ class TabularArchitecture:
         are known (the task and training rows may not be)."""
         return {}
 
+    def help_defaults(self, options: TabularOptions) -> dict[str, str]:
+        """What this network uses, by flag, where `options` (a command's defaults) leave a
+        setting out, in words for the help's "(default: ...)"."""
+        from nncli.options import show_rate
+        from nncli.training.config import batch_rule
+
+        filled = options.training.filled()
+        assert filled.learning_rate is not None and filled.weight_decay is not None
+        return {
+            "--epochs": str(filled.epochs),
+            "--batch-size": batch_rule("rows"),
+            "--lr": show_rate(filled.learning_rate),
+            "--weight-decay": show_rate(filled.weight_decay),
+            "--patience": str(filled.patience),
+        }
+
 
 def embedded_inputs(table: PreparedTable) -> dict[str, Any]:
     """The input and output sizes of a network with learned category embeddings (the MLP's
@@ -130,6 +148,8 @@ class MLPArchitecture(TabularArchitecture):
     """The plain feedforward network (`nncli.models.feedforward`)."""
 
     name = "mlp"
+    display = "MLP"
+    summary = "the plain feedforward network"
     takes = frozenset({"activation", "dropout", "batch_norm"})
 
     def build(self, options: TabularOptions, table: PreparedTable) -> tuple[Network, Any]:
@@ -165,6 +185,8 @@ class RBFArchitecture(TabularArchitecture):
     """Gaussian units around learned centres (`nncli.models.rbf`)."""
 
     name = "rbf"
+    display = "RBF"
+    summary = "Gaussian units around learned centres"
     takes = frozenset({"centres"})
 
     def build(self, options: TabularOptions, table: PreparedTable) -> tuple[Network, Any]:
@@ -190,6 +212,9 @@ class RBFArchitecture(TabularArchitecture):
 
     def size_flags(self, options: TabularOptions) -> str:
         return f"--centres {options.centres or options.hidden_sizes[0]}"
+
+    def help_defaults(self, options: TabularOptions) -> dict[str, str]:
+        return {**super().help_defaults(options), "--centres": "the first --hidden width"}
 
     def rebuild(self, architecture: dict[str, Any]) -> Network:
         from nncli.models.rbf import RBFConfig, RBFNetwork
@@ -219,6 +244,7 @@ class TabMTraining:
     min_epochs: int = 16
     row_epochs: int = 100_000
     patience_fraction: float = 0.35  # stop after this share of the budget without a new best
+    min_patience: int = 4  # ... but never fewer epochs than this
     patience: int | None = None  # --patience: epochs without a new best (overrides the share)
     label_smoothing: float = 0.1  # classification only
     temperature_scaling: bool = True
@@ -235,8 +261,8 @@ class TabMTraining:
         )
 
     def effective_patience(self, epochs: int) -> int:
-        """--patience, else `patience_fraction` of the planned epochs (at least 4)."""
-        return self.patience or max(4, math.ceil(self.patience_fraction * epochs))
+        """--patience, else `patience_fraction` of the planned epochs (at least `min_patience`)."""
+        return self.patience or max(self.min_patience, math.ceil(self.patience_fraction * epochs))
 
     def plan(
         self,
@@ -277,8 +303,7 @@ class TabMTraining:
             weight_decay=self.weight_decay,
             epochs=epochs,
             patience=self.effective_patience(epochs),
-            batch_size=self.batch_size
-            or auto_batch_size(n_rows, steps=20, largest=256, power_of_two=True),
+            batch_size=self.batch_size or auto_batch_size(n_rows, **TABM_BATCH),
         )
         recipe = Recipe(
             betas=self.betas,
@@ -307,6 +332,10 @@ class TabMTraining:
         logits = predict_batches(network, inputs)
         network.config.temperature = temperature_for(logits, valid[1].to(device), accuracy)
 
+
+# TabM's mini-batch when --batch-size is left out (`auto_batch_size`): about 20 per epoch,
+# a power of two, at most 256 rows.
+TABM_BATCH: dict[str, Any] = {"steps": 20, "largest": 256, "power_of_two": True}
 
 # Regression trains at twice classification's learning rate (RealMLP's defaults differ by
 # task too); measured on the benchmark's 7 regression tables, 3 seeds: geo-mean error ratio
@@ -356,6 +385,17 @@ class TabMArchitecture(TabularArchitecture):
     (`nncli.models.tabm`), trained on its own schedule (`TabMTraining`)."""
 
     name = "tabm"
+    display = "TabM"
+    # Light copies for help of what `nncli.models.tabm` (which imports torch) decides: its
+    # `TabMConfig.k` and `default_numeric_embedding`; tests/cli/test_help_truth.py keeps
+    # them equal.
+    default_members = 8
+    default_embeddings: ClassVar[dict[str, str]] = {"regression": "ple", "classification": "pbld"}
+    summary = (
+        "numeric embeddings (piecewise-linear 'ple' for regression, periodic 'pbld' for "
+        f"classes) and an ensemble of {default_members} MLPs sharing weights, trained on its "
+        f"own schedule (at most {TabMTraining.max_epochs} epochs, fewer on large tables)"
+    )
     takes = frozenset(
         {
             "activation",
@@ -485,6 +525,32 @@ class TabMArchitecture(TabularArchitecture):
             "lr_schedule": params.get("lr_schedule", base.lr_schedule),
         }
 
+    def help_defaults(self, options: TabularOptions) -> dict[str, str]:
+        """TabM's own settings (`TabMTraining`, as `settings` makes them) where the options
+        leave them out."""
+        from nncli.options import show_rate
+        from nncli.training.config import batch_rule
+
+        plan = self.settings(options)
+        embeddings = self.default_embeddings
+        return {
+            "--epochs": f"{plan.min_epochs}..{plan.max_epochs} by table size (about "
+            f"{plan.row_epochs:,} rows seen), capped by --epochs",
+            "--batch-size": batch_rule("rows", **TABM_BATCH),
+            "--lr": f"{show_rate(CLASSIFICATION_LR)} for classes, "
+            f"{show_rate(REGRESSION_LR)} for regression",
+            "--weight-decay": show_rate(plan.weight_decay),
+            "--patience": str(plan.patience)
+            if plan.patience is not None
+            else f"{plan.patience_fraction:.0%} of its planned epochs, at least {plan.min_patience}",
+            "--members": str(self.default_members),
+            "--numeric-embedding": f"{embeddings['regression']} for regression, "
+            f"{embeddings['classification']} for classification",
+            "--lr-schedule": f"{plan.lr_schedule}, RealMLP's",
+            "--label-smoothing": f"{plan.label_smoothing:g}, then temperature scaling on "
+            "validation",
+        }
+
     def default_trial(self, task: str | None, train_rows: int | None) -> dict[str, Any]:
         from nncli.models.tabm import TabMConfig, default_numeric_embedding
         from nncli.training.loop import auto_batch_size
@@ -494,9 +560,7 @@ class TabMArchitecture(TabularArchitecture):
             trial["lr"] = default_lr(task == "regression")
             trial["numeric_embedding"] = default_numeric_embedding(task)
         if train_rows:
-            trial["batch_size"] = auto_batch_size(
-                train_rows, steps=20, largest=256, power_of_two=True
-            )
+            trial["batch_size"] = auto_batch_size(train_rows, **TABM_BATCH)
         return trial
 
 

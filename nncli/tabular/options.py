@@ -17,7 +17,7 @@ from nncli.option_presets import (
     split_option,
     training_option,
 )
-from nncli.options import AtLeast, OneOf, Within, option
+from nncli.options import AtLeast, HelpNote, OneOf, Within, option, per_choice
 from nncli.tabular.architectures import ARCHITECTURE_OPTIONS, ARCHITECTURES, architectures_taking
 from nncli.tasks import TASK_NAMES
 from nncli.training.config import TrainingConfig
@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+DEFAULT_ARCHITECTURE = "tabm"
+# bf16 on the tables' networks, measured on a CPU with AMX/AVX-512 BF16
+# (benchmarks/RESULTS-precision.md).
+PRECISION_HELP = (
+    "fp32, or bf16: the forward pass in bfloat16 (weights stay fp32). Measured on a CPU with "
+    "AMX/AVX-512 BF16: 1.25-1.37x faster for TabM at --hidden 256,256 (accuracy not "
+    "measured), 1.7-2.8x for --arch mlp --hidden 512,512, slower for --arch mlp at its "
+    "default --hidden 128,64; see benchmarks/RESULTS-precision.md."
+)
 MIN_TRAINING_ROWS = 10  # fewer cannot fill a training, a validation and a test split
 TABULAR_ARCHITECTURES = tuple(ARCHITECTURES)
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
@@ -38,6 +47,15 @@ FINAL_REFITS = ("auto", "always", "never")
 # the accuracy benchmark) the refit made 13 of 15 tables at least as accurate as boosting
 # instead of 9; above it the second fit's time grows past its worth (50,000 rows: 29 s -> 63 s).
 FINAL_REFIT_MAX_ROWS = 20_000
+
+
+def architecture_help(default: str) -> str:
+    """--arch's help: each network of the registry, the default first."""
+    names = [default, *(name for name in ARCHITECTURES if name != default)]
+    return "; ".join(
+        f"{name}{' (the default)' if name == default else ''}: {ARCHITECTURES[name].summary}"
+        for name in names
+    )
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -122,33 +140,31 @@ class TabularOptions:
         show=show_sizes,
     )
     activation: str = model_option(
-        "relu", help="relu, gelu, silu, tanh, leaky_relu or elu.", check=OneOf(ACTIVATIONS)
+        "relu",
+        help="relu, gelu, silu, tanh, leaky_relu or elu (--arch tabm or mlp).",
+        check=OneOf(ACTIVATIONS),
     )
     dropout: float = model_option(
-        0.1, help="Dropout after each hidden layer.", check=Within(0, 1, "[)")
+        0.1, help="Dropout after each hidden layer (--arch tabm or mlp).", check=Within(0, 1, "[)")
     )
-    batch_norm: bool = model_option(False, help="Batch normalisation after each hidden layer.")
+    batch_norm: bool = model_option(
+        False, help="Batch normalisation after each hidden layer (--arch mlp)."
+    )
     arch: str = model_option(
-        "tabm",
-        help=(
-            "tabm (default: periodic numeric embeddings + an ensemble of k=8 MLPs sharing "
-            "weights, trained on its own schedule; --epochs caps it at 64); mlp (the plain "
-            "feedforward network); or rbf (Gaussian units around learned centres)."
-        ),
+        DEFAULT_ARCHITECTURE,
+        help=architecture_help(DEFAULT_ARCHITECTURE) + ".",
         parse=str.lower,
         check=OneOf(TABULAR_ARCHITECTURES),
     )
-    centres: int | None = automatic_count(
-        help="RBF units (--arch rbf) (default: the first --hidden width).", panel=MODEL
-    )
+    # The defaults of these and of the training settings are the networks' own, and the
+    # help reads them from the registry (`help_notes`).
+    centres: int | None = automatic_count(help="RBF units (--arch rbf).", panel=MODEL)
     members: int | None = automatic_count(
-        help="TabM ensemble members sharing one trunk (--arch tabm) (default: 8; 1: one MLP).",
-        panel=MODEL,
+        help="TabM ensemble members sharing one trunk (--arch tabm; 1: one MLP).", panel=MODEL
     )
     numeric_embedding: str | None = model_option(
         None,
-        help="Numeric feature embeddings (--arch tabm): ple, pbld, plr or none (default: ple for "
-        "regression, pbld for classification).",
+        help="Numeric feature embeddings (--arch tabm): ple, pbld, plr or none.",
         check=OneOf(NUMERIC_EMBEDDINGS),
         hidden_default=True,
     )
@@ -161,13 +177,13 @@ class TabularOptions:
         "and smooth clip (--arch tabm).",
     )
     lr_schedule: str | None = architecture_default(
-        help="Learning-rate schedule for --arch tabm over its epoch budget: coslog4 "
-        "(default; RealMLP's), warmup_cos, flat_anneal or constant.",
+        help="Learning-rate schedule for --arch tabm over its epoch budget: coslog4, "
+        "warmup_cos, flat_anneal or constant.",
         check=OneOf(LR_SCHEDULES),
     )
     label_smoothing: float | None = architecture_default(
-        help="Label smoothing for --arch tabm classification (default: 0.1, then temperature "
-        "scaling on validation); 0 turns both off.",
+        help="Label smoothing for --arch tabm classification; 0 turns it and the "
+        "temperature scaling after it off.",
         check=Within(0, 1, "[)"),
     )
     class_weights: bool = training_option(False, help="Weight classes by inverse frequency.")
@@ -187,6 +203,27 @@ class TabularOptions:
     )
     training: TrainingConfig = field(default_factory=TrainingConfig)
     csv: CsvOptions = field(default_factory=CsvOptions)
+
+    @classmethod
+    def help_notes(cls) -> dict[str, HelpNote]:
+        """How a table command's help describes the settings each network chooses for itself
+        where they are left out (each registry entry's `help_defaults`, the default network
+        first), and the training settings' help for tables."""
+        options = cls(target="")
+        names = [options.arch, *(name for name in ARCHITECTURES if name != options.arch)]
+        values = {name: ARCHITECTURES[name].help_defaults(options) for name in names}
+        flags = dict.fromkeys(flag for by_flag in values.values() for flag in by_flag)
+        notes = {
+            flag: HelpNote(
+                default=per_choice(
+                    {name: values[name][flag] for name in names if flag in values[name]}
+                )
+            )
+            for flag in flags
+        }
+        notes["--batch-size"] = HelpNote("Rows per mini-batch.", notes["--batch-size"].default)
+        notes["--precision"] = HelpNote(PRECISION_HELP)
+        return notes
 
     def wants_final_refit(self, rows: int) -> bool:
         """Whether the network saved from `rows` train+validation rows is the final refit."""

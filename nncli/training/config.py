@@ -14,10 +14,15 @@ from nncli.option_presets import (
 )
 from nncli.options import AtLeast, NonNegative, OneOf, Positive, Within
 
-# The main loop's defaults (MLP, RBF, the forecasters); TabM's are in `TabMFitConfig`.
+# The main loop's defaults (MLP, RBF, the forecasters); TabM's are in `TabMTraining`.
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_WEIGHT_DECAY = 1e-4
 DEFAULT_PATIENCE = 20
+# --batch-size left out: about BATCH_STEPS mini-batches per epoch, within
+# SMALLEST_BATCH..LARGEST_BATCH examples (`nncli.training.loop.auto_batch_size`).
+BATCH_STEPS = 16
+SMALLEST_BATCH = 32
+LARGEST_BATCH = 1024
 MAX_THREADS = 1024  # more cannot help; OpenMP runs out of memory long before 2**31
 
 
@@ -25,24 +30,21 @@ MAX_THREADS = 1024  # more cannot help; OpenMP runs out of memory long before 2*
 class TrainingConfig:
     """Optimiser and loop settings shared by every network nncli trains."""
 
-    epochs: int = training_option(200, help="Maximum epochs.", check=AtLeast(1))
+    # The help of these settings is neutral; each domain's options class says what they
+    # mean there and what its networks use when one is left out (`help_notes`).
+    epochs: int = training_option(200, help="Most epochs to train.", check=AtLeast(1))
     batch_size: int | None = automatic_count(
-        help="Examples (rows or windows) per mini-batch (default: examples / 16, within 32..1024).",
-        panel=TRAINING,
+        help="Examples (rows or windows) per mini-batch.", panel=TRAINING
     )
     # None: the architecture's own default (`filled`); TabM trains on other settings.
     learning_rate: float | None = architecture_default(
-        help="AdamW learning rate (default: 1e-3; for the tabular tabm 4e-3 for classes, "
-        "8e-3 for regression).",
-        flag="--lr",
-        check=Positive(),
+        help="AdamW learning rate.", flag="--lr", check=Positive()
     )
     weight_decay: float | None = architecture_default(
-        help="AdamW weight decay (default: 1e-4; 0 for the tabular tabm).", check=NonNegative()
+        help="AdamW weight decay.", check=NonNegative()
     )
     patience: int | None = architecture_default(
-        help="Stop after this many epochs without a better validation score (default: 20; "
-        "35% of the planned epochs for the tabular tabm).",
+        help="Stop after this many epochs without a better validation score.",
         check=AtLeast(1),
     )
     seed: int = seed_option()
@@ -54,9 +56,8 @@ class TrainingConfig:
     )
     precision: str = training_option(
         "fp32",
-        help="fp32, or bf16: the forward pass in bfloat16 (weights stay fp32). 1.4x faster "
-        "for LSTMs and 1.7-2.8x for wide MLPs on CPUs with AMX/AVX-512 BF16, slower for "
-        "the default small MLP; see benchmarks/RESULTS-precision.md.",
+        help="fp32, or bf16: the forward pass in bfloat16 (weights stay fp32); see "
+        "benchmarks/RESULTS-precision.md.",
         check=OneOf(("fp32", "bf16")),
     )
 
@@ -76,3 +77,14 @@ class TrainingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def batch_rule(
+    examples: str,
+    steps: int = BATCH_STEPS,
+    largest: int = LARGEST_BATCH,
+    power_of_two: bool = False,
+) -> str:
+    """How `auto_batch_size` sizes a mini-batch, in words: 'rows / 16, within 32..1024'."""
+    rounded = " as a power of two" if power_of_two else ""
+    return f"{examples} / {steps}{rounded}, within {SMALLEST_BATCH}..{largest}"

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from nncli.training.config import BATCH_STEPS, LARGEST_BATCH, SMALLEST_BATCH
+
 # Re-exported: callers have long imported TrainingConfig from here.
 from nncli.training.config import TrainingConfig as TrainingConfig
 from nncli.training.optimizer import AdamW
@@ -116,12 +118,12 @@ class Recipe:
 
 
 def auto_batch_size(
-    rows: int, *, steps: int = 16, largest: int = 1024, power_of_two: bool = False
+    rows: int, *, steps: int = BATCH_STEPS, largest: int = LARGEST_BATCH, power_of_two: bool = False
 ) -> int:
-    """About `steps` mini-batches per epoch on small data, within 32..`largest` rows;
-    `power_of_two` rounds to the nearest power of two first."""
+    """About `steps` mini-batches per epoch on small data, within SMALLEST_BATCH..`largest`
+    rows; `power_of_two` rounds to the nearest power of two first (help: `batch_rule`)."""
     size = 2 ** round(math.log2(max(rows, 1) / steps)) if power_of_two else rows // steps
-    return int(min(largest, max(32, size)))
+    return int(min(largest, max(SMALLEST_BATCH, size)))
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nncli.forecasting.options import ForecastOptions
-from nncli.options import AtLeast, OneOf, Positive, option
+from nncli.options import AtLeast, HelpNote, OneOf, Positive, option
 from nncli.tabular.options import TabularOptions
 from nncli.training.config import TrainingConfig
 
@@ -89,14 +89,12 @@ class SearchOptions(StudyStorage):
         """--refit, else "all"."""
         return self.refit or "all"
 
-    # Tables: "beats-defaults", since the best of many trials, chosen on the validation rows,
-    # lost to the defaults on new rows where its lead was within noise (benchmarks/RESULTS.md).
+    # Each domain's default (`SearchDomain.default_pick`) and help: `help_notes`.
     pick: str | None = search_option(
         None,
         "Which trial --save-best keeps: 'beats-defaults' = the best trial where it beats the "
         "defaults trial on the validation rows by more than one standard error of the "
-        "row-by-row difference, else the defaults; 'best' = the best trial "
-        "(default: beats-defaults for tables; series: best).",
+        "row-by-row difference, else the defaults; 'best' = the best trial.",
         hidden_default=True,
         check=OneOf(PICKS),
     )
@@ -111,6 +109,13 @@ class SearchOptions(StudyStorage):
         check=AtLeast(1),
     )
 
+    @classmethod
+    def help_notes(cls) -> dict[str, HelpNote]:
+        """A table's search: --pick's default is its domain's."""
+        from nncli.tuning.tabular import TabularSearch
+
+        return {"--pick": HelpNote(default=TabularSearch.default_pick)}
+
 
 @dataclass
 class ForecastSearchOptions(SearchOptions):
@@ -120,6 +125,18 @@ class ForecastSearchOptions(SearchOptions):
         1, "Walk-forward folds per trial (pruning across folds when > 1).", check=AtLeast(1)
     )
 
+    @classmethod
+    def help_notes(cls) -> dict[str, HelpNote]:
+        """A series search keeps its best trial: it has no defaults trial to compare with."""
+        from nncli.tuning.forecast import ForecastSearch
+
+        help = (
+            "Which trial --save-best keeps: 'best' = the best trial on the validation "
+            "windows, the only choice for series ('beats-defaults' compares a table's "
+            "validation rows with a defaults trial, which a series search does not run)."
+        )
+        return {"--pick": HelpNote(help, ForecastSearch.default_pick)}
+
 
 # A search trains many networks, so each trial trains for less long than `train` would.
 def _tabular_trial_training() -> TrainingConfig:
@@ -128,6 +145,14 @@ def _tabular_trial_training() -> TrainingConfig:
 
 def _forecast_trial_training() -> TrainingConfig:
     return TrainingConfig(epochs=20, patience=5)
+
+
+def drawn_by_the_search(notes: dict[str, HelpNote], searched: Any, table: str) -> None:
+    """Say in `notes` that the search draws each of the `searched` flags in every trial
+    (a value given is ignored, with a warning): set it in the config's `table` instead."""
+    for flag in searched:
+        help = notes[flag].help if flag in notes else None
+        notes[flag] = HelpNote(help, f"drawn by each trial; fix it in the config's {table} table")
 
 
 @dataclass
@@ -141,6 +166,16 @@ class TabularTrialOptions(TabularOptions):
     final_refit: str = "never"
     epoch_folds: int = 1
 
+    @classmethod
+    def help_notes(cls) -> dict[str, HelpNote]:
+        """`train`'s notes for a trial's defaults, and the options the search draws."""
+        from nncli.tuning.tabular import TabularSearch
+
+        notes = super().help_notes()
+        table = ".".join((*TabularSearch.command, "space"))
+        drawn_by_the_search(notes, TabularSearch.searched_options, f"[{table}]")
+        return notes
+
 
 @dataclass
 class ForecastTrialOptions(ForecastOptions):
@@ -148,3 +183,13 @@ class ForecastTrialOptions(ForecastOptions):
     patience 5 by default); the search draws the architecture, lookback, size and rate."""
 
     training: TrainingConfig = field(default_factory=_forecast_trial_training)
+
+    @classmethod
+    def help_notes(cls) -> dict[str, HelpNote]:
+        """`forecast train`'s notes for a trial's defaults, and the options the search draws."""
+        from nncli.tuning.forecast import ForecastSearch
+
+        notes = super().help_notes()
+        table = ".".join((*ForecastSearch.command, "space"))
+        drawn_by_the_search(notes, ForecastSearch.searched_options, f"[{table}]")
+        return notes

@@ -93,6 +93,8 @@ RUNS: list[tuple[str, str]] = [
     ("study show", "p"),
     ("study best", "p"),
     ("study export", "p -o {tmp}/trials.csv"),
+    # Without --output the trials are the document's records: still one document.
+    ("study export", "p"),
 ]
 
 
@@ -170,6 +172,26 @@ def test_the_schemas_reject_a_broken_document(documents: dict[str, list[Any]]) -
     backtest = json.loads(json.dumps(documents["forecast backtest"][0]))
     backtest["overall"]["ETS"] = dict(backtest["overall"]["naive"])
     assert problems("forecast-backtest", backtest) == []
+
+
+def test_study_export_json_on_stdout_holds_the_trials(documents: dict[str, list[Any]]) -> None:
+    to_file, on_stdout = documents["study export"]
+    assert "output" in to_file and "records" not in to_file
+    assert "output" not in on_stdout and on_stdout["trials"] == len(on_stdout["records"]) == 2
+    assert [record["number"] for record in on_stdout["records"]] == [0, 1]
+
+
+def test_the_forecaster_has_one_name_in_train_backtest_and_score(
+    documents: dict[str, list[Any]],
+) -> None:
+    """The runs above train --arch lstm; score reads the ledger of the trained model."""
+    from nncli.forecasting.architectures import ARCHITECTURES
+
+    named = {c: documents[c][0]["forecaster"] for c in ("forecast train", "forecast backtest")}
+    named["forecast score"] = documents["forecast score"][0]["forecaster"]
+    assert set(named.values()) == {ARCHITECTURES["lstm"].display}, named
+    fold_names = {fold["forecaster"] for fold in documents["forecast backtest"][0]["per_fold"]}
+    assert fold_names == {named["forecast backtest"]}
 
 
 def test_a_failure_prints_one_error_document(run_json: Callable[..., Any]) -> None:

@@ -105,7 +105,7 @@ def test_train_renders_baselines_and_verdict(cli, sample_data: Path, tmp_path: P
         tmp_path / "m.nncli",
         *FAST,
     )
-    assert "network (TABM)" in result.stdout
+    assert "network (TabM)" in result.stdout
     assert "mean" in result.stdout and "linear regression" in result.stdout
     assert "The network" in result.stdout
     assert "8 row(s) with a missing 'mpg' were left out" in result.stderr
@@ -123,7 +123,7 @@ def test_quiet_silences_stderr(cli, sample_data: Path, tmp_path: Path) -> None:
         *FAST,
     )
     assert result.stderr == ""
-    assert "network (TABM)" in result.stdout
+    assert "network (TabM)" in result.stdout
 
 
 def test_evaluate_classification_and_regression(

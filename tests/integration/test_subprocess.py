@@ -46,7 +46,7 @@ def test_train_and_predict_through_a_real_process(sample_data: Path, tmp_path: P
         cwd=tmp_path,
     )
     assert trained.returncode == 0, trained.stderr
-    assert "network (TABM)" in trained.stdout and "saved" in trained.stderr
+    assert "network (TabM)" in trained.stdout and "saved" in trained.stderr
     assert "\x1b[" not in trained.stdout + trained.stderr
     predicted = run("predict", model, sample_data / "penguins.csv", cwd=tmp_path)
     assert predicted.returncode == 0
