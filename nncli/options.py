@@ -260,3 +260,17 @@ def _option_objects(options: Any) -> Iterator[Any]:
         value = getattr(options, field.name)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             yield from _option_objects(value)
+
+
+def help_notes(cls: type) -> dict[str, HelpNote]:
+    """The `HelpNote`s by flag of options class `cls` and of the options classes inside it,
+    the outer ones winning (`ForecastOptions` says how its `TrainingConfig` reads)."""
+    hints = typing.get_type_hints(cls)
+    notes: dict[str, HelpNote] = {}
+    for field in dataclasses.fields(cls):
+        inner = hints[field.name]
+        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
+            notes.update(help_notes(inner))
+    own = getattr(cls, "help_notes", None)
+    notes.update(own() if own is not None else {})
+    return notes

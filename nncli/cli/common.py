@@ -1,5 +1,4 @@
-"""Pieces every command layer shares: output paths, --plot, the loss line (and, re-exported, the
-epoch progress bar of `nncli.output`)."""
+"""Pieces every command layer shares: output paths, --plot, the loss line."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nncli.output import EpochProgress as EpochProgress
 from nncli.output import Ui
 
 if TYPE_CHECKING:

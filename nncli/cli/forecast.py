@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
+from nncli.cli.common import OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, HelpGroup, command
 from nncli.cli.tabular import InputArg
 from nncli.data.integrity import PartialLastRow
@@ -19,7 +19,7 @@ from nncli.forecasting.options import (
     PredictFreshness,
     QualityGates,
 )
-from nncli.output import Ui, make_table
+from nncli.output import EpochProgress, Ui, make_table
 
 if TYPE_CHECKING:
     from nncli.forecasting.backtest import BacktestReport

@@ -34,6 +34,7 @@ from nncli.options import (
     OptionSpec,
     check_options,
     flag_name,
+    help_notes,
     metavar_of,
     spec_of,
     with_default,
@@ -192,19 +193,6 @@ def _cli_parameter(
 
 
 Builder = Callable[[dict[str, Any]], Any]
-
-
-def help_notes(cls: type) -> dict[str, HelpNote]:
-    """The `HelpNote`s by flag of options class `cls` and of the options classes inside it,
-    the outer ones winning (`ForecastOptions` says how its `TrainingConfig` reads)."""
-    hints = typing.get_type_hints(cls)
-    notes: dict[str, HelpNote] = {}
-    for field in dataclasses.fields(cls):
-        if _is_options_class(hints[field.name]):
-            notes.update(help_notes(hints[field.name]))
-    own = getattr(cls, "help_notes", None)
-    notes.update(own() if own is not None else {})
-    return notes
 
 
 def _expand(

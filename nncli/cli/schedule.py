@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -91,27 +91,18 @@ def score(
     Examples:
       nncli forecast score ledger.csv sample_data/stocks.csv --model job.nncli
     """
-    from nncli.errors import UsageError
+    from nncli.forecasting.architectures import ledger_forecaster
     from nncli.forecasting.gates import check_gates
     from nncli.forecasting.job import model_seasons
-    from nncli.forecasting.ledger import read_ledger, score_ledger
-    from nncli.forecasting.options import PanelSpec
+    from nncli.forecasting.ledger import read_ledger, score_ledger, scored_panel_spec
     from nncli.forecasting.series import load_panel
 
-    known: dict[str, str | None] = {}
-    metadata: dict[str, Any] | None = None
+    metadata = None
     if model is not None:
         from nncli.forecasting.model import load_forecast_model
 
         metadata = load_forecast_model(model).metadata
-        known = dict(metadata["panel"])
-    spec = PanelSpec(
-        time_col=time_col or known.get("time_col") or "date",
-        target=target or known.get("target") or "",
-        group_col=group_col or known.get("group_col"),
-    )
-    if not spec.target:
-        raise UsageError("forecast score needs --target (or --model to read it from)")
+    spec = scored_panel_spec(metadata, time_col, target, group_col)
     frame = read_ledger(ledger)
     forecaster = ledger_forecaster(metadata, set(frame["model_id"]))
     panel = load_panel(data, spec, reporter=ui)
@@ -124,19 +115,6 @@ def score(
     else:
         render_score(ui, report, forecaster)
     check_gates(report.overall, gates, what="live").raise_if_failed()
-
-
-def ledger_forecaster(metadata: dict[str, Any] | None, model_ids: set[str]) -> str:
-    """The name of the ledger's forecaster as train and backtest name it (`forecaster_label`):
-    that of --model's file where every forecast is that model's; with forecasts of earlier
-    models, their count too; without --model, "live forecasts"."""
-    from nncli.forecasting.architectures import forecaster_label
-
-    if metadata is None:
-        return "live forecasts"
-    label = forecaster_label(metadata)
-    earlier = len(model_ids - {metadata["model_id"]})
-    return f"{label} and {earlier} earlier model(s)" if earlier else label
 
 
 def render_score(ui: Ui, report: LedgerScore, forecaster: str) -> None:

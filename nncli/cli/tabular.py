@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nncli.cli.common import EpochProgress, OutModelOpt, PlotOpt, TrainOutputs, check_plot
+from nncli.cli.common import OutModelOpt, PlotOpt, TrainOutputs, check_plot
 from nncli.cli.options import DataArg, ModelArg, command
 from nncli.data.integrity import PartialLastRow
 from nncli.data.loading import CsvOptions
 from nncli.data.writing import PredictionOutput
-from nncli.output import Ui, make_table
+from nncli.output import EpochProgress, Ui, make_table
 from nncli.tabular.architectures import architecture_of
 from nncli.tabular.options import InspectOptions, TabularOptions
 from nncli.tasks import task_for

@@ -286,29 +286,19 @@ def study_export(
     Examples:
       nncli study export penguins -o trials.csv
     """
+    import json
     import sys
 
-    from nncli.errors import UsageError
     from nncli.files import atomic_writer, check_output_path
     from nncli.tuning.storage import storage_files
-    from nncli.tuning.studies import export_trials
+    from nncli.tuning.studies import export_format, export_trials
 
-    if output is not None:
-        chosen = fmt or ("json" if output.suffix == ".json" else "csv")
-    else:  # on stdout, --json asks for one JSON document, the trials in it
-        chosen = fmt or ("json" if ui.json_mode else "csv")
-        if ui.json_mode and chosen != "json":
-            raise UsageError(
-                "--json prints the trials inside its JSON document: drop --format or pass --output"
-            )
+    chosen = export_format(output, fmt, ui.json_mode)
     text, count = export_trials(name, where.url(), chosen, ui.warn)
+    if output is None and ui.json_mode:  # docs/schemas/study-export.schema.json
+        ui.emit_json({"ok": True, "study": name, "trials": count, "records": json.loads(text)})
     if output is None:
-        if ui.json_mode:  # docs/schemas/study-export.schema.json, as with --output
-            import json
-
-            ui.emit_json({"ok": True, "study": name, "trials": count, "records": json.loads(text)})
-        else:
-            sys.stdout.write(text)
+        sys.stdout.write("" if ui.json_mode else text)
         return
     check_output_path(output, *storage_files(where.url()))  # never over the studies' own file
     with atomic_writer(output) as handle:

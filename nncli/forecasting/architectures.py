@@ -140,3 +140,14 @@ def labelled(display: str, notes_per_model: list[list[str]]) -> str:
         holds = sum(note in notes for notes in notes_per_model)
         parts.append(note if holds == count else f"{note}, in {holds} of {count} folds")
     return f"{display} ({'; '.join(parts)})" if parts else display
+
+
+def ledger_forecaster(metadata: dict[str, Any] | None, model_ids: set[str]) -> str:
+    """The name of the ledger's forecaster as train and backtest name it (`forecaster_label`):
+    that of --model's file where every forecast is that model's; with forecasts of earlier
+    models, their count too; without --model, "live forecasts"."""
+    if metadata is None:
+        return "live forecasts"
+    label = forecaster_label(metadata)
+    earlier = len(model_ids - {metadata["model_id"]})
+    return f"{label} and {earlier} earlier model(s)" if earlier else label

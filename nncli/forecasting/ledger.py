@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nncli.forecasting.gates import BaselineComparison
+    from nncli.forecasting.options import PanelSpec
     from nncli.reporting import Reporter
 
 LEDGER_COLUMNS = ("series", "origin", "step", "timestamp", "forecast", "lower", "upper", "model_id")
@@ -218,3 +219,25 @@ def _matured_groups(
             continue
         groups.setdefault(series.name, {}).setdefault(origin_at, []).append((target_at, row))
     return [(by_name[name], by_origin) for name, by_origin in groups.items()], pending
+
+
+def scored_panel_spec(
+    metadata: dict[str, Any] | None,
+    time_col: str | None,
+    target: str | None,
+    group_col: str | None,
+) -> PanelSpec:
+    """The columns `forecast score` reads: those given, else the model's (`metadata`), else
+    'date' for time; a target is needed from one or the other."""
+    from nncli.errors import UsageError
+    from nncli.forecasting.options import PanelSpec
+
+    known: dict[str, Any] = dict(metadata["panel"]) if metadata is not None else {}
+    spec = PanelSpec(
+        time_col=time_col or known.get("time_col") or "date",
+        target=target or known.get("target") or "",
+        group_col=group_col or known.get("group_col"),
+    )
+    if not spec.target:
+        raise UsageError("forecast score needs --target (or --model to read it from)")
+    return spec

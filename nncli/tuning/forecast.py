@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from nncli.data.loading import CsvOptions
 from nncli.errors import UsageError
 from nncli.tuning.domain import PruningCallback, RefitPlan, SilentReporter
-from nncli.tuning.space import FORECAST_SPACE, ParamSpec, sample
+from nncli.tuning.options import SERIES_PICK
+from nncli.tuning.space import FORECAST_SEARCHED_OPTIONS, FORECAST_SPACE, ParamSpec, sample
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,16 +38,6 @@ def forecast_options(base: ForecastOptions, params: dict[str, Any]) -> ForecastO
 
 # The options a series search draws, by flag: a value given for one of them on the command
 # line (or in the config's [forecast.tune] table) is replaced in every trial.
-SEARCHED_OPTIONS = {
-    "--arch": "arch",
-    "--lookback": "lookback",
-    "--hidden-size": "hidden_size",
-    "--layers": "num_layers",
-    "--dropout": "dropout",
-    "--lr": "training.learning_rate",
-}
-
-
 @dataclass
 class ForecastSearch:
     """A search over forecasters of the series in a file read as `csv` says, every trial
@@ -58,9 +49,9 @@ class ForecastSearch:
     name: ClassVar[str] = "forecast"
     command: ClassVar[tuple[str, ...]] = ("forecast", "tune")
     default_space: ClassVar[dict[str, ParamSpec]] = FORECAST_SPACE
-    searched_options: ClassVar[dict[str, str]] = SEARCHED_OPTIONS
+    searched_options: ClassVar[dict[str, str]] = FORECAST_SEARCHED_OPTIONS
     # Series lean on their latest windows: no defaults trial to compare with, the best is kept.
-    default_pick: ClassVar[str] = "best"
+    default_pick: ClassVar[str] = SERIES_PICK
 
     def check_search(self, search: SearchOptions) -> None:
         """`--pick beats-defaults` compares a table's rows; a series search has no such rows."""

@@ -112,9 +112,12 @@ class SearchOptions(StudyStorage):
     @classmethod
     def help_notes(cls) -> dict[str, HelpNote]:
         """A table's search: --pick's default is its domain's."""
-        from nncli.tuning.tabular import TabularSearch
+        return {"--pick": HelpNote(default=TABLE_PICK)}
 
-        return {"--pick": HelpNote(default=TabularSearch.default_pick)}
+
+# What --save-best keeps when --pick is left out: a series search runs no defaults trial.
+SERIES_PICK = "best"
+TABLE_PICK = "beats-defaults"
 
 
 @dataclass
@@ -128,14 +131,12 @@ class ForecastSearchOptions(SearchOptions):
     @classmethod
     def help_notes(cls) -> dict[str, HelpNote]:
         """A series search keeps its best trial: it has no defaults trial to compare with."""
-        from nncli.tuning.forecast import ForecastSearch
-
         help = (
             "Which trial --save-best keeps: 'best' = the best trial on the validation "
             "windows, the only choice for series ('beats-defaults' compares a table's "
             "validation rows with a defaults trial, which a series search does not run)."
         )
-        return {"--pick": HelpNote(help, ForecastSearch.default_pick)}
+        return {"--pick": HelpNote(help, SERIES_PICK)}
 
 
 # A search trains many networks, so each trial trains for less long than `train` would.
@@ -147,12 +148,15 @@ def _forecast_trial_training() -> TrainingConfig:
     return TrainingConfig(epochs=20, patience=5)
 
 
-def drawn_by_the_search(notes: dict[str, HelpNote], searched: Any, table: str) -> None:
-    """Say in `notes` that the search draws each of the `searched` flags in every trial
+def drawn_by_the_search(
+    notes: dict[str, HelpNote], searched: Any, table: str
+) -> dict[str, HelpNote]:
+    """`notes`, saying that the search draws each of the `searched` flags in every trial
     (a value given is ignored, with a warning): set it in the config's `table` instead."""
     for flag in searched:
         help = notes[flag].help if flag in notes else None
         notes[flag] = HelpNote(help, f"drawn by each trial; fix it in the config's {table} table")
+    return notes
 
 
 @dataclass
@@ -169,12 +173,9 @@ class TabularTrialOptions(TabularOptions):
     @classmethod
     def help_notes(cls) -> dict[str, HelpNote]:
         """`train`'s notes for a trial's defaults, and the options the search draws."""
-        from nncli.tuning.tabular import TabularSearch
+        from nncli.tuning.space import TABULAR_SEARCHED_OPTIONS
 
-        notes = super().help_notes()
-        table = ".".join((*TabularSearch.command, "space"))
-        drawn_by_the_search(notes, TabularSearch.searched_options, f"[{table}]")
-        return notes
+        return drawn_by_the_search(super().help_notes(), TABULAR_SEARCHED_OPTIONS, "[tune.space]")
 
 
 @dataclass
@@ -187,9 +188,7 @@ class ForecastTrialOptions(ForecastOptions):
     @classmethod
     def help_notes(cls) -> dict[str, HelpNote]:
         """`forecast train`'s notes for a trial's defaults, and the options the search draws."""
-        from nncli.tuning.forecast import ForecastSearch
+        from nncli.tuning.space import FORECAST_SEARCHED_OPTIONS
 
         notes = super().help_notes()
-        table = ".".join((*ForecastSearch.command, "space"))
-        drawn_by_the_search(notes, ForecastSearch.searched_options, f"[{table}]")
-        return notes
+        return drawn_by_the_search(notes, FORECAST_SEARCHED_OPTIONS, "[forecast.tune.space]")

@@ -278,3 +278,31 @@ def defaults_within(space: dict[str, ParamSpec], defaults: dict[str, Any]) -> di
         if fits:
             inside[name] = value
     return inside
+
+
+# The options a table's search draws, by flag: a value given for one of them on the command
+# line (or in the config's [tune] table) is replaced in every trial.
+TABULAR_SEARCHED_OPTIONS = {
+    "--arch": "arch",
+    "--hidden": "hidden_sizes",
+    "--centres": "centres",
+    "--dropout": "dropout",
+    "--activation": "activation",
+    "--lr": "training.learning_rate",
+    "--weight-decay": "training.weight_decay",
+    "--batch-size": "training.batch_size",
+    "--members": "members",
+    "--numeric-embedding": "numeric_embedding",
+    "--lr-schedule": "lr_schedule",
+}
+
+
+# The options a series' search draws, by flag (replaced in every trial).
+FORECAST_SEARCHED_OPTIONS = {
+    "--arch": "arch",
+    "--lookback": "lookback",
+    "--hidden-size": "hidden_size",
+    "--layers": "num_layers",
+    "--dropout": "dropout",
+    "--lr": "training.learning_rate",
+}

@@ -10,6 +10,8 @@ from nncli.tuning.budget import budget_state
 from nncli.tuning.storage import open_storage, redact
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import optuna
 
 EXPORT_FORMATS = ("csv", "json")
@@ -79,3 +81,16 @@ def export_trials(name: str, url: str, fmt: str, warn: Warn = None) -> tuple[str
     else:
         text = frame.to_json(orient="records", date_format="iso", indent=2) + "\n"
     return text, len(frame)
+
+
+def export_format(output: Path | None, fmt: str, json_mode: bool) -> str:
+    """`study export`'s format: --format, else by the file name (json for .json, else csv);
+    on stdout with --json the trials go inside its one JSON document, so json or nothing."""
+    if output is not None:
+        return fmt or ("json" if output.suffix == ".json" else "csv")
+    chosen = fmt or ("json" if json_mode else "csv")
+    if json_mode and chosen != "json":
+        raise UsageError(
+            "--json prints the trials inside its JSON document: drop --format or pass --output"
+        )
+    return chosen

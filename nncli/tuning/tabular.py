@@ -13,7 +13,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nncli.tuning.domain import PruningCallback, RefitPlan, SilentReporter
-from nncli.tuning.space import TABULAR_SPACE, ParamSpec, defaults_within, sample
+from nncli.tuning.options import TABLE_PICK
+from nncli.tuning.space import (
+    TABULAR_SEARCHED_OPTIONS,
+    TABULAR_SPACE,
+    ParamSpec,
+    defaults_within,
+    sample,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,23 +74,6 @@ def architecture_knobs() -> dict[str, frozenset[str]]:
     return {name: entry.tunable for name, entry in ARCHITECTURES.items()}
 
 
-# The options a table's search draws, by flag: a value given for one of them on the command
-# line (or in the config's [tune] table) is replaced in every trial.
-SEARCHED_OPTIONS = {
-    "--arch": "arch",
-    "--hidden": "hidden_sizes",
-    "--centres": "centres",
-    "--dropout": "dropout",
-    "--activation": "activation",
-    "--lr": "training.learning_rate",
-    "--weight-decay": "training.weight_decay",
-    "--batch-size": "training.batch_size",
-    "--members": "members",
-    "--numeric-embedding": "numeric_embedding",
-    "--lr-schedule": "lr_schedule",
-}
-
-
 @dataclass
 class TabularSearch:
     """A search over a table's networks, every trial starting from `options`."""
@@ -92,10 +82,10 @@ class TabularSearch:
     name: ClassVar[str] = "tabular"
     command: ClassVar[tuple[str, ...]] = ("tune",)
     default_space: ClassVar[dict[str, ParamSpec]] = TABULAR_SPACE
-    searched_options: ClassVar[dict[str, str]] = SEARCHED_OPTIONS
+    searched_options: ClassVar[dict[str, str]] = TABULAR_SEARCHED_OPTIONS
     # Tables: "beats-defaults", since the best of many trials, chosen on the validation rows,
     # lost to the defaults on new rows where its lead was within noise (benchmarks/RESULTS.md).
-    default_pick: ClassVar[str] = "beats-defaults"
+    default_pick: ClassVar[str] = TABLE_PICK
 
     def check_search(self, search: SearchOptions) -> None:
         """Every search option applies to a table."""
