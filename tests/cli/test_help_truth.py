@@ -182,7 +182,9 @@ def series_batch(options: ForecastOptions, windows: int) -> int:
 
     seen: list[tuple[Any, int]] = []
 
-    def record(network: Any, loss: Any, train: Any, valid: Any, config: Any, *rest: Any) -> Any:
+    def record(
+        network: Any, loss: Any, train: Any, valid: Any, config: Any, *rest: Any, **named: Any
+    ) -> Any:
         seen.append((config, int(train[1].shape[0])))
         return SimpleNamespace()
 
