@@ -5,6 +5,10 @@ and what was expected. Nothing here reaches training: every refusal comes before
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,8 @@ import typer
 
 from nncli.cli import app
 from nncli.devices import MAX_PARAMETERS
-from nncli.errors import ExitCode
+from nncli.errors import ExitCode, UsageError
+from nncli.options import check_options, flag_name, spec_of
 from tests.robustness.conftest import series_lines, table_lines, write_lines
 
 SEED_RANGE = "--seed must be in [0, 4294967295]"
@@ -187,7 +192,7 @@ def test_a_parsed_value_is_blamed_on_its_variable_or_key(
     )
 
 
-# --- 3. nan and inf: every float option of every command ----------------------------------
+# --- 3. nan and inf: every float option of every command (one CLI test per command) -------
 
 REQUIRED = {
     "train": ["{table}", "--target", "y"],
@@ -203,22 +208,28 @@ REQUIRED = {
 }
 
 
-def _options_of_type(kind: type) -> list[tuple[str, str]]:
-    """(command, flag) for every option of `kind` in every command."""
-    found = []
+def _leaf_commands() -> Iterator[tuple[str, Any]]:
+    """(command as typed, its Click command) for every command of the CLI."""
 
-    def walk(group: Any, path: tuple[str, ...]) -> None:
+    def walk(group: Any, path: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
         for name, sub in group.commands.items():
             if hasattr(sub, "commands"):
-                walk(sub, (*path, name))
-                continue
-            for param in sub.params:
-                descriptor = getattr(param, "type_descriptor", None)
-                if param.param_type_name == "option" and descriptor.annotation is kind:
-                    found.append((" ".join((*path, name)), param.opts[0]))
+                yield from walk(sub, (*path, name))
+            else:
+                yield " ".join((*path, name)), sub
 
-    walk(typer.main.get_command(app), ())
-    return found
+    yield from walk(typer.main.get_command(app), ())
+
+
+def _options_of_type(kind: type) -> list[tuple[str, str]]:
+    """(command, flag) for every option of `kind` in every command."""
+    return [
+        (name, param.opts[0])
+        for name, command in _leaf_commands()
+        for param in command.params
+        if param.param_type_name == "option"
+        and getattr(param, "type_descriptor", None).annotation is kind
+    ]
 
 
 FLOAT_OPTIONS = _options_of_type(float)
@@ -235,15 +246,74 @@ def required_args(command: str, files: dict[str, Path], tmp_path: Path) -> list[
     return [fill.get(a, a).replace("{tmp}", str(tmp_path)) for a in required]
 
 
-@pytest.mark.parametrize(
-    ("command", "flag", "value"),
-    [(*option, ("nan", "inf", "-inf")[i % 3]) for i, option in enumerate(FLOAT_OPTIONS)],
-)
-def test_every_float_option_refuses_nan_and_inf(
-    cli, files, tmp_path: Path, command: str, flag: str, value: str
-) -> None:
+FLOAT_COMMANDS = sorted({command for command, _ in FLOAT_OPTIONS})
+
+
+@pytest.mark.parametrize("command", FLOAT_COMMANDS)
+def test_every_command_refuses_nan_and_inf(cli, files, tmp_path: Path, command: str) -> None:
+    """Through the command line, one command at a time: its first float option given nan, its
+    last -inf. Every float option goes through the same check (`check_options`, before any
+    work), which the next test runs for each of them."""
     args = required_args(command, files, tmp_path)
-    refused(cli, *command.split(), *args, flag, value, fragment=f"{flag} must be a finite number")
+    flags = [flag for name, flag in FLOAT_OPTIONS if name == command]
+    for flag, value in dict.fromkeys([(flags[0], "nan"), (flags[-1], "-inf")]):
+        refused(
+            cli, *command.split(), *args, flag, value, fragment=f"{flag} must be a finite number"
+        )
+
+
+def _built(cls: type) -> Any:
+    """An options dataclass with its defaults; a required field gets "x", Path("x") or its
+    own dataclass built the same way."""
+    hints = typing.get_type_hints(cls)
+    required = {}
+    for field in dataclasses.fields(cls):
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            hint = hints[field.name]
+            dataclass = isinstance(hint, type) and dataclasses.is_dataclass(hint)
+            required[field.name] = _built(hint) if dataclass else Path("x") if hint is Path else "x"
+    return cls(**required)
+
+
+def _options_of_command(command: Any) -> list[Any]:
+    """The options dataclasses a command's function takes, built by `_built`."""
+    module = sys.modules[command.callback.__module__]
+    function = getattr(module, command.callback.__name__)  # as written, before `command()`
+    return [
+        _built(hint)
+        for hint in typing.get_type_hints(function).values()
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint.__name__ != "Ui"
+    ]
+
+
+def _declared(options: Any) -> Iterator[tuple[Any, dataclasses.Field[Any]]]:
+    """(the object holding it, the field) for every declared option, nested ones included."""
+    for field in dataclasses.fields(options):
+        value = getattr(options, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from _declared(value)
+        elif spec_of(field) is not None:
+            yield options, field
+
+
+def test_every_float_option_refuses_nan_and_inf_in_check_options() -> None:
+    """Every float option of every command is a declared option, which `check_options` (run
+    by every command on its options before any work) refuses as nan, inf or -inf."""
+    commands = dict(_leaf_commands())
+    for command, flag in FLOAT_OPTIONS:
+        for value in (math.nan, math.inf, -math.inf):
+            found = [
+                (root, holder, field)
+                for root in _options_of_command(commands[command])
+                for holder, field in _declared(root)
+                if flag_name(field) == flag
+            ]
+            assert len(found) == 1, f"{command} {flag}: not one declared option"
+            root, holder, field = found[0]
+            object.__setattr__(holder, field.name, value)
+            with pytest.raises(UsageError) as caught:
+                check_options(root)
+            assert caught.value.message == f"{flag} must be a finite number, not {value}"
 
 
 # --- 4. a network too large for memory ----------------------------------------------------
