@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 
 def small_penguins(tmp_path: Path) -> Path:
@@ -54,6 +55,7 @@ class FitRecorder:
             self.fits.append(history.label)
 
 
+@pytest.mark.slow
 def test_progress_follows_the_final_refit_and_every_forecast_member(tmp_path: Path) -> None:
     import torch
 
@@ -80,6 +82,7 @@ def test_progress_follows_the_final_refit_and_every_forecast_member(tmp_path: Pa
     assert progress.fits == ["member 1/3", "member 2/3", "member 3/3"]
 
 
+@pytest.mark.slow
 def test_score_with_nothing_matured_says_so_once_on_stderr(cli, tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     model = root / "tests" / "fixtures" / "main-c555952" / "stocks-nhits.nncli"

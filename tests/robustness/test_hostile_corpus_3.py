@@ -137,6 +137,7 @@ def test_a_table_cut_mid_row_is_not_predicted(tabm_model: Path) -> None:
 # --- 4. zero-padded codes ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_zero_padded_series_codes_keep_their_zeros(folder: Path, tmp_path: Path) -> None:
     """Tickers 005930, 0700 and 700 are three series, forecast and appended as written."""
     base = series_lines()
@@ -336,6 +337,7 @@ def _run_limited(limit: int, *args: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 def test_a_parquet_decompression_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
     """40 million rows of one constant: a few hundred KB on disk, 640 MB once read. Under a
@@ -405,6 +407,7 @@ def test_a_feather_column_name_that_is_not_utf8_is_exit_3(tmp_path: Path) -> Non
     assert_refused(result, ExitCode.BAD_DATA, f"{path}: cannot read the Feather (Arrow IPC) file")
 
 
+@pytest.mark.slow
 def test_every_byte_mutation_of_a_feather_file_is_read_or_exit_3(tmp_path: Path) -> None:
     """Each byte in turn set to 0xFF: the loader reads the file or refuses it as damaged
     (exit 3), never another exception (exit 1; a column name no longer UTF-8 was one, a

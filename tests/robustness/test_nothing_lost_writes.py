@@ -179,6 +179,7 @@ def dev_stdout_restored() -> Iterator[Path]:
             dev.symlink_to("/proc/self/fd/1")
 
 
+@pytest.mark.slow
 def test_dash_o_dev_stdout_writes_into_the_redirected_file(
     table_model: Path, table: Path, tmp_path: Path, dev_stdout_restored: Path
 ) -> None:
@@ -235,6 +236,7 @@ def test_a_fifo_gets_the_rows_and_stays_a_fifo(
     ],
     ids=lambda args: "-".join(a.strip("{}-") for a in args if a not in ("{table}", "{series}")),
 )
+@pytest.mark.slow
 def test_stdout_on_a_full_disk_is_exit_8_in_one_line(
     args: list[str],
     table_model: Path,

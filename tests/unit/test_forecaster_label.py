@@ -116,6 +116,7 @@ def test_the_export_says_exactly_which_forecasts_its_graph_gives(
     assert ("reproduces neither" in said["note"]) == (not said["median"])
 
 
+@pytest.mark.slow
 def test_a_forecasters_export_states_it_in_the_spec_and_on_stderr(tmp_path: Path) -> None:
     prices = pd.read_csv(SAMPLE_DATA / "stocks.csv").groupby("ticker").tail(150)
     data = tmp_path / "recent.csv"

@@ -92,15 +92,20 @@ def test_weights_that_do_not_fit_are_refused_by_name() -> None:
 
 
 def test_a_model_file_whose_weights_disagree_is_exit_4_without_torch(tmp_path: Path) -> None:
-    """The NumPy loader keeps the model-file contract: one ModelFileError, no traceback."""
+    """The NumPy loader keeps the model-file contract: one ModelFileError, no traceback. A
+    real MLP file (main at 51c24c7) whose every value checks out, one weight resized."""
+    from safetensors.torch import load_file
+
+    from nncli.artifacts import read_metadata
     from nncli.tabular.model import load_tabular_model
 
-    network = trained_looking_mlp("relu", False, 0.0)
-    state = dict(network.state_dict())
-    state["layers.0.bias"] = torch.zeros(17)
-    architecture = {"name": "mlp", **network.config.to_dict()}
-    metadata = {"kind": "tabular", "task": "classification", "architecture": architecture}
+    original = Path(__file__).resolve().parents[1] / "fixtures" / "main-51c24c7" / "penguins.nncli"
+    metadata = read_metadata(original)[0]
+    state = load_file(str(original))
+    first_bias = next(name for name in state if name.endswith("layers.0.bias"))
+    state[first_bias] = torch.zeros(17)
     path = tmp_path / "bad.nncli"
-    save_model_file(path, state, metadata)
+    kept = {k: v for k, v in metadata.items() if "digest" not in k and k != "model_id"}
+    save_model_file(path, state, kept)
     with pytest.raises(ModelFileError, match="does not match its weights"):
         load_tabular_model(path, without_torch=True)
