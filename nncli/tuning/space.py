@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from nncli.config import toml_text
 from nncli.errors import UsageError
+from nncli.forecasting.architectures import ARCHITECTURES as FORECAST_ARCHITECTURES
+from nncli.tabular.architectures import ARCHITECTURES as TABULAR_ARCHITECTURES
 
 if TYPE_CHECKING:
     import optuna
@@ -27,6 +29,11 @@ class ParamSpec:
     step: float | None = None
     choices: tuple[Any, ...] = ()
     value: Any = None
+    # What the parameter may be at all, checked when a config overrides it (before any study
+    # exists): the allowed values of a choice (empty: any of its type) and a numeric floor.
+    legal: tuple[Any, ...] = ()
+    minimum: float | None = None
+    above_minimum: bool = False  # the floor itself excluded (a learning rate > 0)
 
     def suggest(self, trial: optuna.Trial) -> Any:
         """Draw this parameter for a trial (a fixed one is returned as is)."""
@@ -64,44 +71,67 @@ class ParamSpec:
 
 
 def _int(name: str, low: int, high: int, log: bool = False) -> ParamSpec:
-    return ParamSpec(name, "int", low, high, log)
+    return ParamSpec(name, "int", low, high, log, minimum=1)
 
 
-def _float(name: str, low: float, high: float, log: bool = False) -> ParamSpec:
-    return ParamSpec(name, "float", low, high, log)
+def _float(
+    name: str, low: float, high: float, log: bool = False, above_zero: bool = False
+) -> ParamSpec:
+    return ParamSpec(name, "float", low, high, log, minimum=0.0, above_minimum=above_zero)
 
 
-def _choice(name: str, *choices: Any) -> ParamSpec:
-    return ParamSpec(name, "categorical", choices=tuple(choices))
+def _choice(name: str, *choices: Any, legal: tuple[Any, ...] = ()) -> ParamSpec:
+    numeric = isinstance(choices[0], int)
+    return ParamSpec(
+        name, "categorical", choices=tuple(choices), legal=legal, minimum=1 if numeric else None
+    )
+
+
+_TABULAR_ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "leaky_relu", "elu")
 
 
 TABULAR_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
-        _choice("arch", "tabm", "mlp", "rbf"),
+        _choice("arch", "tabm", "mlp", "rbf", legal=tuple(TABULAR_ARCHITECTURES)),
         _int("layers", 1, 3),
         _int("width", 16, 512, log=True),
         _float("dropout", 0.0, 0.5),
-        _float("lr", 1e-4, 1e-2, log=True),
+        _float("lr", 1e-4, 1e-2, log=True, above_zero=True),
         _float("weight_decay", 1e-6, 1e-2, log=True),
         _choice("batch_size", 32, 64, 128, 256),
-        _choice("activation", "relu", "gelu", "silu", "tanh"),
+        _choice("activation", "relu", "gelu", "silu", "tanh", legal=_TABULAR_ACTIVATIONS),
         # TabM's own knobs, drawn only in trials of arch tabm:
         _choice("members", 4, 8, 16),
-        _choice("numeric_embedding", "ple", "pbld", "plr", "none"),
-        _choice("lr_schedule", "coslog4", "warmup_cos", "constant"),
+        _choice(
+            "numeric_embedding", "ple", "pbld", "plr", "none", legal=("ple", "pbld", "plr", "none")
+        ),
+        _choice(
+            "lr_schedule",
+            "coslog4",
+            "warmup_cos",
+            "constant",
+            legal=("coslog4", "warmup_cos", "flat_anneal", "constant"),
+        ),
     )
 }
 
 FORECAST_SPACE: dict[str, ParamSpec] = {
     spec.name: spec
     for spec in (
-        _choice("arch", "lstm", "gru", "tcn", "mlp"),
+        _choice(
+            "arch",
+            "lstm",
+            "gru",
+            "tcn",
+            "mlp",
+            legal=tuple(FORECAST_ARCHITECTURES),
+        ),
         _choice("lookback", 20, 40, 60),
         _int("hidden_size", 16, 128, log=True),
         _int("layers", 1, 2),
         _float("dropout", 0.0, 0.3),
-        _float("lr", 1e-4, 1e-2, log=True),
+        _float("lr", 1e-4, 1e-2, log=True, above_zero=True),
     )
 }
 
@@ -115,16 +145,31 @@ def _check_type(base: ParamSpec, value: Any, where: str) -> Any:
         wanted = int if base.kind == "int" else float
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if wanted is str and isinstance(value, str):
-        return value
+        return _check_legal(base, value, where)
     if wanted is int and is_number and float(value).is_integer() and math.isfinite(value):
-        return int(value)
+        return _check_legal(base, int(value), where)
     if wanted is float and is_number and math.isfinite(value):
-        return value
+        return _check_legal(base, value, where)
     expected = {str: "a string", int: "an integer", float: "a finite number"}[wanted]
     raise UsageError(
         f"{where}: {base.name} = {toml_text(value)}: expected {expected}",
         hint="give a value, a list of choices, or {low = ..., high = ...}",
     )
+
+
+def _check_legal(base: ParamSpec, value: Any, where: str) -> Any:
+    """`value` if the parameter may take it at all (`legal`, `minimum`), else a UsageError
+    naming the config file's table and key, before any study or trial exists."""
+    if base.legal and value not in base.legal:
+        raise UsageError(
+            f"{where}: {base.name} = {toml_text(value)}: must be one of "
+            + ", ".join(map(str, base.legal))
+        )
+    low = base.minimum
+    if low is not None and (value < low or (base.above_minimum and value == low)):
+        bound = f"above {low:g}" if base.above_minimum else f"at least {low:g}"
+        raise UsageError(f"{where}: {base.name} = {toml_text(value)}: must be {bound}")
+    return value
 
 
 def _override(base: ParamSpec, value: Any, where: str) -> ParamSpec:

@@ -294,6 +294,11 @@ def _case_args(case: str, table: Path, config: Path, journal: Path, tmp: Path) -
         bad = tmp / "step.toml"
         bad.write_text("[tune.space]\nwidth = {low = 8, high = 64, log = true, step = 2}\n")
         return [*base, "--config", bad]
+    if case in ("no layers in the space", "an unknown architecture in the space"):
+        bad = tmp / "space.toml"
+        line = "layers = 0" if case == "no layers in the space" else 'arch = ["transformer"]'
+        bad.write_text(f"[tune.space]\n{line}\n")
+        return [*base, "--config", bad]
     if case == "save-best onto the journal":
         return [*base, "--save-best", journal]
     if case == "refit without save-best":
@@ -339,6 +344,12 @@ CASES = {
     "journal is a directory": (ExitCode.USAGE, "is a directory, not a study journal"),
     "journal where nothing can be written": (ExitCode.USAGE, "cannot keep the study journal there"),
     "log scale with a step": (ExitCode.USAGE, "[tune.space]: width: "),
+    # The file, the table and the key; checked before any study or trial exists.
+    "no layers in the space": (ExitCode.USAGE, "space.toml [tune.space]: layers = 0: must be at"),
+    "an unknown architecture in the space": (
+        ExitCode.USAGE,
+        '[tune.space]: arch = "transformer": must be one of mlp, rbf, tabm',
+    ),
     "save-best onto the journal": (ExitCode.USAGE, "refusing to overwrite"),
     "refit without save-best": (ExitCode.USAGE, "--refit all: says how --save-best retrains"),
     "refit of an unknown kind": (ExitCode.USAGE, "--refit must be one of trial, all"),
