@@ -167,8 +167,8 @@ def test_epoch_folds_choose_the_refits_epoch_count(
     fold_runs: list[tuple[int, int]] = []  # (epochs run, epochs planned) of each fold
     real_fit = train_module.fit_network
 
-    def recording_fit(network, table, options, callbacks=(), fixed_epochs=False):
-        history = real_fit(network, table, options, callbacks, fixed_epochs)
+    def recording_fit(network, table, options, callbacks=(), fixed_epochs=False, label=""):
+        history = real_fit(network, table, options, callbacks, fixed_epochs, label)
         if options.training.patience == train_module.WHOLE_BUDGET:
             fold_runs.append((len(history.records), history.planned_epochs))
         return history
