@@ -35,7 +35,10 @@ def test_train_with_its_final_refit_says_each_warning_once(cli, tmp_path: Path) 
 
 def test_inspect_counts_the_network_train_builds(cli, tmp_path: Path) -> None:
     path = small_penguins(tmp_path)
-    trained = cli("train", path, "-t", "species", "--epochs", "1", "--final-refit", "never")
+    out = tmp_path / "m.nncli"
+    trained = cli(
+        "train", path, "-t", "species", "--epochs", "1", "--final-refit", "never", "-o", out
+    )
     inspected = cli.json("inspect", path, "--target", "species")
     train_size = [w for w in warnings_in(trained.stderr) if "training rows for" in w]
     inspect_size = [w for w in inspected["warnings"] if "training rows for" in w]
