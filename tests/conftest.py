@@ -14,8 +14,9 @@ from nncli.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"
-# Small, fast settings for tests that only need *a* trained model.
-FAST = ["--epochs", "40", "--hidden", "32,16", "--patience", "10"]
+# Small, fast settings for tests that only need *a* trained model: no final refit on
+# train+validation (it trains the network twice; tests of the refit ask for it themselves).
+FAST = ["--epochs", "40", "--hidden", "32,16", "--patience", "10", "--final-refit", "never"]
 
 
 @pytest.fixture(autouse=True)

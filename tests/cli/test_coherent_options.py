@@ -19,9 +19,10 @@ from nncli.cli.demo import demo_steps
 from nncli.errors import ExitCode
 from nncli.tabular.options import TabularOptions
 
-TINY = ["--epochs", "2", "--hidden", "8", "--patience", "2"]
+TINY = ["--epochs", "2", "--hidden", "8", "--patience", "2", "--final-refit", "never"]
 SERIES = ["--time-col", "date", "--target", "adj_close", "--group-col", "ticker"]
 FORECAST_TINY = ["--lookback", "20", "--horizon", "5", "--hidden-size", "8", "--epochs", "2"]
+FORECAST_TINY += ["--ensemble", "1", "--combine", "none"]  # one network, no ETS fits
 
 
 def usage_error(result: Any, *fragments: str) -> str:
@@ -61,6 +62,7 @@ def dated_table(folder: Path, dates: int = 1) -> Path:
 # --- 1. --split time and --time-col ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_split_time_uses_the_one_date_column_and_says_so(cli, tmp_path: Path) -> None:
     data = dated_table(tmp_path)
     frame = pd.read_csv(data)
@@ -136,6 +138,7 @@ def test_as_of_without_max_age_is_refused_by_forecast_predict(cli, tmp_path: Pat
 # --- 3. forecast run: the first model has no predecessor ------------------------------------
 
 
+@pytest.mark.slow
 def test_first_forecast_run_keeps_no_previous_model(cli, sample_data: Path, tmp_path: Path) -> None:
     prices = pd.read_csv(sample_data / "stocks.csv").groupby("ticker").tail(120)
     data = tmp_path / "prices.csv"
@@ -158,6 +161,7 @@ def test_first_forecast_run_keeps_no_previous_model(cli, sample_data: Path, tmp_
 # --- 4. the demo runs exactly the commands it prints ----------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_runs_exactly_the_commands_it_prints(cli, sample_data: Path, tmp_path: Path) -> None:
     source = tmp_path / "data"
     source.mkdir()

@@ -47,6 +47,7 @@ def complete_bash(words: str, home: Path) -> list[str]:
     return result.stdout.split()
 
 
+@pytest.mark.slow
 def test_completion_suggests_commands_subcommands_and_flags(tmp_path: Path) -> None:
     assert complete_bash("nncli fore", tmp_path) == ["forecast"]
     assert complete_bash("nncli forecast tr", tmp_path) == ["train"]
@@ -55,6 +56,7 @@ def test_completion_suggests_commands_subcommands_and_flags(tmp_path: Path) -> N
     assert "--group-col" in complete_bash("nncli forecast train data.csv --gr", tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "shell, mark",
     [
@@ -86,6 +88,7 @@ def test_show_completion_detects_the_shell_it_runs_in(tmp_path: Path) -> None:
     assert "complete -o default -F _nncli_completion nncli" in result.stdout, result.stderr
 
 
+@pytest.mark.slow
 def test_install_completion_for_bash_keeps_the_bashrc(tmp_path: Path) -> None:
     (tmp_path / ".bashrc").write_text("export KEEP=me\n")
     result = nncli("--install-completion", "bash", env=NAME_THE_SHELL, home=tmp_path)

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from nncli.errors import ExitCode
 
 
+@pytest.mark.slow
 def test_explain_json_shape(cli, penguins_model: Path, sample_data: Path) -> None:
     document = cli.json(
         "explain", penguins_model, sample_data / "penguins.csv", "--repeats", "2", "--seed", "3"
@@ -53,6 +55,7 @@ def test_explain_renders_a_ranked_table(cli, autompg_model: Path, sample_data: P
     assert "shuffling each feature 2 time(s)" in result.stderr
 
 
+@pytest.mark.slow
 def test_explain_bad_input_is_one_line(
     cli, penguins_model: Path, sample_data: Path, tmp_path: Path
 ) -> None:

@@ -55,6 +55,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_ranking_matches_scikit_learns_permutation_importance(
     case: str, cli, sample_data: Path, request: pytest.FixtureRequest

@@ -72,6 +72,7 @@ def test_train_names_the_seasonal_winner_and_records_the_season(trained) -> None
     assert {"ETS", SEASONAL_NAIVE} <= set(metadata["metrics"]["validation"])
 
 
+@pytest.mark.slow
 def test_train_table_says_who_won_in_neutral_words(cli, monthly: Path, tmp_path: Path) -> None:
     result = cli("forecast", "train", monthly, *FAST, "--out", tmp_path / "m.nncli")
     last = result.stdout.strip().splitlines()[-1]
@@ -83,6 +84,7 @@ def test_train_table_says_who_won_in_neutral_words(cli, monthly: Path, tmp_path:
         assert word not in result.stdout.lower()
 
 
+@pytest.mark.slow
 def test_season_override_and_season_one(cli, monthly: Path, tmp_path: Path) -> None:
     quarterly = cli.json(
         "forecast", "train", monthly, *FAST, "--season", "4", "--out", tmp_path / "q"
@@ -94,6 +96,7 @@ def test_season_override_and_season_one(cli, monthly: Path, tmp_path: Path) -> N
     assert flat["season"]["per_series"] == {"sunspots": 1}
 
 
+@pytest.mark.slow
 def test_backtest_gate_uses_the_best_baseline(cli, monthly: Path) -> None:
     args = ["forecast", "backtest", monthly, *FAST, "--folds", "2"]
     document = cli.json(*args)
@@ -107,6 +110,7 @@ def test_backtest_gate_uses_the_best_baseline(cli, monthly: Path) -> None:
     assert f"is not below the best baseline's, {document['best_baseline']}" in gate.stderr
 
 
+@pytest.mark.slow
 def test_score_uses_the_models_seasons_and_every_baseline(
     cli, trained, monthly: Path, tmp_path: Path
 ) -> None:

@@ -53,6 +53,7 @@ def price_model(recent_prices: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_train_records_the_forecasting_setup(price_model: Path) -> None:
     metadata, _ = read_metadata(price_model)
     assert metadata["kind"] == "forecast" and metadata["transform"] == "log-return"
@@ -66,6 +67,7 @@ def test_train_records_the_forecasting_setup(price_model: Path) -> None:
     assert {"network", "naive", "drift"} <= set(metadata["metrics"]["validation"])
 
 
+@pytest.mark.slow
 def test_train_shows_naive_baselines(cli, recent_prices: Path, tmp_path: Path) -> None:
     result = cli(
         "forecast",
@@ -82,6 +84,7 @@ def test_train_shows_naive_baselines(cli, recent_prices: Path, tmp_path: Path) -
     assert "ETS" in result.stdout and "on validation MASE" in result.stdout
 
 
+@pytest.mark.slow
 def test_predict_gives_business_day_timestamps_and_appends_idempotently(
     cli, price_model: Path, recent_prices: Path, tmp_path: Path
 ) -> None:
@@ -120,6 +123,7 @@ def test_predict_gives_business_day_timestamps_and_appends_idempotently(
     assert result.stdout.splitlines()[0].startswith("series,origin,step")
 
 
+@pytest.mark.slow
 def test_predict_refuses_stale_data(cli, price_model: Path, recent_prices: Path) -> None:
     result = cli(
         "forecast",
@@ -145,6 +149,7 @@ def test_predict_refuses_stale_data(cli, price_model: Path, recent_prices: Path)
     )
 
 
+@pytest.mark.slow
 def test_predict_skips_series_unseen_in_training(
     cli, price_model: Path, recent_prices: Path, tmp_path: Path
 ) -> None:
@@ -157,6 +162,7 @@ def test_predict_skips_series_unseen_in_training(
     assert {row["series"] for row in document["forecasts"]} == {"AAPL", "GOOG", "MSFT"}
 
 
+@pytest.mark.slow
 def test_model_kinds_are_not_interchangeable(
     cli, price_model: Path, penguins_model: Path, recent_prices: Path, sample_data: Path
 ) -> None:
@@ -166,6 +172,7 @@ def test_model_kinds_are_not_interchangeable(
     assert "this is a forecast model, not a tabular model" in result.stderr
 
 
+@pytest.mark.slow
 def test_backtest_json_and_quality_gate(cli, recent_prices: Path) -> None:
     args = ["forecast", "backtest", recent_prices, *SERIES, *SMALL, "--folds", "2", "--season", "5"]
     document = cli.json(*args)
@@ -215,6 +222,7 @@ def test_bad_forecast_arguments(cli, recent_prices: Path, tmp_path: Path, extra,
     assert not (tmp_path / "m.nncli").exists()
 
 
+@pytest.mark.slow
 def test_json_output_of_train(cli, recent_prices: Path, tmp_path: Path) -> None:
     result = cli(
         "forecast",

@@ -149,6 +149,7 @@ def test_each_schema_is_a_valid_draft_2020_12_schema(path: Path) -> None:
         assert {"ok", "warnings"} <= set(schema["required"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(set(json_commands()) - set(NO_DOCUMENT)))
 def test_the_json_document_matches_its_schema(
     command: str, documents: dict[str, list[Any]]
@@ -158,6 +159,7 @@ def test_the_json_document_matches_its_schema(
         assert problems(name, document) == [], json.dumps(document)[:2000]
 
 
+@pytest.mark.slow
 def test_the_schemas_reject_a_broken_document(documents: dict[str, list[Any]]) -> None:
     """The schemas constrain what users rely on: a missing or mistyped field fails."""
     train = dict(documents["train"][0])
@@ -178,6 +180,7 @@ def test_a_failure_prints_one_error_document(run_json: Callable[..., Any]) -> No
     assert problems("error", document) == [] and document["exit_code"] == 3
 
 
+@pytest.mark.slow
 def test_a_failed_quality_gate_keeps_the_report_in_one_document(
     run_json: Callable[..., Any],
 ) -> None:

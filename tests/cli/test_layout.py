@@ -75,8 +75,21 @@ def run(line: str, mode: str, **fill: Path) -> str:
     return str(Cli()(*filled, env=env).stdout)
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+# A backtest trains a network per fold: its 80-column layout runs in the fast tier, the
+# other two with the slow tests.
+CASES = [
+    pytest.param(
+        name,
+        mode,
+        id=f"{name}-{mode}",
+        marks=[pytest.mark.slow] if name.startswith("forecast") and mode != "80" else [],
+    )
+    for name in sorted(COMMANDS)
+    for mode in sorted(MODES)
+]
+
+
+@pytest.mark.parametrize(("name", "mode"), CASES)
 def test_layout_matches_the_snapshot(
     name: str, mode: str, scratch: Path, penguins_model: Path
 ) -> None:

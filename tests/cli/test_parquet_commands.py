@@ -20,6 +20,7 @@ from tests.conftest import REPO, SAMPLE_DATA, Cli
 
 KINDS = ("parquet", "feather")
 TINY = ["--epochs", "5", "--hidden", "16", "--patience", "5", "--seed", "5"]
+TINY += ["--final-refit", "never"]  # `train` fits its network once
 SHORT = ["--lookback", "10", "--horizon", "3", "--hidden-size", "4", "--epochs", "1", "--seed", "1"]
 
 
@@ -49,6 +50,7 @@ def test_inspect_gives_the_same_report(cli: Cli, penguins: dict[str, Path]) -> N
         assert document["path"] == str(penguins[kind])
 
 
+@pytest.mark.slow
 def test_train_predict_evaluate_explain_match_the_csv(
     cli: Cli, penguins: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -71,6 +73,7 @@ def test_train_predict_evaluate_explain_match_the_csv(
     assert features["features"] == explained["features"]
 
 
+@pytest.mark.slow
 def test_forecast_train_and_predict_on_parquet(cli: Cli, tmp_path: Path) -> None:
     frame = pd.read_csv(SAMPLE_DATA / "stocks.csv").groupby("ticker").tail(60)
     frame = frame[frame["ticker"].isin(["AAPL", "IBM"])]
@@ -100,6 +103,7 @@ def test_a_truncated_file_is_exit_3_and_one_line(
         assert len(lines) == 1 and lines[0].startswith(f"error: {cut}: cannot read the ")
 
 
+@pytest.mark.slow
 def test_without_pyarrow_a_parquet_input_names_the_extra(penguins: dict[str, Path]) -> None:
     """A real process in which `import pyarrow` fails, as it does when the extra is absent."""
     wrapper = (

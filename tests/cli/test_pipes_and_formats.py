@@ -27,6 +27,7 @@ NNCLI = shutil.which("nncli", path=str(Path(sys.executable).parent)) or shutil.w
 needs_nncli = pytest.mark.skipif(NNCLI is None, reason="the nncli console script is not installed")
 SERIES = ["--time-col", "date", "--target", "adj_close", "--group-col", "ticker"]
 TINY = ["--lookback", "10", "--horizon", "3", "--hidden-size", "8", "--epochs", "1"]
+TINY += ["--ensemble", "1", "--combine", "none"]  # one network: these tests are about I/O
 
 
 def invoke(*args: Any, input: bytes | None = None, code: int = 0) -> Any:
@@ -133,6 +134,7 @@ def test_model_cannot_come_from_stdin(penguins_model: Path, sample_data: Path) -
         assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
+@pytest.mark.slow
 @needs_nncli
 def test_a_terminal_on_stdin_or_parquet_to_a_terminal_is_refused(
     penguins_model: Path, sample_data: Path, tmp_path: Path
@@ -157,6 +159,7 @@ def test_a_terminal_on_stdin_or_parquet_to_a_terminal_is_refused(
     assert list(tmp_path.glob("nncli-stdin-*")) == []
 
 
+@pytest.mark.slow
 @needs_nncli
 def test_the_copy_of_stdin_is_removed_after_success_failure_and_sigterm(
     penguins_model: Path, sample_data: Path, tmp_path: Path
@@ -198,6 +201,7 @@ def read_back(text: str, kind: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=list(records[0]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["jsonl", "json"])
 def test_json_formats_hold_what_the_csv_holds(
     kind: str, penguins_model: Path, forecaster: Path, sample_data: Path, prices: Path,
@@ -265,6 +269,7 @@ def test_dash_output_is_stdout(
     assert not (tmp_path / "-").exists()
 
 
+@pytest.mark.slow
 def test_parquet_to_a_file_and_to_stdout(
     penguins_model: Path, forecaster: Path, sample_data: Path, prices: Path, tmp_path: Path
 ) -> None:

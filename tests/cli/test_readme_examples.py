@@ -14,9 +14,14 @@ An example must exit 0, or the code its line announces in a comment (`# exit 5`)
 
 To keep the suite fast (much as the help examples' test does): the copy of stocks.csv keeps
 each ticker's newest 300 days, and the environment sets NNCLI_EPOCHS=2, NNCLI_ENSEMBLE=1,
-NNCLI_RETRAIN_EVERY=5 and NNCLI_TIMEOUT=5 (a search starts no trial after 5 s); a line's own
-flags or `VAR=value` prefix still win. The lines themselves run exactly as written. The forecasting and tuning examples are marked slow
-(`-m "not slow"` leaves them out; the other examples read no file a slow one writes).
+NNCLI_RETRAIN_EVERY=5, NNCLI_TIMEOUT=5 (a search starts no trial after 5 s) and
+NNCLI_FINAL_REFIT=never (`train` fits its network once); a line's own flags or `VAR=value`
+prefix still win. The lines themselves run exactly as written.
+
+Each line is a real process (about 1-10 s even so): they all run in the slow tier (`make
+test`), not in `make test-fast`. The forecasting and tuning examples are slower still; a
+quicker example never runs one of them first (it reads no file a slow one writes), so `-k`
+can pick out the quick ones.
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ README_POSTGRES = re.compile(r"postgresql://\S+")
 # `nncli ...` at the start of a line or of a pipeline's stage, after any `VAR=value` prefixes.
 COMMAND = re.compile(r"(?:^|\|\s*)(?:[A-Z_][A-Z0-9_]*=\S*\s+)*nncli\s")
 EXPECTED_EXIT = re.compile(r"#.*\bexits? (\d+)\b")
-# Fewer epochs, ensemble members and backtest retrainings, and searches that stop early.
+# Fewer epochs, ensemble members and backtest retrainings, searches that stop early, and no
+# final refit of a table's network on train+validation.
 FAST = {
     "NNCLI_EPOCHS": "2",
     "NNCLI_ENSEMBLE": "1",
     "NNCLI_RETRAIN_EVERY": "5",
     "NNCLI_TIMEOUT": "5",
+    "NNCLI_FINAL_REFIT": "never",
 }
 
 # Lines that cannot run here, each with its reason (matched by the start of the command).
@@ -65,7 +72,8 @@ SKIP = {
         "tests/integration/test_scheduled_job.py runs that job"
     ),
 }
-# Examples that take more than a few seconds even with the settings above.
+# Examples that take more than a few seconds even with the settings above: a quicker example
+# never runs one of them first.
 SLOW = ("nncli forecast", "nncli tune", "nncli explain prices", "nncli export prices")
 # Optional extras an example needs, by a word on its line, and the module that brings it.
 EXTRAS = {"--plot": "matplotlib", ".parquet": "pyarrow", ".feather": "pyarrow"}
@@ -155,8 +163,7 @@ def _importable(module: str) -> bool:
 
 
 def _param(example: Example) -> Any:
-    marks = [pytest.mark.slow] if example.words.startswith(SLOW) else []
-    return pytest.param(example, id=f"line{example.line}", marks=marks)
+    return pytest.param(example, id=f"line{example.line}")
 
 
 class Workspace:
@@ -231,6 +238,7 @@ def test_the_skip_list_names_only_readme_lines() -> None:
         assert any(example.words.startswith(start) for example in EXAMPLES), start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", [_param(e) for e in EXAMPLES if e.writes is None])
 def test_readme_example_runs(example: Example, workspace: Workspace) -> None:
     reason = skip_reason(example)

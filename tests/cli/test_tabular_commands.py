@@ -16,6 +16,7 @@ from tests.conftest import FAST
 ANSI_ESCAPE = "\x1b["
 
 
+@pytest.mark.slow
 def test_every_command_has_help(cli) -> None:
     import typer
 
@@ -73,6 +74,7 @@ def test_inspect_warns_about_ids_constants_and_leakage(cli, tmp_path: Path) -> N
     )
 
 
+@pytest.mark.slow
 def test_train_json_is_one_document_and_saves_a_model(
     cli, sample_data: Path, tmp_path: Path
 ) -> None:
@@ -111,6 +113,7 @@ def test_train_renders_baselines_and_verdict(cli, sample_data: Path, tmp_path: P
     assert "8 row(s) with a missing 'mpg' were left out" in result.stderr
 
 
+@pytest.mark.slow
 def test_quiet_silences_stderr(cli, sample_data: Path, tmp_path: Path) -> None:
     result = cli(
         "train",
@@ -165,6 +168,7 @@ def test_predict_to_stdout_and_file(
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_predict_keeps_id_columns_and_row_order(cli, tmp_path: Path, sample_data: Path) -> None:
     frame = pd.read_csv(sample_data / "penguins.csv")
     frame.insert(0, "penguin_id", range(5000, 5000 + len(frame)))
@@ -206,6 +210,7 @@ def test_predict_validates_input_against_the_schema(
     assert "column 'body_mass_g' holds text 'heavy' at data row 8 (line 9)" in result.stderr
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_predictions(cli, sample_data: Path, tmp_path: Path) -> None:
     outputs = []
     for run in range(2):
@@ -227,6 +232,7 @@ def test_same_seed_gives_byte_identical_predictions(cli, sample_data: Path, tmp_
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.slow
 def test_flags_beat_env_beat_config_file(cli, sample_data: Path, tmp_path: Path) -> None:
     from nncli.artifacts import read_metadata
 

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "main-51c24c7"
 
@@ -60,6 +61,7 @@ def test_tabm_regressor_from_c555952_predicts_as_it_did(cli, sample_data: Path) 
     assert _max_relative_difference(got["prediction"], expected["prediction"]) < 1e-6
 
 
+@pytest.mark.slow
 def test_nhits_ensemble_from_c555952_forecasts_as_it_did(cli, sample_data: Path) -> None:
     model = FIXTURES_C555952 / "stocks-nhits.nncli"
     result = cli("forecast", "predict", model, sample_data / "stocks.csv", "--quiet")

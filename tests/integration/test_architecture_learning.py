@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nncli.artifacts import read_metadata
 from nncli.data.preprocessing import transform
 from nncli.forecasting.model import (
@@ -21,6 +23,7 @@ from nncli.training.loop import TrainingConfig
 from tests.integration.test_forecast_learning import seasonal_series
 
 
+@pytest.mark.slow
 def test_tcn_beats_naive_on_a_seasonal_series(tmp_path: Path) -> None:
     series = seasonal_series()
     options = ForecastOptions(
@@ -56,6 +59,7 @@ def _train_rbf(path: Path, target: str, **extra: Any) -> Any:
     return train_tabular(path, options)
 
 
+@pytest.mark.slow
 def test_rbf_classifies_penguins(sample_data: Path, tmp_path: Path) -> None:
     report = _train_rbf(sample_data / "penguins.csv", "species")
     assert report.test_metrics["accuracy"] >= 0.9
@@ -74,12 +78,14 @@ def test_rbf_classifies_penguins(sample_data: Path, tmp_path: Path) -> None:
     assert (loaded.outputs(encoded) == report.model.outputs(encoded)).all()
 
 
+@pytest.mark.slow
 def test_rbf_regresses_autompg(sample_data: Path) -> None:
     report = _train_rbf(sample_data / "autompg.csv", "mpg", drop=["name"])
     assert report.test_metrics["r2"] >= 0.75
     assert report.test_metrics["rmse"] < 0.6 * report.baselines["mean"]["rmse"]
 
 
+@pytest.mark.slow
 def test_cli_trains_an_rbf(cli: Any, sample_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "rbf.nncli"
     document = cli.json(

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_predict_into_a_closed_pipe_exits_0_silently(
     penguins_model: Path, sample_data: Path
 ) -> None:

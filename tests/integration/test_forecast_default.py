@@ -60,6 +60,7 @@ def _mase(
     return {name: float(np.mean(e)) for name, e in errors.items()}
 
 
+@pytest.mark.slow
 def test_the_default_beats_seasonal_naive_on_a_seasonal_series() -> None:
     rng = np.random.default_rng(3)
     n = 240
@@ -77,6 +78,7 @@ def test_the_default_beats_seasonal_naive_on_a_seasonal_series() -> None:
     assert scores["model"] < scores["seasonal naive"], scores
 
 
+@pytest.mark.slow
 def test_no_harm_on_a_random_walk() -> None:
     rng = np.random.default_rng(11)
     values = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 500)))
@@ -88,6 +90,7 @@ def test_no_harm_on_a_random_walk() -> None:
     assert scores["model"] <= 1.01 * scores["naive"], scores
 
 
+@pytest.mark.slow
 def test_after_the_no_harm_fallback_ets_must_pass_the_same_test() -> None:
     """A random walk (seed 1) where the network shows no skill: the forecast is the random
     walk's, naive + ETS is weighed on validation by the shrink's Diebold-Mariano test, and
@@ -104,6 +107,7 @@ def test_after_the_no_harm_fallback_ets_must_pass_the_same_test() -> None:
     assert scores["model"] <= 1.01 * scores["naive"], scores
 
 
+@pytest.mark.slow
 def test_the_interval_covers_near_its_nominal_share() -> None:
     """Conformalised on validation: the 80 % interval covers 70-90 % of later points, where
     the network's raw 0.1/0.9 quantiles alone cover clearly less on the same points."""
@@ -129,6 +133,7 @@ def test_the_interval_covers_near_its_nominal_share() -> None:
     assert np.all(np.diff(margins) >= 0)  # monotone in the step
 
 
+@pytest.mark.slow
 def test_an_ensemble_saves_loads_and_forecasts_identically(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     values = 10 * np.exp(np.cumsum(rng.normal(0.001, 0.02, 160)))
@@ -159,6 +164,7 @@ def test_an_ensemble_saves_loads_and_forecasts_identically(tmp_path: Path) -> No
         assert np.all(after[:, 0] <= after[:, 1]) and np.all(after[:, 1] <= after[:, 2])
 
 
+@pytest.mark.slow
 def test_intervals_of_a_positive_series_stay_positive() -> None:
     """With --transform diff the level can cross zero; a series whose training values were
     all positive is clipped at zero."""
@@ -180,6 +186,7 @@ def test_intervals_of_a_positive_series_stay_positive() -> None:
     assert np.all(levels >= 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("export_format", ["onnx", "torchscript"])
 def test_an_nhits_ensemble_exports_with_parity(tmp_path: Path, export_format: str) -> None:
     from nncli.api import export_model
@@ -241,6 +248,7 @@ def test_window_normalisation_of_a_recurrent_model_is_recorded(
     )
 
 
+@pytest.mark.slow
 def test_a_short_series_drops_the_lookbacks_it_cannot_hold() -> None:
     """90 monthly rows, horizon 12: 5h = 60 leaves too few windows, so the members read 3h and
     2h, and the verdict scores the windows the model was trained on."""
@@ -268,6 +276,7 @@ def _small_nhits(horizon: int, epochs: int) -> ForecastOptions:
     )
 
 
+@pytest.mark.slow
 def test_combine_auto_tries_ets_on_a_series_longer_than_ets_fits_on() -> None:
     """A 1,300-row hourly series (longer than ETS_FIT_MAX_ROWS): `--combine auto` still tries
     ETS (fitted on the newest rows), so the interval is the wider of the network's and the

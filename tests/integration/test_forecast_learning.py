@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from nncli.forecasting.backtest import walk_forward
 from nncli.forecasting.model import holdout_scores, train_forecaster
@@ -27,6 +28,7 @@ def seasonal_series(name: str = "wave", length: int = 600, seed: int = 0) -> Ser
     return Series(name, stamps, levels, np.zeros((length, 0)))
 
 
+@pytest.mark.slow
 def test_lstm_beats_naive_on_a_seasonal_series() -> None:
     series = seasonal_series()
     options = ForecastOptions(
@@ -46,6 +48,7 @@ def test_lstm_beats_naive_on_a_seasonal_series() -> None:
     assert history.best_epoch >= 5
 
 
+@pytest.mark.slow
 def test_backtest_folds_do_not_see_data_after_their_origin() -> None:
     series = seasonal_series(length=300)
     options = ForecastOptions(
@@ -74,6 +77,7 @@ def test_backtest_folds_do_not_see_data_after_their_origin() -> None:
     assert fold2.forecast != fold2_again.forecast  # ... and later folds do see it
 
 
+@pytest.mark.slow
 def test_real_prices_smoke(sample_data: Path) -> None:
     spec = PanelSpec("date", "adj_close", "ticker", ["volume"])
     panel = [s.window(len(s) - 260, len(s)) for s in load_panel(sample_data / "stocks.csv", spec)]

@@ -12,6 +12,7 @@ from nncli.tabular.train import train_tabular
 from nncli.training.loop import TrainingConfig
 
 
+@pytest.mark.slow
 def test_classifier_learns_penguin_species(sample_data: Path) -> None:
     report = train_tabular(
         sample_data / "penguins.csv",
@@ -28,6 +29,7 @@ def test_classifier_learns_penguin_species(sample_data: Path) -> None:
     assert report.model.metadata["architecture"]["numeric_embedding"] == "pbld"  # for classes
 
 
+@pytest.mark.slow
 def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
     report = train_tabular(
         sample_data / "autompg.csv",
@@ -46,6 +48,7 @@ def test_regressor_learns_fuel_economy(sample_data: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["tabm", "mlp"])
 def test_early_stopping_restores_the_best_weights(sample_data: Path, arch: str) -> None:
     """The MLP keeps its best validation loss, TabM its best validation RMSE."""
@@ -124,6 +127,7 @@ def test_verdict_names_the_best_baseline_in_both_directions() -> None:
     assert not beats and "NOT beat majority class on test accuracy" in text
 
 
+@pytest.mark.slow
 def test_the_saved_network_is_retrained_on_train_and_validation(sample_data: Path) -> None:
     """The final refit: the early-stopped network chooses the epoch count and reports the
     validation scores; the saved one learns from train+validation for that many epochs."""
@@ -152,6 +156,7 @@ def test_the_saved_network_is_retrained_on_train_and_validation(sample_data: Pat
     assert refitted.baselines["mean"] != early_stopped.baselines["mean"]
 
 
+@pytest.mark.slow
 def test_epoch_folds_choose_the_refits_epoch_count(
     sample_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

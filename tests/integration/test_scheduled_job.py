@@ -70,6 +70,7 @@ def cron(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow
 def test_a_cron_run_from_another_directory(job: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -144,6 +145,7 @@ def test_a_cron_run_from_another_directory(job: Path, tmp_path: Path) -> None:
     assert stale.returncode == ExitCode.STALE_DATA and "--max-age" in stale.stderr
 
 
+@pytest.mark.slow
 def test_retraining_keeps_the_previous_model_as_a_backup(job: Path) -> None:
     folder = job.parent
     assert (
@@ -172,6 +174,7 @@ def test_retraining_keeps_the_previous_model_as_a_backup(job: Path) -> None:
     assert (folder / "models" / "prices.nncli").read_bytes() != first
 
 
+@pytest.mark.slow
 def test_a_half_written_data_file_is_refused_or_its_last_row_dropped(job: Path) -> None:
     folder = job.parent
     data = folder / "data" / "prices.csv"
@@ -191,6 +194,7 @@ def test_a_half_written_data_file_is_refused_or_its_last_row_dropped(job: Path) 
     assert json.loads(dropped.stdout)["data_last_timestamp"].startswith("2013-02-22")
 
 
+@pytest.mark.slow
 def test_overlapping_runs_never_both_write(job: Path) -> None:
     folder = job.parent
     slow = folder / "slow.toml"
@@ -223,6 +227,7 @@ def test_overlapping_runs_never_both_write(job: Path) -> None:
     assert len(pd.read_csv(folder / "out" / "forecasts.csv")) == 20
 
 
+@pytest.mark.slow
 def test_killing_a_run_mid_write_never_damages_the_ledger(tmp_path: Path) -> None:
     from nncli.forecasting.predict import FORECAST_COLUMNS
 

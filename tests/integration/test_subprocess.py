@@ -33,6 +33,7 @@ def run(*args, env=None, **kwargs) -> subprocess.CompletedProcess[str]:
 pytestmark = pytest.mark.skipif(NNCLI is None, reason="the nncli console script is not installed")
 
 
+@pytest.mark.slow
 def test_train_and_predict_through_a_real_process(sample_data: Path, tmp_path: Path) -> None:
     model = tmp_path / "m.nncli"
     trained = run(
@@ -64,6 +65,7 @@ def test_train_and_predict_through_a_real_process(sample_data: Path, tmp_path: P
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_training_leaves_no_model_file(
     sample_data: Path, tmp_path: Path, signum, code
@@ -142,6 +144,7 @@ def predict_modules(model: Path, data: Path) -> tuple[set[str], str]:
     return set(done.stderr.split("MODULES ", 1)[1].split("\n", 1)[0].split(",")), done.stderr
 
 
+@pytest.mark.slow
 def test_predict_imports_only_what_it_uses(
     penguins_model: Path, sample_data: Path, tmp_path: Path
 ) -> None:
@@ -175,6 +178,7 @@ def test_predict_imports_only_what_it_uses(
     assert "DYNAMO False" in stderr
 
 
+@pytest.mark.slow
 def test_forecast_predict_does_not_import_torch_dynamo(sample_data: Path, tmp_path: Path) -> None:
     """Loading the N-HITS ensemble builds it on the meta device for the shape check; its
     fixed buffers are made on the CPU, so no torch reference kernel pulls in torch._dynamo

@@ -22,8 +22,13 @@ from tests.conftest import SAMPLE_DATA
 
 PENGUINS = SAMPLE_DATA / "penguins.csv"
 AUTOMPG = SAMPLE_DATA / "autompg.csv"
-# Few epochs and a narrow trunk: enough to learn these tables, quick enough for a test.
-SMALL = {"hidden_sizes": [64, 32], "training": TrainingConfig(epochs=20, seed=0)}
+# Few epochs and a narrow trunk, one fit (no final refit): enough to learn these tables, quick
+# enough for a test.
+SMALL = {
+    "hidden_sizes": [64, 32],
+    "training": TrainingConfig(epochs=20, seed=0),
+    "final_refit": "never",
+}
 
 
 def _train_and_save(tmp: Path, path: Path, **options: object) -> tuple[TrainReport, Path]:
@@ -43,6 +48,7 @@ def autompg_tabm(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainReport,
     return _train_and_save(tmp_path_factory.mktemp("tabm"), AUTOMPG, target="mpg", drop=["name"])
 
 
+@pytest.mark.slow
 def test_tabm_classifies_penguins(penguins_tabm: tuple[TrainReport, Path]) -> None:
     report, _ = penguins_tabm
     assert isinstance(report.model.network, TabM)
@@ -55,6 +61,7 @@ def test_tabm_classifies_penguins(penguins_tabm: tuple[TrainReport, Path]) -> No
     assert architecture["temperature"] > 0
 
 
+@pytest.mark.slow
 def test_tabm_regresses_autompg(autompg_tabm: tuple[TrainReport, Path]) -> None:
     report, _ = autompg_tabm
     # The target's std is about 7.8 mpg; the linear baseline reaches about 3.5.
@@ -64,6 +71,7 @@ def test_tabm_regresses_autompg(autompg_tabm: tuple[TrainReport, Path]) -> None:
     assert report.history.best.valid_metric == pytest.approx(report.valid_metrics["rmse"], rel=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["penguins", "autompg"])
 def test_tabm_model_file_round_trips(
     which: str,
@@ -81,6 +89,7 @@ def test_tabm_model_file_round_trips(
     pd.testing.assert_frame_equal(before, after)
 
 
+@pytest.mark.slow
 def test_cli_predict_and_evaluate_a_tabm_model(
     cli, penguins_tabm: tuple[TrainReport, Path]
 ) -> None:
@@ -91,6 +100,7 @@ def test_cli_predict_and_evaluate_a_tabm_model(
     assert evaluated["metrics"]["accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("export_format", ["onnx", "torchscript"])
 @pytest.mark.parametrize("which", ["penguins", "autompg"])
 def test_tabm_export_matches_nncli(
@@ -112,6 +122,7 @@ def test_tabm_export_matches_nncli(
     assert spec["network_format"] == export_format
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["numeric", "categorical"])
 def test_tabm_exports_a_table_with_one_kind_of_column(kind: str, tmp_path: Path) -> None:
     frame = pd.read_csv(PENGUINS).dropna(subset=["species"])
@@ -123,7 +134,11 @@ def test_tabm_exports_a_table_with_one_kind_of_column(kind: str, tmp_path: Path)
     data = tmp_path / "one_kind.csv"
     frame[[*keep, "species"]].to_csv(data, index=False)
     options = TabularOptions(
-        target="species", arch="tabm", hidden_sizes=[16], training=TrainingConfig(epochs=2)
+        target="species",
+        arch="tabm",
+        hidden_sizes=[16],
+        training=TrainingConfig(epochs=2),
+        final_refit="never",
     )
     model_path = tmp_path / "one_kind.nncli"
     save_tabular_model(model_path, train_tabular(data, options).model)
@@ -132,6 +147,7 @@ def test_tabm_exports_a_table_with_one_kind_of_column(kind: str, tmp_path: Path)
         assert report.parity.max_abs_diff <= 1e-5
 
 
+@pytest.mark.slow
 def test_each_tabm_ingredient_can_be_switched_off(cli, tmp_path: Path) -> None:
     """`--members 1 --numeric-embedding none --no-front-scale --label-smoothing 0`: the file
     records a single-member TabM without embeddings or front scale, trained without label
@@ -162,6 +178,7 @@ def test_tabm_switches_need_arch_tabm(cli, flag: list[str], tmp_path: Path) -> N
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_tabm_trains_on_the_threads_asked_for() -> None:
     """`--threads 1` reaches the TabM loop (it ran on torch's default count before)."""
     import torch
@@ -181,6 +198,7 @@ def test_tabm_trains_on_the_threads_asked_for() -> None:
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 def test_tabm_honours_the_optimiser_options_and_calls_back_every_epoch() -> None:
     """--lr, --weight-decay and --patience reach TabM's loop (and the model file); the
     callbacks (progress bar, Optuna's pruning) see every epoch with the best so far."""
@@ -213,6 +231,7 @@ def test_tabm_honours_the_optimiser_options_and_calls_back_every_epoch() -> None
     assert seen[-1][1] == learned.history.best_epoch and seen[-1][2] == 30
 
 
+@pytest.mark.slow
 def test_robust_scaling_learns_a_threshold_on_a_heavy_tailed_column(tmp_path: Path) -> None:
     """x spans e^-15..e^15: mean/std squash the bulk to ~0, so without robust scaling the
     network cannot see whether x > 1; with median/IQR + smooth clip it can. (With periodic

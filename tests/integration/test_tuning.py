@@ -61,6 +61,7 @@ def test_space_overrides_are_applied_and_validated() -> None:
         build_space(TABULAR_SPACE, {"dropout": {"low": 0.0, "high": 0.5, "log": True}}, "x.toml")
 
 
+@pytest.mark.slow
 def test_pruning_prunes_hopeless_trials(journal: str, sample_data: Path) -> None:
     # Half the learning rates cannot learn in 12 epochs: the median pruner must stop them early.
     job = _job(journal, sample_data / "penguins.csv", 8, lr=[1e-6, 1e-2])
@@ -74,6 +75,7 @@ def test_pruning_prunes_hopeless_trials(journal: str, sample_data: Path) -> None
     assert all(max(t.intermediate_values) < 12 for t in pruned)  # stopped before the last epoch
 
 
+@pytest.mark.slow
 def test_the_first_trial_is_nncli_trains_defaults(journal: str, sample_data: Path) -> None:
     """A new study starts from the default network (TabM and its settings), so its best
     trial is at least the defaults on validation; TabM's own knobs are drawn only for TabM."""
@@ -101,6 +103,7 @@ def test_the_first_trial_is_nncli_trains_defaults(journal: str, sample_data: Pat
         assert bool(tabm_knobs) == (trial.params["arch"] == "tabm")
 
 
+@pytest.mark.slow
 def test_resuming_adds_only_the_missing_trials(journal: str, sample_data: Path) -> None:
     job = _job(journal, sample_data / "penguins.csv", 3, lr=3e-3)
     run_study(job)
@@ -112,6 +115,7 @@ def test_resuming_adds_only_the_missing_trials(journal: str, sample_data: Path) 
     assert len(study.trials) == 5 and budget_state(study)["finished"] == 5
 
 
+@pytest.mark.slow
 def test_two_local_workers_share_one_budget(journal: str, sample_data: Path) -> None:
     job = _job(journal, sample_data / "penguins.csv", 6, lr=3e-3)
     run_study(job, workers=2)
@@ -126,6 +130,7 @@ def test_two_local_workers_share_one_budget(journal: str, sample_data: Path) -> 
     assert len(numbers) == len(set(numbers)) == 6
 
 
+@pytest.mark.slow
 def test_tune_cli_saves_the_best_model_with_its_provenance(
     cli, sample_data: Path, tmp_path: Path, journal: str
 ) -> None:
@@ -209,6 +214,7 @@ def test_tune_cli_saves_the_best_model_with_its_provenance(
     assert "unknown search parameter 'depth'" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_best_trial_replaces_the_defaults_only_beyond_noise(
     journal: str, sample_data: Path, tmp_path: Path
 ) -> None:
@@ -300,6 +306,7 @@ def test_tune_takes_train_data_options_and_names_the_flags_the_search_replaces(
     assert [t["number"] for t in json.loads(result.stdout)] == [0]
 
 
+@pytest.mark.slow
 def test_forecast_tune_prunes_across_folds(cli, tmp_path: Path, journal: str) -> None:
     import numpy as np
     import pandas as pd
@@ -384,6 +391,7 @@ def _wait_for_running(storage: str, study: str, timeout: float = 60) -> None:
     raise AssertionError("no trial started")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("stop", "exit_code"),
     [(signal.SIGINT, ExitCode.INTERRUPTED), (signal.SIGTERM, ExitCode.TERMINATED)],
@@ -435,6 +443,7 @@ def postgres() -> str:
     return POSTGRES_URL
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_three_postgres_workers_finish_exactly_n_trials(postgres: str, sample_data: Path) -> None:
     job = _job(postgres, sample_data / "penguins.csv", 6, lr=3e-3)
@@ -451,6 +460,7 @@ def test_three_postgres_workers_finish_exactly_n_trials(postgres: str, sample_da
             optuna.delete_study(study_name=job.study_name, storage=postgres)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_a_killed_postgres_worker_is_failed_by_heartbeat_and_retried(
     postgres: str, sample_data: Path, tmp_path: Path

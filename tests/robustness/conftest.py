@@ -22,8 +22,8 @@ from tests.conftest import Cli
 
 TABLE_ROWS = 60
 SERIES_ROWS = 120
-# Tiny settings: these tests are about inputs, not about learning.
-TINY = ["--epochs", "2", "--hidden", "8", "--patience", "2"]
+# Tiny settings for `train`: these tests are about inputs, not about learning (no final refit).
+TINY = ["--epochs", "2", "--hidden", "8", "--patience", "2", "--final-refit", "never"]
 # The MLP on lags: the cheapest forecaster; these tests exercise the input, not the network.
 FORECAST_TINY = [
     "--arch",

@@ -201,6 +201,7 @@ WORKS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("case", "command"),
     [
@@ -234,6 +235,7 @@ def test_quoted_newlines_keep_one_row_per_record(cli, corpus) -> None:
     assert cat["kind"] == "categorical" and cat["unique"] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda c: c.replace(" ", "_"))
 def test_latin1_reads_with_the_encoding_option(cli, corpus, commands: Commands, command) -> None:
     data = corpus("latin1", flavour(command))
@@ -243,6 +245,7 @@ def test_latin1_reads_with_the_encoding_option(cli, corpus, commands: Commands, 
         assert "é" in result.stdout  # decoded, not mangled
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "forecast train"], ids=lambda c: c.replace(" ", "_"))
 def test_an_unsniffed_separator_works_with_sep(cli, corpus, commands: Commands, command) -> None:
     data = corpus("colon", flavour(command))

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from nncli.errors import ExitCode
 from nncli.forecasting.predict import FORECAST_COLUMNS, append_history
@@ -32,6 +33,7 @@ def _nncli(*args: object) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_ten_parallel_appends_each_land_exactly_once(series_model: Path, tmp_path: Path) -> None:
     lines = series_lines()
     inputs = [

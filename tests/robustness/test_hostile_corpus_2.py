@@ -192,6 +192,7 @@ def _nncli_subprocess(*args: object, timeout: float = 120) -> subprocess.Complet
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/urandom"])
 def test_a_model_path_that_is_not_a_regular_file_is_never_read(
     corpus, tmp_path: Path, special: str

@@ -85,6 +85,7 @@ def label_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
     return built
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(LABEL_CASES))
 def test_train_then_predict_writes_the_labels_as_the_file_wrote_them(
     cli, label_models, tmp_path: Path, case: str
@@ -103,6 +104,7 @@ def test_train_then_predict_writes_the_labels_as_the_file_wrote_them(
     assert_clean(scored)
 
 
+@pytest.mark.slow
 def test_a_model_matches_labels_spelled_otherwise(cli, label_models, tmp_path: Path) -> None:
     """'true' and 'True' are the value of the class 'TRUE'; '1' that of '1.0'."""
     _, booleans = label_models["booleans"]
@@ -114,6 +116,7 @@ def test_a_model_matches_labels_spelled_otherwise(cli, label_models, tmp_path: P
     assert json.loads(cli("evaluate", decimals, other, "--json").stdout)["rows"] == ROWS
 
 
+@pytest.mark.slow
 def test_na_values_turns_a_class_named_na_into_missing(cli, tmp_path: Path) -> None:
     data = labelled_table(tmp_path / "na.csv", ["NA", "p", "q"])
     model = tmp_path / "na.nncli"

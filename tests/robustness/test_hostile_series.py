@@ -55,6 +55,7 @@ def forecasts_of(result) -> list[dict[str, str]]:
 # --- 1. blank group cells -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rows_without_a_series_name_are_dropped_with_one_warning(cli, tmp_path: Path) -> None:
     lines = panel_lines(["AAA", "BBB"])
     for line in (6, 10, 71, 80, 90, 100):
@@ -92,6 +93,7 @@ def test_a_group_column_empty_in_every_row_is_refused(cli, tmp_path: Path) -> No
     assert_refused(result, ExitCode.BAD_DATA, "group column 'ticker' is empty in every row")
 
 
+@pytest.mark.slow
 def test_numeric_series_ids_keep_their_names_when_a_cell_is_blank(cli, tmp_path: Path) -> None:
     lines = set_field(panel_lines(["7", "12"]), 5, 1, "")
     data = write_lines(tmp_path / "ids.csv", lines)
@@ -103,6 +105,7 @@ def test_numeric_series_ids_keep_their_names_when_a_cell_is_blank(cli, tmp_path:
 # --- 2. a series named NA or None -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_series_named_na_and_none_round_trip_through_the_ledger(cli, tmp_path: Path) -> None:
     full = panel_lines(["NA", "None"])
     early = [full[0], *(line for line in full[1:] if line < "2024-03-15")]
@@ -123,6 +126,7 @@ def test_series_named_na_and_none_round_trip_through_the_ledger(cli, tmp_path: P
     assert sorted(scored["per_series"]) == ["NA", "None"]
 
 
+@pytest.mark.slow
 def test_na_values_naming_the_word_makes_it_missing(cli, tmp_path: Path) -> None:
     data = write_lines(tmp_path / "na.csv", panel_lines(["NA", "None"]))
     out = tmp_path / "m.nncli"
@@ -137,6 +141,7 @@ def test_na_values_naming_the_word_makes_it_missing(cli, tmp_path: Path) -> None
 # --- 3. a constant series ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transform", ["log-return", "diff", "none"])
 def test_a_constant_series_is_forecast_as_the_constant_with_a_warning(
     cli, tmp_path: Path, transform: str
@@ -229,6 +234,7 @@ def _hourly_lines(first: datetime, hours: int, with_offset: bool) -> list[str]:
 DST_START = datetime(2024, 10, 24, 0, 0, tzinfo=ZoneInfo("UTC"))
 
 
+@pytest.mark.slow
 def test_offsets_that_change_with_the_clocks_are_read_as_utc(cli, tmp_path: Path) -> None:
     data = write_lines(tmp_path / "berlin.csv", _hourly_lines(DST_START, 120, with_offset=True))
     model = tmp_path / "hourly.nncli"
@@ -302,6 +308,7 @@ def test_market_holidays_are_not_holes(cli, sample_data: Path, tmp_path: Path) -
 # --- 7. an empty ledger, and a ledger with a bad cell -----------------------------------------
 
 
+@pytest.mark.slow
 def test_a_zero_byte_ledger_is_a_ledger_with_no_rows_yet(
     cli, tmp_path: Path, series_model: Path
 ) -> None:
@@ -413,6 +420,7 @@ def test_unsorted_rows_give_the_same_forecast_as_sorted_ones(
     assert result.stdout == cli("forecast", "predict", series_model, sorted_data).stdout
 
 
+@pytest.mark.slow
 def test_a_series_of_one_row_beside_long_ones_is_left_out_by_name(cli, tmp_path: Path) -> None:
     lines = [*panel_lines(["AAA", "BBB"]), "2024-01-02,LONELY,5.0"]
     data = write_lines(tmp_path / "lonely.csv", lines)

@@ -120,6 +120,7 @@ STUDY_COMMANDS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_journal_line_is_exit_3_naming_the_file_and_line(
     cli: Cli, seeded: tuple[Path, Path, Path], journal: Path, damage: str
@@ -138,6 +139,7 @@ def test_a_damaged_journal_line_is_exit_3_naming_the_file_and_line(
     assert journal.read_bytes() == damaged  # nothing was appended after the damage
 
 
+@pytest.mark.slow
 def test_a_last_line_cut_short_is_set_aside_with_a_warning_and_the_study_goes_on(
     cli: Cli, seeded: tuple[Path, Path, Path], journal: Path
 ) -> None:
@@ -187,6 +189,7 @@ def test_a_study_reused_for_another_search_is_refused_naming_what_differs(
     assert _states(journal, "base") == ["COMPLETE", "COMPLETE"]  # no trial was mixed in
 
 
+@pytest.mark.slow
 def test_a_changed_space_optuna_cannot_mix_is_refused_and_a_new_range_is_not(
     cli: Cli, seeded: tuple[Path, Path, Path], journal: Path, tmp_path: Path
 ) -> None:
@@ -359,6 +362,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_hostile_tuning_case(
     cli: Cli, seeded: tuple[Path, Path, Path], journal: Path, tmp_path: Path, case: str
@@ -426,6 +430,7 @@ def test_workers_all_killed_before_the_budget_is_exit_143_saying_so(
     assert states[2] == TrialState.FAIL.name and states[3] == TrialState.WAITING.name
 
 
+@pytest.mark.slow
 def test_a_journal_lock_left_by_a_killed_holder_does_not_stall_the_next_writer_for_30_s(
     journal: Path,
 ) -> None:

@@ -45,6 +45,7 @@ def finish(process: subprocess.Popen[str], signum: int, code: int) -> str:
     return err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=["SIGINT", "SIGTERM"])
 def test_signal_during_forecast_training_leaves_no_model_file(
     tmp_path: Path, signum: int, code: int
@@ -100,6 +101,7 @@ def large_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=["SIGINT", "SIGTERM"])
 def test_signal_while_predict_writes_leaves_no_partial_output(
     table_model: Path, large_table: Path, tmp_path: Path, signum: int, code: int

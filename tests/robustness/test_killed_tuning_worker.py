@@ -16,6 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
+import pytest
+
 from nncli.tuning.storage import WORKER_ATTR, worker_is_gone
 
 
@@ -35,6 +37,7 @@ def _running_trials(journal: Path) -> list:
     return trials
 
 
+@pytest.mark.slow
 def test_a_sigkilled_journal_worker_is_failed_and_a_rerun_reaches_the_budget(
     cli, sample_data: Path, tmp_path: Path
 ) -> None:
@@ -108,6 +111,7 @@ def _stop_a_worker_mid_trial(journal: Path, deadline: float) -> tuple[int, int]:
     raise AssertionError("no worker started a trial")
 
 
+@pytest.mark.slow
 def test_a_sigkilled_worker_of_two_is_retried_by_the_survivor_in_the_same_run(
     sample_data: Path, tmp_path: Path
 ) -> None:
@@ -191,6 +195,7 @@ def test_a_signal_before_the_objective_runs_fails_only_this_workers_trial_at_no_
     assert fail_interrupted_trials(storage, "stopped") == 0  # nothing of ours is left running
 
 
+@pytest.mark.slow
 def test_an_rdb_trial_whose_worker_died_before_its_first_heartbeat_goes_stale(
     tmp_path: Path,
 ) -> None:

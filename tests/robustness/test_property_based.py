@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -121,6 +122,7 @@ def _options(task: str) -> TabularOptions:
     )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(table=tables(), change=st.sampled_from(["same", "shuffled", "unseen", "missing_column"]))
 def test_library_train_and_predict_fail_only_with_documented_errors(table, change) -> None:
@@ -150,6 +152,7 @@ def test_library_train_and_predict_fail_only_with_documented_errors(table, chang
         assert predictions["prediction"].notna().all()
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=10)
 @given(table=tables())
 def test_cli_never_exits_1_nor_prints_a_traceback(table) -> None:

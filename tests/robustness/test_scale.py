@@ -38,6 +38,7 @@ def wide_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_ten_thousand_columns_work_without_hanging(cli, wide_table: Path, tmp_path: Path) -> None:
     model = tmp_path / "wide.nncli"
     runs = [

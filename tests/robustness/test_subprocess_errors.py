@@ -27,6 +27,7 @@ def run(*args: object) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("case", "command", "code", "fragment"),
     [
@@ -52,6 +53,7 @@ def test_bad_input_in_a_real_process(
     assert fragment in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_gzipped_csv_predicts_in_a_real_process(corpus, table_model: Path) -> None:
     result = run("predict", table_model, corpus("gzipped"))
     assert result.returncode == 0, result.stderr

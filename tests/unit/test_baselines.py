@@ -26,6 +26,7 @@ def _table(name: str, target: str):
     return prepare_table(path, read_csv(path, options.csv, reporter=reporter), options, reporter)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "target"), [("penguins.csv", "species"), ("autompg.csv", "mpg")])
 def test_the_worker_process_fits_what_this_process_fits(name: str, target: str) -> None:
     table = _table(name, target)
@@ -51,6 +52,7 @@ def test_a_killed_worker_falls_back_to_fitting_here() -> None:
     assert results["gradient boosting"]["accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_train_in_a_fresh_process_leaves_scikit_learn_to_the_worker(tmp_path: Path) -> None:
     # The point of the worker: the training process itself never imports scikit-learn.
     code = (

@@ -50,6 +50,7 @@ def test_the_registry_names_every_top_level_command() -> None:
     assert commands == set(COMMAND_MODULES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("words", [["predict"], ["forecast"], ["study"], ["tune"], ["demo"]])
 def test_registering_one_command_shows_the_same_help_as_the_full_app(words: list[str]) -> None:
     """`nncli forecast --help` from the lazy path lists run, score and tune (other modules)."""

@@ -51,6 +51,7 @@ def _train(path: Path, task: str) -> TabularModel:
         hidden_sizes=[32, 16],
         dropout=0.0,
         training=TrainingConfig(epochs=60, patience=15, learning_rate=3e-3),
+        final_refit="never",  # one fit: these tests are about explaining, not the refit
     )
     return train_tabular(path, options).model
 
@@ -62,6 +63,7 @@ def signal_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return _train(path, request.param), path
 
 
+@pytest.mark.slow
 def test_the_signal_column_ranks_first_by_a_clear_margin(signal_model) -> None:
     from sklearn.metrics import roc_auc_score
 
@@ -120,6 +122,7 @@ def test_the_kernel_measures_worsening_with_a_noise_band() -> None:
     assert entry["within_noise"] is True and entry["noise_band"] == 0.0 and entry["rank"] == 2
 
 
+@pytest.mark.slow
 def test_the_training_file_is_flagged_and_shuffles_are_reproducible(signal_model) -> None:
     model, path = signal_model
     reporter = CollectingReporter()
@@ -131,6 +134,7 @@ def test_the_training_file_is_flagged_and_shuffles_are_reproducible(signal_model
     assert [f["rank"] for f in document["features"]] == list(range(1, 8))
 
 
+@pytest.mark.slow
 def test_shuffling_the_encoded_block_equals_shuffling_the_raw_column(signal_model) -> None:
     """The shortcut explain relies on: preprocessing is row-wise with fixed statistics."""
     model, path = signal_model
@@ -155,6 +159,7 @@ def test_shuffling_the_encoded_block_equals_shuffling_the_raw_column(signal_mode
         )
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_errors(signal_model, tmp_path: Path) -> None:
     model, path = signal_model
     frame = pd.read_csv(path)
@@ -179,6 +184,7 @@ def test_bad_inputs_are_one_line_errors(signal_model, tmp_path: Path) -> None:
         ExplainOptions(lag_blocks=[5, 5]).validate()
 
 
+@pytest.mark.slow
 def test_a_metric_of_the_other_task_is_a_usage_error(signal_model) -> None:
     model, path = signal_model
     wrong = {"classification": "rmse", "regression": "log_loss"}[model.task]
@@ -232,6 +238,7 @@ def _panel_csv(path: Path, kind: str) -> PanelSpec:
     return PanelSpec("date", "value", "name", ["signal", "noise"] if kind == "covariate" else [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["covariate", "ar"])
 def test_forecast_importance_finds_the_informative_input(kind: str, tmp_path: Path) -> None:
     path = tmp_path / "panel.csv"

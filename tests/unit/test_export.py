@@ -219,7 +219,11 @@ def test_tables_with_one_kind_of_column_export_one_input(columns: str, tmp_path:
     data = tmp_path / "table.csv"
     frame.to_csv(data, index=False)
     options = TabularOptions(
-        target="y", task="regression", hidden_sizes=[8], training=TrainingConfig(epochs=2)
+        target="y",
+        task="regression",
+        hidden_sizes=[8],
+        training=TrainingConfig(epochs=2),
+        final_refit="never",
     )
     model = tmp_path / "table.nncli"
     save_tabular_model(model, train_tabular(data, options).model)

@@ -58,6 +58,7 @@ def _seasonal(length: int = 240, seed: int = 0) -> np.ndarray:
     return 100 + 20 * np.sin(2 * np.pi * t / 12) + 0.05 * t + rng.normal(0, 1, length)
 
 
+@pytest.mark.slow
 def test_ets_runs_forward_without_looking_ahead() -> None:
     values = _seasonal()
     origins = np.arange(180, 228)

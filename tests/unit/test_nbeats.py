@@ -151,6 +151,7 @@ def _test_mae(
     return float((median - y).abs().mean()), y.numpy()
 
 
+@pytest.mark.slow
 def test_network_beats_seasonal_naive_on_a_seasonal_series() -> None:
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -168,6 +169,7 @@ def test_network_beats_seasonal_naive_on_a_seasonal_series() -> None:
     assert mae < 0.9 * float(np.abs(seasonal_naive - actual).mean())
 
 
+@pytest.mark.slow
 def test_no_harm_on_a_random_walk() -> None:
     torch.set_num_threads(1)
     rng = np.random.default_rng(1)

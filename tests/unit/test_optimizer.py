@@ -6,6 +6,7 @@ import copy
 import subprocess
 import sys
 
+import pytest
 import torch
 from torch import nn
 
@@ -39,6 +40,7 @@ def test_a_parameter_without_gradient_is_left_alone() -> None:
     assert torch.equal(unused.weight, before)
 
 
+@pytest.mark.slow
 def test_training_imports_no_dynamo() -> None:
     code = (
         "import sys, torch; from nncli.training.optimizer import AdamW; "

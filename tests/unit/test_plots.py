@@ -63,6 +63,7 @@ def wave(name: str, length: int = 120, start: str = "2024-01-01") -> Series:
     return Series(name, stamps, levels, np.zeros((length, 0)))
 
 
+@pytest.mark.slow
 def test_training_curves(tmp_path: Path) -> None:
     path = plots.plot_training(history(), tmp_path / "train.png", title="training MLP")
     assert_picture(path)
@@ -132,6 +133,7 @@ def test_backtest_and_forecast_small_multiples(tmp_path: Path) -> None:
     assert_picture(forecast)
 
 
+@pytest.mark.slow
 def test_inspect_pictures(tmp_path: Path) -> None:
     path = SAMPLE_DATA / "penguins.csv"
     frame = pd.read_csv(path)
@@ -185,6 +187,7 @@ def test_plot_path_checks(tmp_path: Path) -> None:
     assert plots.check_plot_path(tmp_path / "ok.svg") == tmp_path / "ok.svg"
 
 
+@pytest.mark.slow
 def test_svg_follows_the_suffix(tmp_path: Path) -> None:
     path = plots.plot_training(history(5, 5), tmp_path / "train.svg", title="x")
     assert path.read_text(encoding="utf-8").lstrip().startswith("<?xml")
@@ -207,6 +210,7 @@ def test_distribution_sparklines() -> None:
     assert shapes == {"x": "█▁▁▂"}
 
 
+@pytest.mark.slow
 def test_cli_plots(
     cli: Any, penguins_model: Path, autompg_model: Path, sample_data: Path, tmp_path: Path
 ) -> None:
@@ -236,6 +240,7 @@ def test_cli_plots(
     assert_picture(series)
 
 
+@pytest.mark.slow
 def test_cli_train_plot_and_bad_plot_paths(cli: Any, sample_data: Path, tmp_path: Path) -> None:
     curves = tmp_path / "curves.png"
     model = tmp_path / "m.nncli"
@@ -263,6 +268,7 @@ def test_cli_without_matplotlib(
     )
 
 
+@pytest.mark.slow
 def test_cli_forecast_plots(cli: Any, tmp_path: Path) -> None:
     length = 160
     t = np.arange(length)

@@ -256,6 +256,7 @@ def test_stratified_part_sizes_are_exact_and_each_class_gets_its_rounded_share(s
         assert math.floor(share) <= in_test <= math.ceil(share), label
 
 
+@pytest.mark.slow
 def test_splitting_does_not_import_scikit_learn() -> None:
     import subprocess
     import sys

@@ -84,6 +84,7 @@ def test_ets_forecasts_of_a_positive_series_stay_positive() -> None:
     assert np.all(fit_ets(y, 24).forecast > 0)
 
 
+@pytest.mark.slow
 def test_arima_forecasts_an_ar1_within_a_time_budget() -> None:
     rng = np.random.default_rng(2)
     y = np.zeros(150)
@@ -160,6 +161,7 @@ def test_choose_shrink_keeps_real_skill_and_drops_noise() -> None:
     assert shrink.weight == 0.0 and shrink.mae[0.0] == pytest.approx(np.abs(actual).mean())
 
 
+@pytest.mark.slow
 def test_ets_scaled_changes_fit_once_and_see_only_their_own_history() -> None:
     """The --combine ETS forecasts over a backtest's origins: one fit at the earliest origin
     run forward (same as ets_forecasts_at), each origin blind to the values after it, and the
@@ -185,6 +187,7 @@ def test_ets_scaled_changes_fit_once_and_see_only_their_own_history() -> None:
     assert not np.allclose(again[0], changes[0])
 
 
+@pytest.mark.slow
 def test_ets_on_a_long_series_is_fitted_on_its_newest_rows_only() -> None:
     """A series longer than ETS_FIT_MAX_ROWS before its first origin: ETS is chosen and
     fitted on the newest ETS_FIT_MAX_ROWS rows (bounded cost), so values before them change
@@ -215,6 +218,7 @@ def test_ets_on_a_long_series_is_fitted_on_its_newest_rows_only() -> None:
     )
 
 
+@pytest.mark.slow
 def test_an_arima_fit_that_explodes_is_refused() -> None:
     """ARIMA(3,0,2)(1,0,0)[4] on the T-bill rate up to 1996Q4 passes AICc but, on some CPUs
     (the optimiser's path depends on the BLAS), forecasts ±37,000 for a rate of 1-15 % (it

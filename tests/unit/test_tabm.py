@@ -218,6 +218,7 @@ def train_on(problem, config: TabMConfig, **fit):
     return model, result, test
 
 
+@pytest.mark.slow
 def test_periodic_embeddings_learn_a_periodic_feature() -> None:
     config = {"n_numeric": 2, "n_outputs": 2, **SMALL}
     periodic = {"numeric_embedding": "pbld", "numeric_embedding_dim": 4, "frequency_sigma": 0.5}
@@ -236,6 +237,7 @@ def stripes_problem(rows: int, seed: int):
     return torch.from_numpy(x), torch.zeros(rows, 0, dtype=torch.long), torch.from_numpy(y)
 
 
+@pytest.mark.slow
 def test_piecewise_linear_embeddings_learn_many_thresholds() -> None:
     config = {"n_numeric": 2, "n_outputs": 2, **SMALL}
     embedded = train_on(stripes_problem, TabMConfig(**config))  # "ple", the default
@@ -247,6 +249,7 @@ def test_piecewise_linear_embeddings_learn_many_thresholds() -> None:
     assert bins is not None and int((bins.edge_weight[0] != 0).sum()) == 48  # fitted, not [0, 1]
 
 
+@pytest.mark.slow
 def test_ensemble_learns_and_members_agree_with_the_mean() -> None:
     model, result, test = train_on(
         periodic_problem, TabMConfig(n_numeric=2, n_outputs=2, frequency_sigma=0.5, **SMALL)
@@ -256,6 +259,7 @@ def test_ensemble_learns_and_members_agree_with_the_mean() -> None:
     assert (members == test[2].unsqueeze(1)).float().mean() >= 0.85
 
 
+@pytest.mark.slow
 def test_batch_ensemble_parametric_activation_and_front_scale_learn() -> None:
     config = TabMConfig(
         n_numeric=2,
@@ -286,11 +290,13 @@ def categorical_problem(rows: int, seed: int):
     )
 
 
+@pytest.mark.slow
 def test_categorical_embeddings_learn_a_lookup() -> None:
     config = TabMConfig(n_numeric=2, n_outputs=3, categorical_cardinalities=[31], **SMALL)
     assert accuracy_on(*train_on(categorical_problem, config)) >= 0.95
 
 
+@pytest.mark.slow
 def test_regression_learns_and_stays_in_the_training_range() -> None:
     def problem(rows: int, seed: int):
         rng = np.random.default_rng(seed)
@@ -308,6 +314,7 @@ def test_regression_learns_and_stays_in_the_training_range() -> None:
     assert predictions.min() >= result.target_min and predictions.max() <= result.target_max
 
 
+@pytest.mark.slow
 def test_best_epoch_is_restored() -> None:
     _, result, _ = train_on(
         periodic_problem, TabMConfig(n_numeric=2, n_outputs=2, frequency_sigma=0.5, **SMALL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from nncli.training.threads import SMALL_BATCH_WORK, MachineLoad, ThreadGovernor, batch_work
@@ -37,6 +38,7 @@ def test_large_work_uses_the_cores_others_leave_idle() -> None:
         torch.set_num_threads(previous)
 
 
+@pytest.mark.slow
 def test_machine_load_sees_a_busy_neighbour() -> None:
     import subprocess
     import sys
