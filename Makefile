@@ -1,9 +1,10 @@
 # The README's quickstart: `make demo` (set up + run the main job), `make test` (set up + run the tests).
+# `make test-fast`: the tests not marked slow (the inner loop); `make test`: lint and every test.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck bench clean
+.PHONY: install demo test test-fast lint format typecheck check-benchmarks bench clean
 
 # A virtualenv with the pinned, tested versions (torch 2.13.0 CPU: no CUDA downloads).
 $(BIN)/nncli: pyproject.toml constraints.txt
@@ -19,6 +20,11 @@ demo: install
 test: install lint
 	$(BIN)/python -m pytest
 
+# The inner loop, under 90 s on two cores: every test not marked slow (learning floors, real
+# processes, searches, scale, every README and help example: `pytest -m slow`).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -29,6 +35,10 @@ format: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# Every benchmarks/*.py still imports what it names from nncli (and from its sibling scripts).
+check-benchmarks: install
+	$(BIN)/python benchmarks/check_imports.py
 
 bench: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
