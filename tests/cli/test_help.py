@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -64,6 +65,7 @@ PAGES = list(walk(ROOT))
 LEAVES = [(path, command) for path, command in PAGES if not hasattr(command, "commands")]
 
 
+@functools.cache  # three tests read each page: render it once
 def render_help(path: tuple[str, ...]) -> str:
     result = CliRunner().invoke(app, [*path, "--help"], env=WIDE)
     assert result.exit_code == 0, result.output

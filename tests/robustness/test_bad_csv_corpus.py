@@ -167,10 +167,24 @@ ERRORS: list[tuple[str, tuple[str, ...], ExitCode, tuple[str, ...]]] = [
 ]
 
 
+def _slow_unless_first_of_its_flavour(command: str, commands_: tuple[str, ...]) -> list[Any]:
+    """The fast tier reads each broken file with one table and one series command; the
+    other commands (the same reader behind them) run with the slow tests."""
+    first = next(c for c in commands_ if flavour(c) == flavour(command))
+    return [] if command == first else [pytest.mark.slow]
+
+
 @pytest.mark.parametrize(
     ("case", "command", "code", "fragments"),
     [
-        pytest.param(case, command, code, fragments, id=f"{case}-{command.replace(' ', '_')}")
+        pytest.param(
+            case,
+            command,
+            code,
+            fragments,
+            id=f"{case}-{command.replace(' ', '_')}",
+            marks=_slow_unless_first_of_its_flavour(command, commands_),
+        )
         for case, commands_, code, fragments in ERRORS
         for command in commands_
     ],
