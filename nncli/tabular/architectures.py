@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @dataclass
 class TrainingPlan:
     """How the one loop trains a network: settings (the planned epoch budget in `epochs`),
-    the recipe, the loss and the settings as the model file records them."""
+    the recipe and the loss."""
 
     config: TrainingConfig
     recipe: Recipe

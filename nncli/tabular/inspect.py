@@ -26,7 +26,9 @@ def inspect_for_training(
     report = inspect_table(frame, path, target, csv=csv)
     if target is None:
         return report
-    options = TabularOptions(target=target) if csv is None else TabularOptions(target, csv=csv)
+    options = TabularOptions(target=target)
+    if csv is not None:  # the file's own reading options (separator, decimal, ...)
+        options.csv = csv
     try:
         rows, parameters = network_size(path, frame, options)
     except NncliError:  # a table train refuses: the other warnings and train itself say why
